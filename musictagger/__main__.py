@@ -1,0 +1,5 @@
+import sys
+
+from musictagger.cli import main
+
+sys.exit(main())

@@ -1,0 +1,326 @@
+"""From audio to scores: load models once, cut a track into patches, batch them, run them on a device.
+
+A track is decoded once per sample rate its models need. The log-mel front end is a torch module on the
+model's device and runs per batch of patches, so memory stays bounded by the batch, not the track: a
+2-hour mix never has its whole spectrogram on the GPU at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from musictagger.audio import load_audio
+from musictagger.catalog import ModelCard, available_models, load_model
+from musictagger.device import describe_device, resolve_device
+from musictagger.errors import ModelError, MusictaggerError
+from musictagger.spectrogram import LogMelSpectrogram
+
+# Called with (first frame index, log-mel frames of that chunk) as a track is analysed, so a viewer can
+# draw the spectrogram progressively. Returning True asks the analysis to stop (cancel).
+ChunkCallback = Callable[[int, np.ndarray], bool | None]
+
+
+class AnalysisCancelled(MusictaggerError):
+    """The caller asked to stop while a track was being analysed."""
+
+
+class AnalysisError(MusictaggerError):
+    """Something unexpected broke while analysing one file; reported for that file, the batch goes on."""
+
+    def __init__(self, path: str, cause: str):
+        self.path = path
+        self.cause = cause
+        super().__init__(f"{path}: {cause}")
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    """What one model heard in one track."""
+
+    model: str
+    labels: tuple[str, ...]
+    scores: np.ndarray  # (n_labels,) track-level: mean of the patch probabilities
+    taggram: np.ndarray  # (n_patches, n_labels) probability per patch
+    embedding: np.ndarray  # (embedding_dim,) mean of the patches' penultimate features
+
+    def as_dict(self) -> dict[str, float]:
+        return {label: float(score) for label, score in zip(self.labels, self.scores, strict=True)}
+
+
+@dataclass(frozen=True)
+class TrackAnalysis:
+    """The result of analysing one track with one or more models."""
+
+    path: str
+    duration_s: float
+    sample_rate: int
+    patch_seconds: float
+    patch_starts_s: np.ndarray  # (n_patches,) start time of each taggram row
+    models: dict[str, ModelScores]
+    frame_seconds: float
+    spectrogram: np.ndarray | None = field(default=None, repr=False)  # (frames, n_mels) if kept
+
+    def raw_tags(self) -> dict[str, dict[str, float]]:
+        """``{model: {raw tag: probability}}``: every tag of every model."""
+        return {name: scores.as_dict() for name, scores in self.models.items()}
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """One entry of a batch: the analysis, or the error that stopped it for this file."""
+
+    path: str
+    analysis: TrackAnalysis | None = None
+    error: MusictaggerError | None = None
+
+
+class _FrontEndGroup:
+    """Models that share one front end (sample rate, mel settings and patch length) and so one input."""
+
+    def __init__(self, card: ModelCard, device: torch.device):
+        mel = dict(card.mel)
+        self.sample_rate = int(card.sample_rate)
+        self.n_fft = int(mel["n_fft"])
+        self.hop = int(mel["hop_length"])
+        self.center = bool(mel.get("center", True))
+        self.pad_mode = str(mel.get("pad_mode", "constant"))
+        self.patch_frames = int(card.patch_frames)
+        # Patches are taken from chunks of one long signal. Framing a chunk with center=True would pad
+        # each chunk's edges; instead each chunk is cut from the signal as center=True would have padded
+        # it (see ``piece``) and framed without padding, so chunked frames equal whole-track frames.
+        try:
+            frontend = LogMelSpectrogram.from_settings({**mel, "center": False}, self.sample_rate)
+        except ValueError as exc:
+            raise ModelError(f"{card.name}: {exc}") from exc
+        self.frontend = frontend.to(device)
+        self.frontend.eval()
+        self.models: list[tuple[str, torch.nn.Module, ModelCard]] = []
+
+    def n_frames(self, n_samples: int) -> int:
+        if self.center:
+            return 1 + n_samples // self.hop
+        return 0 if n_samples < self.n_fft else 1 + (n_samples - self.n_fft) // self.hop
+
+    def piece(self, waveform: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Samples ``[start, stop)`` of the signal as center=True pads it, without copying the whole track.
+
+        A 2-hour mix is 460 MB at 16 kHz: padding it whole would double that. Only the chunks at the two
+        ends touch the padding, so only they are padded.
+        """
+        half = self.n_fft // 2 if self.center else 0
+        lo, hi, n = start - half, stop - half, len(waveform)
+        if lo >= 0 and hi <= n:
+            return waveform[lo:hi]
+        index = np.arange(lo, hi)
+        if self.pad_mode == "reflect" and n > 1:  # numpy/torch "reflect": mirror without repeating the edge
+            index = np.abs(index)
+            index = np.where(index >= n, 2 * (n - 1) - index, index)
+            return waveform[np.clip(index, 0, n - 1)]
+        piece = np.zeros(len(index), dtype=waveform.dtype)
+        inside = (index >= 0) & (index < n)
+        piece[inside] = waveform[index[inside]]
+        return piece
+
+
+def _front_end_key(card: ModelCard) -> tuple:
+    mel = card.mel
+    return (
+        int(card.sample_rate),
+        int(mel["n_fft"]),
+        int(mel["hop_length"]),
+        bool(mel.get("center", True)),
+        str(mel.get("pad_mode", "constant")),
+        int(card.patch_frames),
+        tuple(sorted((k, str(v)) for k, v in mel.items())),
+    )
+
+
+class Analyzer:
+    """Loads models once and analyses tracks with them.
+
+    ``batch_size`` is in patches (3 s each for musicnn): it bounds memory on the device and sets how
+    often a progress callback fires.
+    """
+
+    def __init__(
+        self,
+        model_names: Sequence[str] | None = None,
+        device: str = "auto",
+        batch_size: int = 64,
+    ):
+        self.device = resolve_device(device)
+        self.device_name = describe_device(self.device)
+        self.batch_size = max(1, int(batch_size))
+        names = list(model_names) if model_names else available_models()
+        if not names:
+            raise ModelError("no models found: the models/ folder holds no model card")
+        self.cards: dict[str, ModelCard] = {}
+        groups: dict[tuple, _FrontEndGroup] = {}
+        for name in names:
+            net, card = load_model(name, device=str(self.device))
+            self.cards[name] = card
+            key = _front_end_key(card)
+            if key not in groups:
+                groups[key] = _FrontEndGroup(card, self.device)
+            groups[key].models.append((name, net, card))
+        self._groups = list(groups.values())
+
+    @property
+    def model_names(self) -> list[str]:
+        return list(self.cards)
+
+    @property
+    def sample_rates(self) -> list[int]:
+        return sorted({group.sample_rate for group in self._groups})
+
+    def decode(self, path: str | os.PathLike) -> dict[int, np.ndarray]:
+        """The track at every sample rate the models need (decoding is the slow, parallelisable part)."""
+        return {rate: load_audio(path, sample_rate=rate) for rate in self.sample_rates}
+
+    def analyse_file(
+        self,
+        path: str | os.PathLike,
+        *,
+        keep_spectrogram: bool = False,
+        on_chunk: ChunkCallback | None = None,
+    ) -> TrackAnalysis:
+        return self.analyse_decoded(
+            os.fspath(path), self.decode(path), keep_spectrogram=keep_spectrogram, on_chunk=on_chunk
+        )
+
+    def analyse_decoded(
+        self,
+        path: str,
+        audio: dict[int, np.ndarray],
+        *,
+        keep_spectrogram: bool = False,
+        on_chunk: ChunkCallback | None = None,
+    ) -> TrackAnalysis:
+        models: dict[str, ModelScores] = {}
+        first = None
+        for group in self._groups:
+            waveform = audio[group.sample_rate]
+            result = self._run_group(group, waveform, keep_spectrogram and first is None, on_chunk)
+            models.update(result["models"])
+            if first is None:
+                first = (group, waveform, result)
+        group, waveform, result = first
+        patch_seconds = group.patch_frames * group.hop / group.sample_rate
+        n_patches = result["n_patches"]
+        return TrackAnalysis(
+            path=path,
+            duration_s=len(waveform) / group.sample_rate,
+            sample_rate=group.sample_rate,
+            patch_seconds=patch_seconds,
+            patch_starts_s=np.arange(n_patches, dtype=np.float64) * patch_seconds,
+            models=models,
+            frame_seconds=group.hop / group.sample_rate,
+            spectrogram=result["spectrogram"],
+        )
+
+    @torch.inference_mode()
+    def _run_group(
+        self,
+        group: _FrontEndGroup,
+        waveform: np.ndarray,
+        keep_spectrogram: bool,
+        on_chunk: ChunkCallback | None,
+    ) -> dict:
+        n_frames = group.n_frames(len(waveform))
+        P = group.patch_frames
+        # A track shorter than one patch is padded with silence (log-mel 0) rather than dropped; longer
+        # tracks drop the last partial patch, as the original musicnn pipeline does.
+        n_patches = max(1, n_frames // P)
+        waveform = waveform.astype(np.float32, copy=False)
+        chunk_frames = self.batch_size * P
+        probs: dict[str, list[np.ndarray]] = {name: [] for name, _, _ in group.models}
+        penult: dict[str, list[np.ndarray]] = {name: [] for name, _, _ in group.models}
+        kept: list[np.ndarray] = []
+        # Frames past the last whole patch are still computed for display, never fed to the models.
+        total_frames = max(n_frames, 1)
+        for f0 in range(0, total_frames, chunk_frames):
+            f1 = min(f0 + chunk_frames, total_frames)
+            s0, s1 = f0 * group.hop, (f1 - 1) * group.hop + group.n_fft
+            piece = group.piece(waveform, s0, s1)
+            if len(piece) < group.n_fft:  # only for a track shorter than one FFT window
+                piece = np.pad(piece, (0, group.n_fft - len(piece)))
+            mel = group.frontend(torch.from_numpy(np.ascontiguousarray(piece)).to(self.device))
+            mel = mel[: f1 - f0]
+            if keep_spectrogram or on_chunk is not None:
+                mel_np = mel.float().cpu().numpy()
+                if keep_spectrogram:
+                    kept.append(mel_np)
+                if on_chunk is not None and on_chunk(f0, mel_np):
+                    raise AnalysisCancelled("analysis cancelled")
+            whole = (f1 - f0) // P
+            if whole == 0 and f0 == 0:
+                patches = torch.nn.functional.pad(mel, (0, 0, 0, P - mel.shape[0])).unsqueeze(0)
+            elif whole == 0:
+                continue
+            else:
+                patches = mel[: whole * P].reshape(whole, P, mel.shape[-1])
+            for name, net, _ in group.models:
+                out = net(patches)
+                probs[name].append(out.probs.float().cpu().numpy())
+                penult[name].append(out.penultimate.float().cpu().numpy())
+        models = {}
+        for name, _, card in group.models:
+            taggram = np.concatenate(probs[name])[:n_patches]
+            embedding = np.concatenate(penult[name])[:n_patches].mean(axis=0)
+            models[name] = ModelScores(
+                model=name,
+                labels=tuple(card.labels),
+                scores=taggram.mean(axis=0),
+                taggram=taggram,
+                embedding=embedding,
+            )
+        spectrogram = np.concatenate(kept) if kept else None
+        return {"models": models, "n_patches": n_patches, "spectrogram": spectrogram}
+
+
+def analyse_files(
+    analyzer: Analyzer,
+    paths: Iterable[str],
+    *,
+    decode_workers: int = 2,
+    prefetch: int = 4,
+) -> Iterator[AnalysisResult]:
+    """Analyse many files, in order, decoding ahead in worker threads while the model runs.
+
+    Decoders (libsndfile, soxr, FFmpeg) release the GIL, so ``decode_workers`` threads keep up to
+    ``prefetch`` tracks decoded ahead of the model and it never waits idle on a decoder. A file that
+    fails yields an ``AnalysisResult`` with its error; the batch goes on.
+    """
+    pending: deque = deque()
+    source = iter(paths)
+    with ThreadPoolExecutor(max_workers=max(1, decode_workers), thread_name_prefix="decode") as pool:
+
+        def submit_next() -> bool:
+            path = next(source, None)
+            if path is None:
+                return False
+            pending.append((path, pool.submit(analyzer.decode, path)))
+            return True
+
+        for _ in range(max(1, prefetch)):
+            if not submit_next():
+                break
+        while pending:
+            path, future = pending.popleft()
+            submit_next()
+            try:
+                analysis = analyzer.analyse_decoded(path, future.result())
+            except MusictaggerError as exc:
+                yield AnalysisResult(path=path, error=exc)
+                continue
+            except Exception as exc:  # a decoder or library bug must not end a 20,000-track batch
+                yield AnalysisResult(path=path, error=AnalysisError(path, f"{type(exc).__name__}: {exc}"))
+                continue
+            yield AnalysisResult(path=path, analysis=analysis)

@@ -1,0 +1,324 @@
+"""Writing tags without ever losing anything.
+
+The original file is never edited. write_tags:
+
+1. refuses early, touching nothing, when the file or its folder is read-only, the file has several hard
+   links (replacing it would leave the other names with the old tags), or mutagen cannot parse it;
+2. copies the file to a hidden temporary file in the same folder with the same suffix
+   (`.NAME.musictagger-XXXXXXXX.EXT`), applies the change there with mutagen and fsyncs it;
+3. verifies the copy, reloaded from disk:
+   (a) every written field reads back as requested, in the same tag version (v2.3 stays v2.3);
+   (b) the audio payload is identical: every audio packet's bytes and timestamps and the codec
+       configuration, as FFmpeg demuxes them (audio_payload.py);
+   (c) every other part of the tag — covers, other TXXX/COMM frames, ReplayGain, custom fields, FLAC
+       metadata blocks — is equal to the original's (containers.TagFormat.snapshot);
+4. gives the copy the original's permission bits (and owner, group and extended attributes where
+   allowed), checks that nobody changed the original meanwhile, and swaps it in with os.replace (atomic),
+   then fsyncs the folder. The file's mtime is the time of the write, so DJ software sees the change.
+
+Any failure removes the temporary file and raises TagWriteError; the original stays byte-identical.
+Symbolic links are followed: the link's target is rewritten and the link stays a link.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from musictagger.tags.audio_payload import audio_payload_digest
+from musictagger.tags.containers import Container, open_audio
+from musictagger.tags.errors import TagReadError, TagWriteError
+from musictagger.tags.fields import FIELDS, TagFamily
+from musictagger.tags.styles import StorageStyle, StyleOptions
+
+TEMP_MARKER = ".musictagger-"
+
+
+@dataclass(frozen=True)
+class TagChange:
+    """What a write_tags call did to one file: old and new values of every field it was given.
+
+    An empty tuple means the field was absent. Writing `undo_changes()` back restores the previous state of
+    those fields, absence included (an absent field is deleted again).
+    """
+
+    path: str
+    old: dict[str, tuple[str, ...]]
+    new: dict[str, tuple[str, ...]]
+    written: bool  # False when every field already had the requested value and the file was left alone
+
+    @property
+    def changed_fields(self) -> tuple[str, ...]:
+        return tuple(name for name in self.new if self.new[name] != self.old.get(name, ()))
+
+    def undo_changes(self) -> dict[str, list[str]]:
+        """The `changes` argument for write_tags that reverts this change."""
+        return {name: list(values) for name, values in self.old.items()}
+
+
+class _VerificationError(Exception):
+    """The written copy is not what we meant to write."""
+
+
+class _Refused(Exception):
+    """We must not write this file (reason in the message)."""
+
+
+def _normalise_changes(changes: Mapping[str, Sequence[str] | None]) -> dict[str, tuple[str, ...]]:
+    """Validate the caller's request (programming errors raise at once, before any I/O)."""
+    requested: dict[str, tuple[str, ...]] = {}
+    for name, values in changes.items():
+        field = FIELDS.get(name)
+        if field is None:
+            raise ValueError(f"unknown field {name!r}; known: {', '.join(FIELDS)}")
+        if not field.writable:
+            raise ValueError(f"musictagger does not write {name!r}")
+        if values is None:
+            requested[name] = ()
+            continue
+        if isinstance(values, str | bytes):
+            raise TypeError(f"{name}: give a list of strings, not the bare string {values!r}")
+        values = tuple(values)
+        if not all(isinstance(value, str) for value in values):
+            raise TypeError(f"{name}: values must be strings, got {values!r}")
+        requested[name] = values
+    return requested
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    if isinstance(exc, _VerificationError):
+        return f"verification of the written copy failed: {exc}"
+    if isinstance(exc, _Refused):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _check_can_replace(path: str | os.PathLike, target: Path) -> os.stat_result:
+    """Refuse, before creating anything, what we must not or cannot replace."""
+    try:
+        st = os.stat(target)
+    except OSError as exc:
+        raise TagWriteError(path, exc.strerror or str(exc)) from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise TagWriteError(path, "not a regular file")
+    # The mode bits are checked too: root may write anywhere, but a file marked read-only stays unchanged.
+    if not os.access(target, os.W_OK) or not st.st_mode & 0o222:
+        raise TagWriteError(path, "the file is read-only")
+    folder = target.parent
+    folder_mode = os.stat(folder).st_mode
+    if not os.access(folder, os.W_OK | os.X_OK) or not folder_mode & 0o222:
+        raise TagWriteError(
+            path, f"the folder {folder} is read-only (the new file is written next to the old)"
+        )
+    if st.st_nlink > 1:
+        raise TagWriteError(
+            path,
+            f"the file has {st.st_nlink} hard links; replacing it would leave the others with the old tags",
+        )
+    return st
+
+
+def _temp_name_prefix(target: Path) -> str:
+    # Keep the temporary name within the usual 255-byte limit however long the original name is.
+    stem = target.stem
+    while len(os.fsencode(stem)) > 100:
+        stem = stem[:-1]
+    return f".{stem}{TEMP_MARKER}"
+
+
+def _make_temp_copy(target: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=_temp_name_prefix(target), suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    temp = Path(name)
+    try:
+        shutil.copyfile(target, temp)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
+
+
+def _copy_file_attributes(source: Path, temp: Path, source_stat: os.stat_result) -> None:
+    """Permission bits always; owner, group and extended attributes as far as we are allowed."""
+    shutil.copymode(source, temp)
+    temp_stat = os.stat(temp)
+    if (temp_stat.st_uid, temp_stat.st_gid) != (source_stat.st_uid, source_stat.st_gid) and hasattr(
+        os, "chown"
+    ):
+        try:
+            os.chown(temp, source_stat.st_uid, source_stat.st_gid)
+        except PermissionError:
+            # Keep at least the group; failing that the file becomes ours, content and mode kept.
+            with contextlib.suppress(PermissionError):
+                os.chown(temp, -1, source_stat.st_gid)
+    if hasattr(os, "listxattr"):
+        try:
+            for name in os.listxattr(source):
+                with contextlib.suppress(OSError):  # e.g. security.* attributes we may not set
+                    os.setxattr(temp, name, os.getxattr(source, name))
+        except OSError:
+            pass  # the file system has no extended attributes
+
+
+def _fsync_path(path: Path, *, directory: bool = False) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _apply(
+    container: Container,
+    temp: Path,
+    family: TagFamily,
+    styles: dict[str, StorageStyle],
+    requested: dict[str, tuple[str, ...]],
+    options: StyleOptions,
+) -> None:
+    audio = container.load(temp)
+    container.tag_format.ensure_tags(audio)
+    for name, values in requested.items():
+        if values:
+            styles[name].set(audio.tags, values, options)
+        else:
+            styles[name].delete(audio.tags)
+    container.tag_format.save(audio, family)
+
+
+def _verify(
+    container: Container,
+    temp: Path,
+    family: TagFamily,
+    styles: dict[str, StorageStyle],
+    requested: dict[str, tuple[str, ...]],
+    options: StyleOptions,
+    original_snapshot: dict,
+    original_had_tags: bool,
+    original_audio: str,
+) -> None:
+    fmt = container.tag_format
+    audio = container.load(temp)
+    if audio.tags is None:
+        if any(requested.values()):
+            raise _VerificationError("the written copy has no tag")
+    elif (written_family := fmt.read_family(audio)) is not family:
+        raise _VerificationError(f"the tag became {written_family.value}, expected {family.value}")
+    # (a) what we wrote reads back
+    for name, values in requested.items():
+        got = tuple(styles[name].get(audio.tags, options)) if audio.tags is not None else ()
+        if got != values:
+            raise _VerificationError(f"{name} reads back as {list(got)!r}, not {list(values)!r}")
+    # (c) nothing else changed
+    owned = {style.key for style in styles.values()}
+    ignored = owned if original_had_tags else owned | fmt.header_keys
+    before = {key: value for key, value in original_snapshot.items() if key not in ignored}
+    after = {key: value for key, value in fmt.snapshot(audio).items() if key not in ignored}
+    if before != after:
+        differing = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+        raise _VerificationError(f"fields we did not write changed: {', '.join(differing)}")
+    # (b) the audio is untouched
+    if audio_payload_digest(temp) != original_audio:
+        raise _VerificationError("the audio payload differs from the original's")
+
+
+def write_tags(
+    path: str | os.PathLike,
+    changes: Mapping[str, Sequence[str] | None],
+    *,
+    id3v23_separator: str = "; ",
+    new_id3_version: int = 4,
+) -> TagChange:
+    """Set (or with [] / None delete) the given writable fields of `path`, safely; see module docstring.
+
+    Only the named fields are touched. ID3 tags keep their version; `new_id3_version` (3 or 4) is used
+    when a file without ID3 tag gets one. Returns the old and new values; raises TagWriteError (the file
+    unchanged) on any failure, ValueError/TypeError at once for an invalid request.
+    """
+    requested = _normalise_changes(changes)
+    if not id3v23_separator:
+        raise ValueError("id3v23_separator must not be empty")
+    options = StyleOptions(id3v23_separator=id3v23_separator)
+    shown = os.fspath(path)
+    if not requested:
+        return TagChange(shown, {}, {}, written=False)
+
+    # Through symlinks: os.replace on the link itself would turn it into a file and leave the target alone.
+    target = Path(os.path.realpath(path))
+    before_stat = _check_can_replace(path, target)
+    temp: Path | None = None
+    try:
+        container, original = open_audio(target)
+        fmt = container.tag_format
+        try:
+            family = fmt.write_family(original, new_id3_version)
+        except ValueError as exc:
+            raise _Refused(str(exc)) from exc
+        styles = {name: FIELDS[name].write_style(family) for name in requested}
+        tags = original.tags
+        old = {
+            name: tuple(style.get(tags, options)) if tags is not None else ()
+            for name, style in styles.items()
+        }
+        if old == requested:
+            return TagChange(shown, old, dict(requested), written=False)
+        for name, values in requested.items():
+            try:
+                styles[name].check(values, options)
+            except ValueError as exc:
+                raise _Refused(f"{name}: {exc}") from exc
+
+        original_snapshot = fmt.snapshot(original)
+        try:
+            original_audio = audio_payload_digest(target)
+        except Exception as exc:
+            raise _Refused(f"FFmpeg cannot read the audio, so a write could not be verified: {exc}") from exc
+        temp = _make_temp_copy(target)
+        _apply(container, temp, family, styles, requested, options)
+        _fsync_path(temp)
+        _verify(
+            container,
+            temp,
+            family,
+            styles,
+            requested,
+            options,
+            original_snapshot,
+            tags is not None,
+            original_audio,
+        )
+        _copy_file_attributes(target, temp, before_stat)
+        now = os.stat(target)
+        if (now.st_ino, now.st_size, now.st_mtime_ns) != (
+            before_stat.st_ino,
+            before_stat.st_size,
+            before_stat.st_mtime_ns,
+        ):
+            raise _VerificationError("another program changed the file meanwhile; try again")
+        os.replace(temp, target)
+        temp = None
+    except TagReadError as exc:
+        raise TagWriteError(path, exc.cause) from exc
+    except Exception as exc:
+        raise TagWriteError(path, _describe(exc)) from exc
+    finally:
+        # Also on KeyboardInterrupt: never leave a half-written copy behind.
+        if temp is not None:
+            temp.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not supported everywhere (Windows); the rename itself is done
+        _fsync_path(target.parent, directory=True)
+    return TagChange(shown, old, dict(requested), written=True)
+
+
+def find_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Temporary copies left in `folder` by a write that was killed (power loss, SIGKILL); safe to delete."""
+    return sorted(p for p in Path(folder).glob(f".*{TEMP_MARKER}*") if p.is_file())

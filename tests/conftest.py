@@ -1,0 +1,19 @@
+"""Shared fixtures: real audio files shipped in tests/data and models loaded once per session."""
+
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+METAL = DATA / "music" / "muldjord-chaos_god-0m30s-12s.ogg"
+JAZZ = (
+    DATA / "audio" / "tagged.ogg"
+)  # 20 s of Kevin MacLeod's "Vibe Ace", with its original-musicnn reference
+JAZZ_REFERENCE = DATA / "audio" / "tagged.ogg.npz"
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    from musictagger.analysis import Analyzer
+
+    return Analyzer(device="cpu")

@@ -1,0 +1,76 @@
+"""The headless batch tagger as a user runs it: JSON lines, progress, per-file errors, nothing modified."""
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import JAZZ, METAL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True, cwd=ROOT, timeout=600
+    )
+
+
+def test_tag_json_prints_one_object_per_file_with_errors_inline_and_modifies_nothing(tmp_path):
+    folder = tmp_path / "My Music — Ünïcödé"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(METAL, folder / "sub" / "metal.ogg")
+    shutil.copy(JAZZ, folder / "jazz.ogg")
+    (folder / "broken.mp3").write_bytes(b"\x00" * 1000)
+    (folder / "cover.jpg").write_bytes(b"not audio and not an audio name")
+    before = {p: digest(p) for p in folder.rglob("*") if p.is_file()}
+
+    result = run_cli("tag", str(folder), "--json", "--device", "cpu")
+
+    assert result.returncode == 1, result.stderr  # one file failed
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    by_name = {Path(r["path"]).name: r for r in records}
+    assert set(by_name) == {"broken.mp3", "jazz.ogg", "metal.ogg"}
+    assert by_name["broken.mp3"]["error"] and by_name["broken.mp3"]["error_type"] == "AudioLoadError"
+    metal, jazz = by_name["metal.ogg"], by_name["jazz.ogg"]
+    assert metal["genres"][0]["label"] == "Metal"
+    assert jazz["genres"][0]["label"] == "Jazz"
+    assert abs(metal["duration_s"] - 12.0) < 0.05
+    for record in (metal, jazz):
+        assert set(record["tags"]) == {"MSD_musicnn", "MTT_musicnn"}
+        assert all(len(tags) == 50 for tags in record["tags"].values())
+        assert len(record["genres"]) <= 3 and len(record["moods"]) <= 3
+        assert all(0.1 <= g["score"] <= 1 for g in record["genres"] + record["moods"])
+    assert "track" in result.stderr  # the progress bar
+    assert "Traceback" not in result.stderr
+    assert {p: digest(p) for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_tag_options_pick_the_model_and_the_number_of_labels():
+    result = run_cli(
+        "tag", str(METAL), "--json", "--model", "MTT_musicnn", "--top", "1", "--min-score", "0", "--quiet"
+    )
+    assert result.returncode == 0, result.stderr
+    (record,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert list(record["tags"]) == ["MTT_musicnn"]
+    assert len(record["genres"]) == 1 and len(record["moods"]) == 1
+    assert result.stderr == ""
+
+
+def test_human_output_and_clear_errors_for_bad_arguments():
+    ok = run_cli("tag", str(METAL), "--quiet", "--device", "cpu")
+    assert ok.returncode == 0 and "genres: Metal" in ok.stdout
+    bad_model = run_cli("tag", str(METAL), "--model", "no_such_model")
+    assert (
+        bad_model.returncode == 2
+        and "no_such_model" in bad_model.stderr
+        and "Traceback" not in bad_model.stderr
+    )
+    missing = run_cli("tag", "/no/such/folder", "--json", "--quiet")
+    assert missing.returncode == 1 and json.loads(missing.stdout)["error"] == "no such file or folder"
