@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import librosa
@@ -64,15 +65,20 @@ def main() -> None:
     args = parser.parse_args()
     graphs = {name: Graph(f"{args.musicnn_dir}/{name}") for name in ("MSD_musicnn", "MTT_musicnn")}
     start = time.perf_counter()
-    seconds = 0.0
+    seconds, done = 0.0, 0
     for path in args.files:
-        patches, n_samples = log_mel_patches(path)
+        try:
+            patches, n_samples = log_mel_patches(path)
+        except Exception as exc:  # librosa without FFmpeg cannot open M4A/WMA: count only what it reads
+            print(f"skipped {path}: {type(exc).__name__}", file=sys.stderr)
+            continue
+        done += 1
         seconds += n_samples / 16000
         means = {name: g(patches).mean(axis=0).round(6).tolist() for name, g in graphs.items()}
         if not args.time:
             print(json.dumps({"path": path, **means}))
     if args.time:
-        print(json.dumps({"n": len(args.files), "seconds": seconds, "elapsed": time.perf_counter() - start}))
+        print(json.dumps({"n": done, "seconds": seconds, "elapsed": time.perf_counter() - start}))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,138 @@
+"""The library index's tables (SQLAlchemy 2 declarative models).
+
+Changing a table means adding a migration in ``migrations.py`` too: a user's existing library must open.
+Paths are stored twice: ``path_key`` holds the file system's own bytes (a POSIX name need not be UTF-8 and
+must round-trip exactly), ``path`` a readable text form for display, sorting and searching.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    """Key/value facts about the index itself; ``schema_version`` drives migrations."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Track(Base):
+    """One audio file the scanner found (or found once: ``missing_since`` marks a vanished file)."""
+
+    __tablename__ = "tracks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path_key: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    path: Mapped[str] = mapped_column(Text, index=True)
+    folder: Mapped[str] = mapped_column(Text, index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    mtime_ns: Mapped[int] = mapped_column(Integer)
+    # Hash of the audio data alone (tags excluded): the same after a tag edit, found again after a move.
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    container: Mapped[str | None] = mapped_column(String(16))
+    codec: Mapped[str | None] = mapped_column(String(32))
+    # Tags as read from the file ({field: [values]}); title/artist/album copied out for sorting.
+    file_tags: Mapped[dict] = mapped_column(JSON, default=dict)
+    title: Mapped[str | None] = mapped_column(Text)
+    artist: Mapped[str | None] = mapped_column(Text)
+    album: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)  # why the last scan or analysis of this file failed
+    scanned_at: Mapped[datetime] = mapped_column(DateTime)
+    missing_since: Mapped[datetime | None] = mapped_column(DateTime)
+
+    analyses: Mapped[list[Analysis]] = relationship(back_populates="track", cascade="all, delete-orphan")
+    labels: Mapped[list[TrackLabel]] = relationship(back_populates="track", cascade="all, delete-orphan")
+
+
+class Analysis(Base):
+    """What one model heard in one track. Replaced when the file's audio or the model changes."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (UniqueConstraint("track_id", "model"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(32))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))  # the audio this analysis was made from
+    scores: Mapped[dict] = mapped_column(JSON)  # {raw tag: probability}
+    patch_seconds: Mapped[float] = mapped_column(Float)
+    taggram: Mapped[bytes] = mapped_column(LargeBinary)  # float16 (n_patches, n_labels), row-major
+    n_patches: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32 (embedding_dim,)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    track: Mapped[Track] = relationship(back_populates="analyses")
+
+
+class TrackLabel(Base):
+    """A canonical label (genre, mood, …) suggested for a track, with its score: what facets count."""
+
+    __tablename__ = "track_labels"
+    __table_args__ = (
+        UniqueConstraint("track_id", "category", "label"),
+        Index("ix_track_labels_category_label", "category", "label"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(128))
+    score: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int] = mapped_column(Integer)
+
+    track: Mapped[Track] = relationship(back_populates="labels")
+
+
+class WriteBatch(Base):
+    """One run of tag writing; every change in it can be undone together."""
+
+    __tablename__ = "write_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    description: Mapped[str] = mapped_column(Text, default="")
+    policy: Mapped[dict] = mapped_column(JSON, default=dict)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    entries: Mapped[list[WriteEntry]] = relationship(back_populates="batch", cascade="all, delete-orphan")
+
+
+class WriteEntry(Base):
+    """One file's change in a batch: old and new values of each field it touched.
+
+    Written as ``planned`` *before* the file is touched and set to ``written`` after, so a crash between
+    the two is visible: the file then holds either ``old`` or ``new`` (writes are atomic), and reading it
+    tells which.
+    """
+
+    __tablename__ = "write_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("write_batches.id", ondelete="CASCADE"), index=True)
+    track_id: Mapped[int | None] = mapped_column(ForeignKey("tracks.id", ondelete="SET NULL"), index=True)
+    path_key: Mapped[bytes] = mapped_column(LargeBinary)
+    path: Mapped[str] = mapped_column(Text)
+    old: Mapped[dict] = mapped_column(JSON)  # {field: [values]}; [] = the field was absent
+    new: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # planned | written | failed | undone
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    batch: Mapped[WriteBatch] = relationship(back_populates="entries")
