@@ -300,15 +300,16 @@ def analyse_files(
     """
     pending: deque = deque()
     source = iter(paths)
-    with ThreadPoolExecutor(max_workers=max(1, decode_workers), thread_name_prefix="decode") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, decode_workers), thread_name_prefix="decode")
 
-        def submit_next() -> bool:
-            path = next(source, None)
-            if path is None:
-                return False
-            pending.append((path, pool.submit(analyzer.decode, path)))
-            return True
+    def submit_next() -> bool:
+        path = next(source, None)
+        if path is None:
+            return False
+        pending.append((path, pool.submit(analyzer.decode, path)))
+        return True
 
+    try:
         for _ in range(max(1, prefetch)):
             if not submit_next():
                 break
@@ -324,3 +325,7 @@ def analyse_files(
                 yield AnalysisResult(path=path, error=AnalysisError(path, f"{type(exc).__name__}: {exc}"))
                 continue
             yield AnalysisResult(path=path, analysis=analysis)
+    finally:
+        # A caller that stops early (cancel) must not wait for tracks queued ahead: drop those, and wait
+        # only for decodes already running.
+        pool.shutdown(wait=True, cancel_futures=True)

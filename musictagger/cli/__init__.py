@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from musictagger import __version__
-from musictagger.cli import tag
+from musictagger.cli import export, list_tracks, scan, tag, undo
 from musictagger.errors import MusictaggerError
 
-COMMANDS = (tag,)
+COMMANDS = (tag, scan, undo, list_tracks, export)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,8 +10,11 @@ import time
 from tqdm import tqdm
 
 from musictagger.analysis import AnalysisResult, Analyzer, analyse_files
+from musictagger.cli.common import add_db_option, open_db
 from musictagger.files import WalkError, iter_audio_files
 from musictagger.taxonomy import SelectionPolicy, Vocabulary, load_vocabulary
+
+POLICY_MODES = ("fill", "merge", "replace", "skip")
 
 # JSON key -> vocabulary category, in output order.
 SECTIONS = {"genres": "genre", "moods": "mood", "eras": "era", "instruments": "instrument/voice"}
@@ -38,9 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--min-score",
         type=float,
-        default=0.1,
         metavar="P",
-        help="leave out labels whose score is below P (default 0.1)",
+        help="leave out labels whose score is below P (default 0.1 when printing, 0.2 when writing)",
     )
     p.add_argument(
         "--vocabulary", metavar="FILE", help="vocabulary JSON (default: yours, else the shipped one)"
@@ -48,6 +50,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="patches per model call")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="decoding threads (default 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    w = p.add_argument_group(
+        "writing tags",
+        "With --write (or --dry-run) the paths are scanned into the library index, what it lacks is "
+        "analysed, and the suggestions are written into the files' tags. Every write is verified, atomic "
+        "and journaled: 'undo' reverts the whole batch.",
+    )
+    w.add_argument("--write", action="store_true", help="write genre and mood tags into the files")
+    w.add_argument("--dry-run", action="store_true", help="print what --write would change, write nothing")
+    w.add_argument(
+        "--policy",
+        choices=POLICY_MODES,
+        default="fill",
+        help="for genre and mood: fill only empty fields (default), merge with what is there, or replace",
+    )
+    w.add_argument("--genre-policy", choices=POLICY_MODES, help="override --policy for genre")
+    w.add_argument("--mood-policy", choices=POLICY_MODES, help="override --policy for mood")
+    w.add_argument("--max-genres", type=int, default=2, metavar="N", help="genres to write (default 2)")
+    w.add_argument("--max-moods", type=int, default=2, metavar="N", help="moods to write (default 2)")
+    w.add_argument(
+        "--comment-block",
+        action="store_true",
+        help="also keep a '[mood: …; … | genre: …]' block in the comment, for DJ software that shows no MOOD",
+    )
+    add_db_option(w)
     p.set_defaults(run=run)
 
 
@@ -83,8 +109,10 @@ def _human_line(record: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.write or args.dry_run:
+        return write_library_tags(args)
     vocabulary = load_vocabulary(args.vocabulary)
-    policy = SelectionPolicy(top_n=args.top, min_score=args.min_score)
+    policy = SelectionPolicy(top_n=args.top, min_score=0.1 if args.min_score is None else args.min_score)
     analyzer = Analyzer(args.models, device=args.device, batch_size=args.batch_size)
     if not args.quiet:
         print(
@@ -131,3 +159,42 @@ def _emit(record: dict, as_json: bool) -> None:
     # Paths that are not valid UTF-8 hold lone surrogates (os.fsdecode); print them escaped, never crash.
     sys.stdout.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
     sys.stdout.flush()
+
+
+def write_library_tags(args: argparse.Namespace) -> int:
+    """``tag --write``: scan, analyse what the index lacks, plan per policy, then diff or write."""
+    from musictagger.cli.scan import analyse_library, index_paths
+    from musictagger.library.queries import tracks_under
+    from musictagger.library.writing import WritePolicy, apply_writes, format_diff, plan_writes
+
+    policy = WritePolicy(
+        genre=args.genre_policy or args.policy,
+        mood=args.mood_policy or args.policy,
+        max_genres=args.max_genres,
+        max_moods=args.max_moods,
+        min_score=0.2 if args.min_score is None else args.min_score,
+        comment_block=args.comment_block,
+    )
+    vocabulary = load_vocabulary(args.vocabulary)
+    with open_db(args) as library:
+        failures = index_paths(library, args.paths, quiet=args.quiet)
+        failures += analyse_library(library, args.models, args.device, quiet=args.quiet)
+        with library.session() as session:
+            plans = plan_writes(session, tracks_under(session, args.paths), policy, vocabulary)
+        print(format_diff(plans) or "nothing to change", flush=True)
+        if args.dry_run:
+            print("musictagger: dry run: no file was changed", file=sys.stderr)
+            return 1 if failures else 0
+        report = apply_writes(library, plans, policy, description="tag --write " + " ".join(args.paths))
+    if report.batch_id is None:
+        print("musictagger: nothing to write", file=sys.stderr)
+    else:
+        print(
+            f"musictagger: batch {report.batch_id}: {report.written} files written, "
+            f"{len(report.failed)} failed"
+            + (f"; undo with: ./run.sh undo {report.batch_id}" if report.written else ""),
+            file=sys.stderr,
+        )
+    for path, cause in report.failed:
+        print(f"  {path}: {cause}", file=sys.stderr)
+    return 1 if failures or report.failed else 0

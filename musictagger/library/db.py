@@ -44,16 +44,26 @@ def to_url(path_or_url: str | os.PathLike) -> str:
     return f"sqlite:///{path}"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    # Python's sqlite3 driver commits DDL (CREATE, ALTER) at once even inside a transaction, so a
+    # migration that fails half way would stay half applied. Taking transaction control from the driver
+    # (autocommit) and letting SQLAlchemy emit BEGIN (``_sqlite_begin``) makes every migration atomic.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # WAL: readers (the GUI) never block the writer (the scanner); NORMAL sync is durable in WAL mode
-    # except for the last transactions on power loss, which a rescan redoes. Foreign keys are off in
-    # SQLite unless asked for, per connection. A busy timeout rides out a second process's write.
+    # WAL: readers (the GUI) never block the writer (the scanner). FULL sync makes every commit durable
+    # before the next file is touched: the write journal must never lose an entry for a file already
+    # changed (undo depends on it); the scanner and analyser commit in batches, so the cost is small.
+    # Foreign keys are off in SQLite unless asked for, per connection. A busy timeout rides out a second
+    # process's write.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 class Library:
@@ -83,7 +93,8 @@ def open_library(path_or_url: str | os.PathLike | None = None) -> Library:
     try:
         engine = create_engine(url)
         if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", _sqlite_connect)
+            event.listen(engine, "begin", _sqlite_begin)
         with engine.begin() as connection:
             _migrate(connection)
     except SQLAlchemyError as exc:

@@ -1,0 +1,130 @@
+"""What a tag write may change: per field fill / merge / replace / skip, caps, threshold, comment block.
+
+Pure functions, no I/O: writing.py reads the file and the index, asks this module for each field's new
+values, and writes only what differs. Users ask for two things above all (shared/docs/tagging.md): few
+canonical genres, and "don't overwrite what I set". Hence:
+
+- ``fill``: write the suggestions only into a field the file has no value in;
+- ``merge``: keep the file's values and append the suggestions it lacks. Values are compared through the
+  vocabulary (``hip hop`` in the file and ``Hip-Hop`` suggested are one genre) and case-insensitively, so
+  a merge never adds a second spelling of what is there;
+- ``replace``: the suggestions instead of the file's values;
+- ``skip``: never touch the field.
+
+No mode ever deletes a field for lack of evidence: with no suggestion above the threshold the field stays.
+
+The comment block (``[mood: Chill; Mellow | genre: Jazz]``, see tags/comment_block.py) always holds the
+suggestions of both categories, whatever the field modes: DJ software shows the comment but not MOOD, so
+"mood only in the comment" is ``mood="skip", comment_block=True``. The block goes into the first comment
+value (Rekordbox reads only that one); the rest of the comment is kept byte for byte.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from musictagger.tags import set_comment_block
+from musictagger.taxonomy import Vocabulary
+
+MODES = ("fill", "merge", "replace", "skip")
+#: The fields whose values come from the models' labels (TrackLabel.category).
+LABEL_FIELDS = ("genre", "mood")
+#: The comment block's segments, in the order users asked for: `[mood: … | genre: …]`.
+BLOCK_ORDER = ("mood", "genre")
+
+
+@dataclass(frozen=True)
+class WritePolicy:
+    """How plan_writes turns a track's labels into tag values. Stored as JSON with each WriteBatch."""
+
+    genre: str = "fill"
+    mood: str = "fill"
+    max_genres: int = 2
+    max_moods: int = 2
+    min_score: float = 0.2
+    comment_block: bool = False
+    # ID3v2.3 has no multi-valued text frames: genre and mood values are joined with this (and split on it
+    # when read back), so reading and writing must agree; undo uses the batch's own.
+    id3v23_separator: str = "; "
+
+    def __post_init__(self) -> None:
+        for name in LABEL_FIELDS:
+            if getattr(self, name) not in MODES:
+                raise ValueError(
+                    f"{name} mode must be one of {', '.join(MODES)}, not {getattr(self, name)!r}"
+                )
+        for name in ("max_genres", "max_moods"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number ≥ 0, not {value!r}")
+        if not isinstance(self.id3v23_separator, str) or not self.id3v23_separator:
+            raise ValueError("id3v23_separator must be a non-empty string")
+
+    def mode(self, field: str) -> str:
+        return getattr(self, field)
+
+    def cap(self, field: str) -> int:
+        return self.max_genres if field == "genre" else self.max_moods
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WritePolicy:
+        """The policy of a stored batch; keys a later version added are ignored, missing ones default."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def value_key(value: str, vocabulary: Vocabulary) -> str:
+    """What two spellings of one label have in common: the canonical name, else the folded text."""
+    canonical = vocabulary.canonical_name(value)
+    return (canonical or " ".join(value.split())).casefold()
+
+
+def unique_values(values: Sequence[str], vocabulary: Vocabulary) -> list[str]:
+    """`values` without later spellings of an earlier one, order kept."""
+    seen: set[str] = set()
+    kept = []
+    for value in values:
+        key = value_key(value, vocabulary)
+        if key not in seen:
+            seen.add(key)
+            kept.append(value)
+    return kept
+
+
+def resolve_field(
+    mode: str, current: Sequence[str], suggestions: Sequence[str], vocabulary: Vocabulary
+) -> list[str]:
+    """The values a field should hold after the write (equal to `current` when nothing changes).
+
+    `suggestions` are canonical labels, best first, already capped and above the threshold.
+    """
+    current = list(current)
+    if mode == "skip" or not suggestions:
+        return current
+    if mode == "fill":
+        has_value = any(value.strip() for value in current)
+        return current if has_value else list(suggestions)
+    if mode == "merge":
+        present = {value_key(value, vocabulary) for value in current}
+        return current + [s for s in suggestions if value_key(s, vocabulary) not in present]
+    if mode == "replace":
+        return list(suggestions)
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def comment_with_block(current: Sequence[str], block: Mapping[str, Sequence[str]]) -> list[str]:
+    """The comment values with our block set in the first one (removed when `block` has no values).
+
+    Raises ValueError when a label cannot go into a block (it holds `[ ] | ;` or a line break).
+    """
+    block = {name: list(block[name]) for name in BLOCK_ORDER if block.get(name)}
+    first = set_comment_block(current[0] if current else "", block or None)
+    rest = list(current[1:])
+    # A comment that held only our block loses the field rather than keep an empty value.
+    return ([first] if first or rest else []) + rest

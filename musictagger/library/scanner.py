@@ -1,0 +1,484 @@
+"""Indexing the folders a user names: new, changed, moved and deleted files, incrementally.
+
+What a scan does with each audio file the walk finds:
+
+* **unchanged** (same size and mtime as indexed, no error): nothing. The index's (path, size, mtime) are
+  loaded once, so a rescan costs one ``stat`` per file and no query, no file opening.
+* **new or changed**: tags, codec/duration and the audio fingerprint are read (in worker threads: the
+  readers release the GIL) and stored. A changed file keeps its analyses; those made from other audio
+  (another fingerprint) are redone by the analysis step, a tag edit leaves them current.
+* **moved**: a path the index does not know, whose fingerprint is that of exactly one indexed track whose
+  file no longer exists, is that track under its new name: its analyses, labels and journal links stay.
+  Several such tracks (the same audio, deleted in two places) make the move ambiguous: the file is added
+  as a new track and the old rows stay missing. An existing copy is a separate track.
+* **unreadable** (corrupt, truncated, empty, not audio, no permission): a row with ``error`` set, and an
+  entry in ``ScanReport.errors``; the scan goes on. Errored files are read again by every scan (they are
+  few, and the cause may have been fixed). A file that vanishes mid-scan is reported and gets no row.
+
+Indexed files under the scanned paths that the walk did not find get ``missing_since`` (rows are kept:
+analyses are expensive, and a later move finds them); a file that comes back clears it. Files under a
+folder that could not be listed (an unmounted drive, no permission) are not marked: we do not know.
+
+Changes are committed in batches, so a killed scan resumes where it stopped: committed files are
+unchanged next time. Missing files are only looked for after a complete walk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from musictagger.audio import probe_audio
+from musictagger.errors import AudioLoadError
+from musictagger.files import WalkError, iter_audio_files
+from musictagger.library.db import Library
+from musictagger.library.schema import Track
+from musictagger.tags import TagReadError, container_of, read_tags
+from musictagger.tags.audio_payload import audio_payload_digest
+
+log = logging.getLogger(__name__)
+
+# A commit every this many changed files or seconds, whichever comes first: what a killed scan redoes.
+BATCH_FILES = 200
+BATCH_SECONDS = 2.0
+# Rows per UPDATE ... WHERE id IN (...): well under every database's limit on bound parameters.
+ID_CHUNK = 500
+# Files being read ahead of the one being stored; bounds memory and what a cancel waits for.
+READ_AHEAD = 16
+
+
+@dataclass
+class ScanReport:
+    """What a scan did. Each file the walk found counts in exactly one of added, updated, unchanged,
+    moved or errors; ``errors`` also lists the paths the walk could not enter (and files that vanished
+    mid-scan, which get no row). ``missing`` counts tracks first found missing by this scan."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    missing: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, cause)
+    elapsed_s: float = 0.0
+    stopped: bool = False  # should_stop() ended the scan early; missing files were not looked for
+
+
+# Called after each file with the report so far and the file's path (the GUI's status line).
+ProgressCallback = Callable[[ScanReport, str], None]
+
+
+def utc_now() -> datetime:
+    """Naive UTC: what the index's DateTime columns hold on every database."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def path_key_of(path: str | os.PathLike) -> bytes:
+    """The file system's own bytes for ``path`` (absolute): the index's identity of a file."""
+    return os.fsencode(os.path.abspath(os.fspath(path)))
+
+
+def display_path(path: str | bytes) -> str:
+    """A readable text form of a path; bytes that are not UTF-8 are shown as backslash escapes."""
+    text = os.fsdecode(path)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class _Known(NamedTuple):
+    """One indexed file, as the scan needs it."""
+
+    id: int
+    key: bytes
+    size: int
+    mtime_ns: int
+    fingerprint: str | None
+    missing: bool
+    failed: bool
+
+
+@dataclass(frozen=True)
+class _FileFacts:
+    """What reading a file found: everything the Track row stores about it."""
+
+    fingerprint: str | None
+    duration_s: float | None
+    container: str
+    codec: str
+    file_tags: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class _ReadFailure:
+    cause: str
+    vanished: bool  # the file is gone: no row, only a report entry
+
+
+@dataclass(frozen=True)
+class _Pending:
+    path: str
+    key: bytes
+    size: int
+    mtime_ns: int
+    known: _Known | None
+    result: Future
+
+
+def scan(
+    library: Library,
+    paths: Iterable[str | os.PathLike],
+    *,
+    on_progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    read_workers: int | None = None,
+) -> ScanReport:
+    """Bring the index up to date with the audio files under ``paths`` (see the module docstring).
+
+    ``should_stop()`` is polled between files (the GUI's cancel); what was read so far is committed.
+    ``read_workers`` threads read new and changed files (default: up to 4, one per CPU).
+    """
+    started = time.perf_counter()
+    if isinstance(paths, str | bytes | os.PathLike):  # one path, not an iterable of characters
+        paths = [paths]
+    roots = [os.path.abspath(os.fsdecode(os.fspath(p))) for p in paths]
+    workers = read_workers or min(4, os.cpu_count() or 1)
+    with library.session() as session, ThreadPoolExecutor(workers, thread_name_prefix="scan-read") as pool:
+        run = _Scan(session, pool, on_progress)
+        try:
+            run.walk(roots, should_stop)
+        finally:
+            run.abandon_reads()
+        if not run.report.stopped:
+            run.mark_missing(roots)
+        run.writer.commit()
+    run.report.elapsed_s = time.perf_counter() - started
+    return run.report
+
+
+class _Scan:
+    """The state of one scan: the index as loaded, what the walk has seen, reads in flight."""
+
+    def __init__(self, session: Session, pool: ThreadPoolExecutor, on_progress: ProgressCallback | None):
+        self.session = session
+        self.pool = pool
+        self.on_progress = on_progress
+        self.report = ScanReport()
+        self.writer = _BatchWriter(session)
+        self.index = _load_index(session)
+        # Move sources: indexed tracks the walk has not reached, by audio. Tracks added by this scan exist,
+        # so they never are; the sets shrink as the walk goes (and a library full of copies stays fast).
+        self.unseen_by_fingerprint: dict[str, set[_Known]] = {}
+        for known in self.index.values():
+            if known.fingerprint is not None:
+                self.unseen_by_fingerprint.setdefault(known.fingerprint, set()).add(known)
+        self.exists: dict[int, bool] = {}  # file existence of move candidates, checked once per scan
+        self.seen_ids: set[int] = set()
+        self.seen_keys: set[bytes] = set()
+        self.unwalked: list[bytes] = []  # folders the walk could not enter
+        self.pending: deque[_Pending] = deque()
+
+    def walk(self, roots: list[str], should_stop: Callable[[], bool] | None) -> None:
+        def stop_requested() -> bool:
+            self.report.stopped = self.report.stopped or (should_stop is not None and bool(should_stop()))
+            return self.report.stopped
+
+        for item in iter_audio_files(roots):
+            if stop_requested():
+                return
+            if isinstance(item, WalkError):
+                self.report.errors.append((display_path(item.path), item.cause))
+                self.unwalked.append(os.fsencode(item.path))
+            else:
+                self.visit(item)
+            # Store in walk order as reads complete; never hold more than READ_AHEAD files.
+            while self.pending and (len(self.pending) > READ_AHEAD or self.pending[0].result.done()):
+                if stop_requested():
+                    return
+                self.store_oldest()
+        while self.pending:
+            if stop_requested():
+                return
+            self.store_oldest()
+
+    def visit(self, path: str) -> None:
+        key = os.fsencode(path)
+        if key in self.seen_keys:  # named twice (a folder and a file in it)
+            return
+        known = self.index.get(key)
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            failure = _stat_failure(exc)
+            if known is not None and not failure.vanished:
+                self.mark_seen(known)  # there, but cannot be looked at: not missing
+            self.file_failed(path, failure)
+            return
+        self.seen_keys.add(key)
+        if known is None or known.failed or (known.size, known.mtime_ns) != (st.st_size, st.st_mtime_ns):
+            future = self.pool.submit(_read_file, path)
+            self.pending.append(_Pending(path, key, st.st_size, st.st_mtime_ns, known, future))
+            return
+        self.mark_seen(known)
+        self.report.unchanged += 1
+        if known.missing:  # back where it was
+            self.writer.clear_missing(known.id)
+        if self.on_progress is not None:
+            self.on_progress(self.report, path)
+
+    def store_oldest(self) -> None:
+        item = self.pending.popleft()
+        read = item.result.result()
+        if isinstance(read, _ReadFailure) and read.vanished:
+            self.seen_keys.discard(item.key)
+            self.file_failed(item.path, read)
+            return
+        self.store(item, read)
+        self.writer.changed()
+        if self.on_progress is not None:
+            self.on_progress(self.report, item.path)
+
+    def store(self, item: _Pending, read: _FileFacts | _ReadFailure) -> None:
+        report = self.report
+        if item.known is not None:
+            self.mark_seen(item.known)
+            _fill(self.session.get(Track, item.known.id), item, read)
+            if isinstance(read, _ReadFailure):
+                self.file_failed(item.path, read)
+            else:
+                report.updated += 1
+            return
+        moved = self.moved_track(read.fingerprint) if isinstance(read, _FileFacts) else None
+        if moved is not None:
+            self.mark_seen(moved)
+            track = self.session.get(Track, moved.id)
+        else:
+            track = Track(path_key=item.key)
+            self.session.add(track)
+        _fill(track, item, read)
+        if isinstance(read, _ReadFailure):
+            self.file_failed(item.path, read)
+        elif moved is not None:
+            report.moved += 1
+        else:
+            report.added += 1
+
+    def mark_seen(self, known: _Known) -> None:
+        self.seen_ids.add(known.id)
+        if known.fingerprint is not None:
+            self.unseen_by_fingerprint[known.fingerprint].discard(known)
+
+    def moved_track(self, fingerprint: str | None) -> _Known | None:
+        """The one indexed track with this audio whose file is gone, if there is exactly one."""
+        if fingerprint is None:
+            return None
+        gone = [
+            known for known in self.unseen_by_fingerprint.get(fingerprint, ()) if not self.file_exists(known)
+        ]
+        if len(gone) > 1:
+            log.info("%d missing tracks have this audio: not taken as a move (ambiguous)", len(gone))
+        return gone[0] if len(gone) == 1 else None
+
+    def file_exists(self, known: _Known) -> bool:
+        if known.id not in self.exists:
+            self.exists[known.id] = os.path.exists(known.key)
+        return self.exists[known.id]
+
+    def file_failed(self, path: str, failure: _ReadFailure) -> None:
+        self.report.errors.append((display_path(path), failure.cause))
+
+    def abandon_reads(self) -> None:
+        """After a stop (or a failure): reads not yet started are dropped, not stored."""
+        for item in self.pending:
+            item.result.cancel()
+        self.pending.clear()
+
+    def mark_missing(self, roots: list[str]) -> None:
+        """Indexed files under the roots that the walk did not find, except under unwalked folders."""
+        root_keys = [os.fsencode(r) for r in roots]
+        gone = [
+            known.id
+            for key, known in self.index.items()
+            if not known.missing
+            and known.id not in self.seen_ids
+            and _is_under(key, root_keys)
+            and not _is_under(key, self.unwalked)
+        ]
+        self.writer.set_missing(gone)
+        self.report.missing = len(gone)
+
+
+def prune_missing(library: Library, older_than: timedelta | None = None) -> int:
+    """Delete the tracks whose files are missing (for longer than ``older_than``), with their analyses
+    and labels; journal entries keep their paths. Returns how many were deleted."""
+    condition = Track.missing_since.is_not(None)
+    if older_than is not None:
+        condition &= Track.missing_since < utc_now() - older_than
+    with library.session() as session, session.begin():
+        # Bulk delete: the database's ON DELETE rules remove analyses and labels.
+        return session.execute(delete(Track).where(condition)).rowcount
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading one file (worker threads: no database access here)
+# --------------------------------------------------------------------------------------------------
+
+
+def _read_file(path: str) -> _FileFacts | _ReadFailure:
+    try:
+        return _read_facts(path)
+    except _Unreadable as exc:
+        cause = exc.cause
+    except Exception as exc:  # a parser bug must cost one file, not the scan
+        log.warning("%s: unexpected failure while scanning", path, exc_info=True)
+        cause = f"{type(exc).__name__}: {exc}"
+    if not os.path.lexists(path):
+        return _ReadFailure("vanished during the scan", vanished=True)
+    return _ReadFailure(cause, vanished=False)
+
+
+class _Unreadable(Exception):
+    def __init__(self, cause: str):
+        super().__init__(cause)
+        self.cause = cause
+
+
+def _read_facts(path: str) -> _FileFacts:
+    try:
+        info = probe_audio(path)
+    except AudioLoadError as exc:
+        raise _Unreadable(exc.cause) from exc
+    try:
+        container_of(path)
+    except TagReadError:
+        tags: dict[str, list[str]] = {}  # audio we decode but cannot tag (WavPack, APE, ...): no tags
+    else:
+        try:
+            tags = read_tags(path)
+        except TagReadError as exc:  # taggable container, damaged tag: writing would fail too
+            raise _Unreadable(f"cannot read tags: {exc.cause}") from exc
+    try:
+        fingerprint = audio_payload_digest(path)
+    except OSError as exc:  # gone or unreadable since the probe
+        raise _Unreadable(exc.strerror or str(exc)) from exc
+    except Exception as exc:
+        # Decodable (libsndfile) but not demuxable by FFmpeg: still indexed and analysed; only a move of
+        # this file cannot be recognised.
+        log.info("%s: no audio fingerprint (%s)", path, exc)
+        fingerprint = None
+    return _FileFacts(
+        fingerprint=fingerprint,
+        duration_s=info.duration_s,
+        container=info.container,
+        codec=info.codec,
+        file_tags=tags,
+    )
+
+
+def _stat_failure(exc: OSError) -> _ReadFailure:
+    if isinstance(exc, FileNotFoundError):
+        return _ReadFailure("vanished during the scan", vanished=True)
+    return _ReadFailure(exc.strerror or str(exc), vanished=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Storing (main thread)
+# --------------------------------------------------------------------------------------------------
+
+
+def _load_index(session: Session) -> dict[bytes, _Known]:
+    rows = session.execute(
+        select(
+            Track.id,
+            Track.path_key,
+            Track.size,
+            Track.mtime_ns,
+            Track.fingerprint,
+            Track.missing_since.is_not(None),
+            Track.error.is_not(None),
+        )
+    )
+    return {
+        bytes(row.path_key): _Known(row[0], bytes(row[1]), *row[2:5], bool(row[5]), bool(row[6]))
+        for row in rows
+    }
+
+
+def _fill(track: Track, item: _Pending, read: _FileFacts | _ReadFailure) -> None:
+    track.path_key = item.key
+    track.path = display_path(item.key)
+    track.folder = display_path(os.path.dirname(item.key))
+    track.size = item.size
+    track.mtime_ns = item.mtime_ns
+    track.scanned_at = utc_now()
+    track.missing_since = None
+    if isinstance(read, _ReadFailure):
+        # What the row said about the audio no longer holds; analyses stay (stale by fingerprint).
+        track.error = read.cause
+        track.fingerprint = track.duration_s = track.container = track.codec = None
+        if track.file_tags is None:
+            track.file_tags = {}
+        return
+    tags = read.file_tags
+    track.error = None
+    track.fingerprint = read.fingerprint
+    track.duration_s = read.duration_s
+    track.container = read.container
+    track.codec = read.codec
+    track.file_tags = tags
+    track.title = _joined(tags.get("title"))
+    track.artist = _joined(tags.get("artist"))
+    track.album = _joined(tags.get("album"))
+
+
+def _joined(values: list[str] | None) -> str | None:
+    return "; ".join(values) if values else None
+
+
+def _is_under(key: bytes, prefixes: Iterable[bytes]) -> bool:
+    sep = os.fsencode(os.sep)
+    return any(key == p or key.startswith(p if p.endswith(sep) else p + sep) for p in prefixes)
+
+
+class _BatchWriter:
+    """Commits the scan's session every BATCH_FILES changes or BATCH_SECONDS, and batches the bulk
+    updates of ``missing_since``."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.changes = 0
+        self.last_commit = time.monotonic()
+        self.returned: list[int] = []
+
+    def changed(self) -> None:
+        self.changes += 1
+        if self.changes >= BATCH_FILES or time.monotonic() - self.last_commit >= BATCH_SECONDS:
+            self.commit()
+
+    def clear_missing(self, track_id: int) -> None:
+        self.returned.append(track_id)
+        self.changed()
+
+    def set_missing(self, track_ids: list[int]) -> None:
+        now = utc_now()
+        for start in range(0, len(track_ids), ID_CHUNK):
+            chunk = track_ids[start : start + ID_CHUNK]
+            self.session.execute(update(Track).where(Track.id.in_(chunk)).values(missing_since=now))
+
+    def commit(self) -> None:
+        for start in range(0, len(self.returned), ID_CHUNK):
+            chunk = self.returned[start : start + ID_CHUNK]
+            self.session.execute(update(Track).where(Track.id.in_(chunk)).values(missing_since=None))
+        self.returned.clear()
+        self.session.commit()
+        # Rows already written need not stay in memory: a first scan of 20,000 files stays small.
+        self.session.expunge_all()
+        self.changes = 0
+        self.last_commit = time.monotonic()

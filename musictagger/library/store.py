@@ -1,0 +1,213 @@
+"""Analysis results in the index: what needs analysing, saving each result, reading it back.
+
+An analysis is current when it was made from the track's present audio (same fingerprint: a tag edit
+keeps it, new audio does not) by the present version of its model. Each result is saved in its own
+transaction as it lands, so an interrupted run loses at most the track in progress and the next run
+resumes with the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from musictagger.analysis import Analyzer, TrackAnalysis, analyse_files
+from musictagger.catalog import ModelCard
+from musictagger.library.db import Library
+from musictagger.library.scanner import utc_now
+from musictagger.library.schema import Analysis, Track, TrackLabel
+from musictagger.taxonomy import Vocabulary
+
+# Labels are stored down to this score, so the app can apply the user's own (higher) threshold later
+# without re-analysing; below it a label is noise.
+LABEL_FLOOR = 0.05
+LABEL_CATEGORIES = ("genre", "mood", "era", "instrument/voice")
+
+# Called after each track is saved: (track id, the analysis or None, the error's cause or None).
+ResultCallback = Callable[[int, TrackAnalysis | None, str | None], None]
+
+
+class StoredAnalysis(NamedTuple):
+    """One model's analysis of one track, as the GUI draws it."""
+
+    scores: dict[str, float]  # {raw tag: probability}
+    taggram: np.ndarray  # float32 (n_patches, n_labels), columns in the order of ``scores``
+    embedding: np.ndarray  # float32 (embedding_dim,)
+    patch_seconds: float
+
+
+@dataclass
+class AnalyseReport:
+    pending: int = 0  # tracks that needed analysis when the run started
+    analysed: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, cause)
+    stopped: bool = False  # should_stop() ended the run early; the rest is analysed next time
+    elapsed_s: float = 0.0
+
+
+def analyses_needed(
+    session: Session, model_names: Sequence[str], model_versions: Mapping[str, str] | Sequence[str]
+) -> list[Track]:
+    """Tracks (present, readable) lacking a current analysis by at least one of the models, by path.
+
+    ``model_versions`` maps each model name to its version (a sequence is taken in ``model_names``'
+    order).
+    """
+    versions = _versions_by_model(model_names, model_versions)
+    if not versions:
+        return []
+    lacking = [
+        ~select(Analysis.id)
+        .where(
+            Analysis.track_id == Track.id,
+            Analysis.model == name,
+            Analysis.model_version == version,
+            Analysis.fingerprint.is_not_distinct_from(Track.fingerprint),
+        )
+        .exists()
+        for name, version in versions.items()
+    ]
+    query = (
+        select(Track)
+        .where(Track.missing_since.is_(None), Track.error.is_(None), or_(*lacking))
+        .order_by(Track.path, Track.id)
+    )
+    return list(session.scalars(query))
+
+
+def save_analysis(
+    session: Session,
+    track: Track,
+    analysis: TrackAnalysis,
+    cards: Mapping[str, ModelCard],
+    vocabulary: Vocabulary,
+) -> None:
+    """Upsert one Analysis row per model of ``analysis``, then rebuild the track's labels."""
+    now = utc_now()
+    existing = {row.model: row for row in track.analyses}
+    for name, result in analysis.models.items():
+        row = existing.get(name)
+        if row is None:
+            row = Analysis(model=name)
+            track.analyses.append(row)
+        taggram = np.asarray(result.taggram)
+        row.model_version = cards[name].version
+        row.fingerprint = track.fingerprint
+        row.scores = result.as_dict()
+        row.patch_seconds = float(analysis.patch_seconds)
+        row.taggram = np.ascontiguousarray(taggram, dtype=np.float16).tobytes()
+        row.n_patches = int(taggram.shape[0])
+        row.embedding = np.ascontiguousarray(result.embedding, dtype=np.float32).tobytes()
+        row.created_at = now
+    if track.duration_s is None:  # some containers do not state it; the decoder counted it
+        track.duration_s = float(analysis.duration_s)
+    rebuild_labels(track, vocabulary)
+
+
+def rebuild_labels(track: Track, vocabulary: Vocabulary) -> None:
+    """The track's TrackLabel rows from all its current analyses: every canonical label of the labelled
+    categories scoring at least LABEL_FLOOR, ranked within its category (1 = best).
+
+    Analyses of other audio (another fingerprint) are left out: they describe what the file no longer
+    holds. Rows are updated in place, so the (track, category, label) key never collides mid-flush.
+    """
+    raw = {row.model: row.scores for row in track.analyses if row.fingerprint == track.fingerprint}
+    scores = vocabulary.canonical_scores(raw)
+    category_of = {label.name: label.category for label in vocabulary.labels}
+    wanted: dict[tuple[str, str], tuple[float, int]] = {}
+    for category in LABEL_CATEGORIES:
+        ranked = sorted(
+            ((name, score) for name, score in scores.items() if category_of[name] == category),
+            key=lambda item: (-item[1], item[0]),
+        )
+        kept = [(name, score) for name, score in ranked if score >= LABEL_FLOOR]
+        for rank, (name, score) in enumerate(kept, start=1):
+            wanted[(category, name)] = (score, rank)
+    for row in list(track.labels):
+        key = (row.category, row.label)
+        if key in wanted:
+            row.score, row.rank = wanted.pop(key)
+        else:
+            track.labels.remove(row)
+    for (category, name), (score, rank) in wanted.items():
+        track.labels.append(TrackLabel(category=category, label=name, score=score, rank=rank))
+
+
+def load_analysis(session: Session, track: Track) -> dict[str, StoredAnalysis]:
+    """Every model's stored analysis of ``track``: ``{model: StoredAnalysis}``, a named tuple
+    ``(scores, taggram, embedding, patch_seconds)``."""
+    rows = session.scalars(select(Analysis).where(Analysis.track_id == track.id).order_by(Analysis.model))
+    stored = {}
+    for row in rows:
+        taggram = np.frombuffer(row.taggram, dtype=np.float16).reshape(row.n_patches, -1)
+        stored[row.model] = StoredAnalysis(
+            scores=dict(row.scores),
+            taggram=taggram.astype(np.float32),
+            embedding=np.frombuffer(row.embedding, dtype=np.float32).copy(),
+            patch_seconds=row.patch_seconds,
+        )
+    return stored
+
+
+def analyse_pending(
+    library: Library,
+    analyzer: Analyzer,
+    vocabulary: Vocabulary,
+    *,
+    on_result: ResultCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    decode_workers: int = 2,
+) -> AnalyseReport:
+    """Analyse every track that lacks a current analysis by the analyzer's models, saving each result
+    as it lands. A file that fails gets ``Track.error`` (the next scan reads it again) and an entry in
+    the report. ``should_stop()`` is polled between tracks (the GUI's cancel).
+    """
+    started = time.perf_counter()
+    versions = {name: card.version for name, card in analyzer.cards.items()}
+    with library.session() as session:
+        todo = [(t.id, t.path_key) for t in analyses_needed(session, analyzer.model_names, versions)]
+    report = AnalyseReport(pending=len(todo))
+    # fsdecode gives the str the walk gave (surrogate escapes for non-UTF-8 bytes): it opens the same file.
+    results = analyse_files(analyzer, [os.fsdecode(key) for _, key in todo], decode_workers=decode_workers)
+    try:
+        for track_id, _ in todo:
+            if should_stop is not None and should_stop():
+                report.stopped = True
+                break
+            result = next(results)
+            cause = None
+            if result.error is not None:
+                cause = getattr(result.error, "cause", None) or str(result.error)
+            with library.session() as session, session.begin():
+                track = session.get(Track, track_id)
+                if track is None:  # pruned meanwhile
+                    continue
+                if cause is not None:
+                    track.error = cause
+                    report.errors.append((track.path, cause))
+                else:
+                    save_analysis(session, track, result.analysis, analyzer.cards, vocabulary)
+                    report.analysed += 1
+            if on_result is not None:
+                on_result(track_id, result.analysis, cause)
+    finally:
+        results.close()  # stops the decode threads after a stop or an error
+    report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+def _versions_by_model(
+    model_names: Sequence[str], model_versions: Mapping[str, str] | Sequence[str]
+) -> dict[str, str]:
+    if isinstance(model_versions, Mapping):
+        return {name: str(model_versions[name]) for name in model_names}
+    if len(model_versions) != len(model_names):
+        raise ValueError("model_versions must give one version per model name")
+    return {name: str(version) for name, version in zip(model_names, model_versions, strict=True)}
