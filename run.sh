@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up musictagger on first use, then runs it. Arguments go to main.py, e.g.:
-#   ./run.sh tag ~/Music            (analyse a folder, print genres and moods)
+#   ./run.sh                        (the desktop app)
+#   ./run.sh tag ~/Music            (headless: analyse a folder, print genres and moods)
 #   ./run.sh tag ~/Music --json     (one JSON object per file)
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -1,5 +1,7 @@
 """The command line: ``python main.py COMMAND ...`` (also ``python -m musictagger``).
 
+With no command, ``python main.py`` opens the desktop app (the only place Qt is imported).
+
 Each command lives in its own module with ``add_parser(subparsers)`` and ``run(args) -> exit code``.
 Exit codes: 0 everything worked, 1 some files failed (each reported), 2 the command could not run.
 """
@@ -33,8 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 2
+        from musictagger.gui.app import main as open_app
+
+        return open_app(["musictagger"])
     try:
         return args.run(args)
     except MusictaggerError as exc:

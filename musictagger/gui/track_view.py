@@ -1,0 +1,320 @@
+"""One track, explained: log-mel spectrogram with a per-label overlay, the taggram below it on the same
+time axis, and the suggested genres and moods beside it."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from musictagger.analysis import TrackAnalysis
+from musictagger.gui import theme
+from musictagger.gui.suggestions_panel import SuggestionsPanel
+from musictagger.gui.track_labels import (
+    LabelRow,
+    canonical_label_rows,
+    raw_label_rows,
+    suggestions,
+    upsample_over_time,
+)
+from musictagger.taxonomy import Vocabulary, load_vocabulary
+
+TAGGRAM_LABELS = 10
+# Both plots' left axes get this width so their x axes line up pixel for pixel.
+LEFT_AXIS_WIDTH = 150
+OVERLAY_RGB = (64, 224, 255)
+OVERLAY_MAX_ALPHA = 110  # of 255: the spectrogram must stay readable under the strongest overlay
+# A curve varying less than this is drawn on an absolute 0..1 scale instead of stretched to its range.
+OVERLAY_MIN_RANGE = 0.05
+
+
+def _overlay_lut() -> np.ndarray:
+    """One colour, transparent at 0 and at most OVERLAY_MAX_ALPHA at 1; cubed so weak evidence fades."""
+    ramp = np.linspace(0.0, 1.0, 256)
+    lut = np.zeros((256, 4), dtype=np.ubyte)
+    lut[:, :3] = OVERLAY_RGB
+    lut[:, 3] = (ramp**3 * OVERLAY_MAX_ALPHA).astype(np.ubyte)
+    return lut
+
+
+class TrackView(QWidget):
+    seek_requested = Signal(float)  # seconds, from a click on the spectrogram or taggram
+    overlay_label_changed = Signal(str)  # LabelRow.key
+
+    def __init__(self, vocabulary: Vocabulary | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.vocabulary = vocabulary or load_vocabulary()
+        self.analysis: TrackAnalysis | None = None
+        self.overlay_values: np.ndarray | None = None  # (time, mel or 1), as last given to set_overlay
+        self._rows: dict[str, LabelRow] = {}
+        self._taggram_keys: list[str] = []
+        self._frame_seconds = 0.016
+        self._spec_buffer: np.ndarray | None = None
+        self._spec_filled = 0
+        self._spec_levels: tuple[float, float] | None = None
+        self._expected_frames = 0
+
+        self._placeholder = QLabel("Open a track (Ctrl+O) or drop an audio file here")
+        self._placeholder.setObjectName("placeholder")
+        self._placeholder.setWordWrap(True)
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        self.title = QLabel()
+        self.title.setObjectName("trackTitle")
+        self.label_selector = QComboBox()
+        self.label_selector.setMinimumContentsLength(24)
+        self.label_selector.setToolTip("Label whose evidence is drawn over the spectrogram")
+        self.label_selector.currentIndexChanged.connect(self._on_label_selected)
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        header.addWidget(QLabel("Overlay:"))
+        header.addWidget(self.label_selector)
+
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground(theme.PLOT_BACKGROUND)
+        self._build_spectrogram_plot()
+        self._build_taggram_plot()
+        self.plots.scene().sigMouseClicked.connect(self._on_scene_clicked)
+
+        self.suggestions = SuggestionsPanel()
+        content = QWidget()
+        left = QVBoxLayout()
+        left.setContentsMargins(0, 0, 0, 0)
+        left.addLayout(header)
+        left.addWidget(self.plots, 1)
+        row = QHBoxLayout(content)
+        row.setContentsMargins(6, 6, 6, 6)
+        row.addLayout(left, 1)
+        row.addWidget(self.suggestions)
+
+        self._stack = QStackedWidget()
+        self._stack.addWidget(self._placeholder)
+        self._stack.addWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self._stack)
+
+    # -- construction -----------------------------------------------------------------------------
+
+    def _build_spectrogram_plot(self) -> None:
+        self.spec_plot: pg.PlotItem = self.plots.addPlot(row=0, col=0)
+        self.spec_plot.setLabel("left", "mel band")
+        self.spec_plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+        self.spec_plot.getAxis("bottom").setStyle(showValues=False)
+        self.spec_plot.setMouseEnabled(x=True, y=False)
+        self.spec_plot.hideButtons()
+        self.spectrogram_image = pg.ImageItem(axisOrder="col-major")
+        self.spectrogram_image.setColorMap(pg.colormap.get(theme.SPECTROGRAM_COLORMAP))
+        self.spec_plot.addItem(self.spectrogram_image)
+        # The overlay is its own item so a later explanation method (Grad-CAM) only replaces its data.
+        self.overlay_image = pg.ImageItem(axisOrder="col-major")
+        self.overlay_image.setLookupTable(_overlay_lut())
+        self.overlay_image.setZValue(10)
+        self.spec_plot.addItem(self.overlay_image)
+        self.spec_playhead = self._playhead()
+        self.spec_plot.addItem(self.spec_playhead)
+
+    def _build_taggram_plot(self) -> None:
+        self.taggram_plot: pg.PlotItem = self.plots.addPlot(row=1, col=0)
+        self.taggram_plot.setLabel("bottom", "time (s)")
+        self.taggram_plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+        self.taggram_plot.setMouseEnabled(x=True, y=False)
+        self.taggram_plot.hideButtons()
+        self.taggram_plot.setXLink(self.spec_plot)
+        self.taggram_image = pg.ImageItem(axisOrder="col-major")
+        self.taggram_image.setColorMap(pg.colormap.get(theme.TAGGRAM_COLORMAP))
+        self.taggram_plot.addItem(self.taggram_image)
+        self.taggram_playhead = self._playhead()
+        self.taggram_plot.addItem(self.taggram_playhead)
+        layout = self.plots.ci.layout
+        layout.setRowStretchFactor(0, 3)
+        layout.setRowStretchFactor(1, 2)
+
+    @staticmethod
+    def _playhead() -> pg.InfiniteLine:
+        line = pg.InfiniteLine(pos=0, angle=90, movable=False, pen=pg.mkPen(theme.ACCENT, width=2))
+        line.setZValue(20)
+        return line
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    def clear(self, message: str | None = None) -> None:
+        """Back to the empty state, optionally explaining why (a file that could not be analysed)."""
+        self.analysis = None
+        self._spec_buffer = None
+        self._spec_filled = 0
+        self._rows = {}
+        self._taggram_keys = []
+        self.spectrogram_image.clear()
+        self.taggram_image.clear()
+        self.overlay_image.clear()
+        self.overlay_values = None
+        self.label_selector.blockSignals(True)
+        self.label_selector.clear()
+        self.label_selector.blockSignals(False)
+        self.suggestions.clear()
+        hint = "Open a track (Ctrl+O) or drop an audio file here"
+        self._placeholder.setText(f"{message}\n\n{hint}" if message else hint)
+        self._stack.setCurrentIndex(0)
+
+    def begin(self, path: str, expected_frames: int, frame_seconds: float) -> None:
+        """A new track is being analysed: reset, and fix the time axis to its full length up front."""
+        self.clear()
+        self.title.setText(f"{os.path.basename(path)}  ·  analysing…")
+        self._frame_seconds = frame_seconds
+        self._expected_frames = max(1, expected_frames)
+        self._spec_levels = None
+        self.spec_plot.setXRange(0, self._expected_frames * frame_seconds, padding=0)
+        # No label names yet: an empty axis, not pyqtgraph's default -0.5..0.5 numbers.
+        self.taggram_plot.getAxis("left").setTicks([[], []])
+        self.taggram_plot.setYRange(0, 1, padding=0)
+        self.set_playhead(0.0)
+        self._stack.setCurrentIndex(1)
+
+    def add_chunk(self, start_frame: int, mel: np.ndarray) -> None:
+        """Draw frames as they are computed; the image grows from the left into the fixed time axis."""
+        stop = start_frame + len(mel)
+        if self._spec_buffer is None or self._spec_buffer.shape[1] != mel.shape[1]:
+            self._spec_buffer = np.zeros((max(self._expected_frames, stop), mel.shape[1]), np.float32)
+        if stop > len(self._spec_buffer):
+            grown = np.zeros((stop, self._spec_buffer.shape[1]), np.float32)
+            grown[: len(self._spec_buffer)] = self._spec_buffer
+            self._spec_buffer = grown
+        self._spec_buffer[start_frame:stop] = mel
+        self._spec_filled = max(self._spec_filled, stop)
+        if self._spec_levels is None:  # fixed from the first chunk, so the picture does not flicker
+            self._spec_levels = _display_levels(mel)
+        self._show_spectrogram(self._spec_buffer[: self._spec_filled])
+
+    def show_analysis(self, analysis: TrackAnalysis) -> None:
+        self.analysis = analysis
+        self._stack.setCurrentIndex(1)
+        self._frame_seconds = analysis.frame_seconds
+        name = os.path.basename(analysis.path)
+        self.title.setText(f"{name}  ·  {format_time(analysis.duration_s)}")
+        if analysis.spectrogram is not None:
+            self._spec_levels = _display_levels(analysis.spectrogram)
+            self._spec_buffer = np.asarray(analysis.spectrogram, dtype=np.float32)
+            self._spec_filled = len(self._spec_buffer)
+            self._show_spectrogram(self._spec_buffer)
+            self.spec_plot.setXRange(0, len(self._spec_buffer) * analysis.frame_seconds, padding=0)
+        canonical = canonical_label_rows(analysis, self.vocabulary)
+        raw = raw_label_rows(analysis)
+        self._rows = {row.key: row for row in canonical + raw}
+        self._show_taggram(raw[:TAGGRAM_LABELS])
+        self._fill_label_selector(canonical, raw)
+        self.suggestions.set_suggestions(
+            suggestions(analysis, self.vocabulary, "genre"), suggestions(analysis, self.vocabulary, "mood")
+        )
+
+    def _show_spectrogram(self, frames: np.ndarray) -> None:
+        self.spectrogram_image.setImage(frames, autoLevels=False, levels=self._spec_levels)
+        self.spectrogram_image.setRect(QRectF(0, 0, len(frames) * self._frame_seconds, frames.shape[1]))
+        self.spec_plot.setYRange(0, frames.shape[1], padding=0)
+
+    def _show_taggram(self, rows: list[LabelRow]) -> None:
+        # Best label on top: image row 0 is drawn at the bottom, so the list goes in reversed.
+        rows = list(reversed(rows))
+        self._taggram_keys = [row.key for row in rows]
+        matrix = np.stack([row.row for row in rows], axis=1)  # (n_patches, n_labels)
+        analysis = self.analysis
+        width = len(matrix) * analysis.patch_seconds
+        self.taggram_image.setImage(matrix, autoLevels=False, levels=(0.0, 1.0))
+        self.taggram_image.setRect(QRectF(0, 0, width, len(rows)))
+        ticks = [(i + 0.5, row.name) for i, row in enumerate(rows)]
+        self.taggram_plot.getAxis("left").setTicks([ticks, []])
+        self.taggram_plot.setYRange(0, len(rows), padding=0)
+
+    def _fill_label_selector(self, canonical: list[LabelRow], raw: list[LabelRow]) -> None:
+        selector = self.label_selector
+        selector.blockSignals(True)
+        selector.clear()
+        for row in canonical:
+            selector.addItem(f"{row.name}  {row.score:.0%}", row.key)
+        if canonical and raw:
+            selector.insertSeparator(selector.count())
+        for row in raw:
+            selector.addItem(f"{row.name} (raw)  {row.score:.0%}", row.key)
+        selector.blockSignals(False)
+        if selector.count():
+            selector.setCurrentIndex(0)
+            self._on_label_selected(0)
+
+    # -- overlay ----------------------------------------------------------------------------------
+
+    def taggram_labels(self) -> list[str]:
+        """Names of the taggram rows, best first."""
+        return [self._rows[key].name for key in reversed(self._taggram_keys)]
+
+    def select_overlay_label(self, key: str) -> None:
+        index = self.label_selector.findData(key)
+        if index < 0:
+            raise KeyError(key)
+        self.label_selector.setCurrentIndex(index)
+
+    def _on_label_selected(self, index: int) -> None:
+        key = self.label_selector.itemData(index)
+        if key is None or self.analysis is None or key not in self._rows:
+            return
+        analysis = self.analysis
+        n_frames = self._spec_filled or round(analysis.duration_s / analysis.frame_seconds)
+        curve = upsample_over_time(
+            self._rows[key].row,
+            analysis.patch_starts_s,
+            analysis.patch_seconds,
+            n_frames,
+            analysis.frame_seconds,
+        )
+        self.set_overlay(curve)
+        self.overlay_label_changed.emit(key)
+
+    def set_overlay(self, values: np.ndarray, duration_s: float | None = None) -> None:
+        """Draw evidence over the spectrogram: ``values`` is (time,) or (time × mel), spanning
+        ``duration_s`` (default: the spectrogram's length). Stretched from its own minimum to its peak,
+        since the point is *where* the label is heard most (the score is in the selector): a label heard
+        everywhere would otherwise tint the whole picture and hide it."""
+        values = np.asarray(values, dtype=np.float32)
+        if values.ndim == 1:
+            values = values[:, None]  # one value per time step, stretched over every mel band
+        if values.ndim != 2 or values.size == 0:
+            raise ValueError(f"overlay must be (time,) or (time, mel), got shape {values.shape}")
+        n_mels = self._spec_buffer.shape[1] if self._spec_buffer is not None else 96
+        if duration_s is None:
+            duration_s = self._spec_filled * self._frame_seconds
+        low, peak = float(values.min()), float(values.max())
+        levels = (low, peak) if peak - low >= OVERLAY_MIN_RANGE else (0.0, 1.0)
+        self.overlay_values = values
+        self.overlay_image.setImage(values, autoLevels=False, levels=levels)
+        self.overlay_image.setRect(QRectF(0, 0, duration_s, n_mels))
+
+    # -- playhead and seeking -----------------------------------------------------------------------
+
+    def set_playhead(self, seconds: float) -> None:
+        self.spec_playhead.setValue(seconds)
+        self.taggram_playhead.setValue(seconds)
+
+    def playhead_seconds(self) -> float:
+        return float(self.spec_playhead.value())
+
+    def _on_scene_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        pos: QPointF = event.scenePos()
+        for plot in (self.spec_plot, self.taggram_plot):
+            if plot.vb.sceneBoundingRect().contains(pos):
+                self.seek_requested.emit(max(0.0, plot.vb.mapSceneToView(pos).x()))
+                return
+
+
+def _display_levels(spectrogram: np.ndarray) -> tuple[float, float]:
+    """Colour range from percentiles, so a single click or silence does not wash out the picture."""
+    low, high = np.percentile(spectrogram, [2.0, 99.8])
+    return float(low), float(max(high, low + 1e-3))
+
+
+def format_time(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}:{rest:02d}"
