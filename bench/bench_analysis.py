@@ -85,7 +85,8 @@ def long_mix_memory(minutes: float, files: list[str]) -> list[str]:
                 block = stereo[: total - written]
                 out.write(block)
                 written += len(block)
-        calls = {
+        calls = {  # each in a new process; the baseline is torch + models before any audio
+            "baseline": "Analyzer(device='cpu')",
             "decode": f"load_audio({str(mix)!r})",
             "analyse": f"Analyzer(device='cpu').analyse_file({str(mix)!r})",
         }
@@ -100,8 +101,8 @@ def long_mix_memory(minutes: float, files: list[str]) -> list[str]:
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
             elapsed, rss_kb = out.stdout.split()
             lines.append(
-                f"| {what} {minutes:.0f}-min 44.1 kHz stereo FLAC | peak RSS {int(rss_kb) / 1024:,.0f} MiB "
-                f"| {float(elapsed):.1f} s |"
+                f"| {what:<8} | {minutes:.0f}-min 44.1 kHz stereo FLAC "
+                f"| peak RSS {int(rss_kb) / 1024:,.0f} MiB | {float(elapsed):.1f} s |"
             )
     return lines
 
@@ -113,7 +114,12 @@ def main() -> int:
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
     parser.add_argument("--devices", default="cpu,cuda", help="devices to try (missing ones are skipped)")
     parser.add_argument("--workers", type=int, default=2, help="decoding threads for the analyse rows")
-    parser.add_argument("--long-minutes", type=float, default=0, help="also measure memory on a long mix")
+    parser.add_argument(
+        "--long-minutes",
+        type=float,
+        default=0,
+        help="also measure peak memory on a long mix (the baseline row: importing torch and loading models)",
+    )
     parser.add_argument(
         "--original-tf", metavar="PYTHON", help="interpreter with tensorflow for the original"
     )
@@ -135,7 +141,7 @@ def main() -> int:
     print("|------------------------------|--------|-----------|----------|----------|-------------|")
     elapsed, seconds = bench_decode(files)
     print(row("decode only (1 thread)", len(files), elapsed, seconds))
-    for spec in args.devices.split(","):
+    for spec in filter(None, args.devices.split(",")):
         try:
             device = resolve_device(spec)
         except Exception as exc:  # a device this machine lacks is a skipped row, not a failure

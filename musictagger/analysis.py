@@ -19,7 +19,7 @@ import torch
 from musictagger.audio import load_audio
 from musictagger.catalog import ModelCard, available_models, load_model
 from musictagger.device import describe_device, resolve_device
-from musictagger.errors import ModelError, MusictaggerError
+from musictagger.errors import FileError, ModelError, MusictaggerError
 from musictagger.spectrogram import LogMelSpectrogram
 
 # Called with (first frame index, log-mel frames of that chunk) as a track is analysed, so a viewer can
@@ -31,13 +31,8 @@ class AnalysisCancelled(MusictaggerError):
     """The caller asked to stop while a track was being analysed."""
 
 
-class AnalysisError(MusictaggerError):
+class AnalysisError(FileError):
     """Something unexpected broke while analysing one file; reported for that file, the batch goes on."""
-
-    def __init__(self, path: str, cause: str):
-        self.path = path
-        self.cause = cause
-        super().__init__(f"{path}: {cause}")
 
 
 @dataclass(frozen=True)
@@ -146,17 +141,20 @@ class Analyzer:
     """Loads models once and analyses tracks with them.
 
     ``batch_size`` is in patches (3 s each for musicnn): it bounds memory on the device and sets how
-    often a progress callback fires.
+    often a progress callback fires. By default 16 on a CPU, where musicnn's front-end feature maps take
+    about 25 MB per patch (64 patches peak above 2 GB of RAM and run no faster), and 64 on a GPU.
     """
 
     def __init__(
         self,
         model_names: Sequence[str] | None = None,
         device: str = "auto",
-        batch_size: int = 64,
+        batch_size: int | None = None,
     ):
         self.device = resolve_device(device)
         self.device_name = describe_device(self.device)
+        if batch_size is None:
+            batch_size = 16 if self.device.type == "cpu" else 64
         self.batch_size = max(1, int(batch_size))
         names = list(model_names) if model_names else available_models()
         if not names:
@@ -175,6 +173,14 @@ class Analyzer:
     @property
     def model_names(self) -> list[str]:
         return list(self.cards)
+
+    def model(self, name: str) -> tuple[torch.nn.Module, ModelCard]:
+        """The loaded network and card of one of this analyzer's models (explanations reuse them)."""
+        for group in self._groups:
+            for model_name, net, card in group.models:
+                if model_name == name:
+                    return net, card
+        raise ModelError(f"{name!r} is not one of this analyzer's models ({', '.join(self.cards)})")
 
     @property
     def sample_rates(self) -> list[int]:

@@ -17,3 +17,13 @@ def analyzer():
     from musictagger.analysis import Analyzer
 
     return Analyzer(device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_folders(tmp_path_factory, monkeypatch):
+    """No test reads or writes the real user's library, settings or caches."""
+    home = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("MUSICTAGGER_DB", str(home / "library.sqlite"))
+    monkeypatch.setenv("MUSICTAGGER_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("MUSICTAGGER_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))

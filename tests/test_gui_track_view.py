@@ -199,3 +199,18 @@ def test_missing_qtmultimedia_disables_play_with_reason(qtbot, tmp_path, monkeyp
     finally:
         monkeypatch.undo()
         player_module._multimedia.cache_clear()
+
+
+def test_models_chosen_in_settings_are_the_ones_the_window_runs(qtbot, tmp_path):
+    from musictagger.gui.settings import AppSettings
+
+    create_application([])
+    settings = QSettings(str(tmp_path / "chosen.ini"), QSettings.Format.IniFormat)
+    AppSettings(settings).models = ["MTT_musicnn"]
+    win = MainWindow(settings, device="cpu", playback=False)
+    qtbot.addWidget(win)
+    try:
+        analysis = _analyse(qtbot, win, METAL)
+        assert list(analysis.models) == ["MTT_musicnn"]
+    finally:
+        win.worker.shutdown()

@@ -47,7 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--vocabulary", metavar="FILE", help="vocabulary JSON (default: yours, else the shipped one)"
     )
-    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="patches per model call")
+    p.add_argument(
+        "--batch-size", type=int, metavar="N", help="patches per model call (default 16 on CPU, 64 on GPU)"
+    )
     p.add_argument("--workers", type=int, default=2, metavar="N", help="decoding threads (default 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     w = p.add_argument_group(

@@ -1,18 +1,50 @@
-"""The main window: the track view in the middle, transport on top, progress and device at the bottom."""
+"""The main window: facets left, the library (table / mood map) centre, the track view below, transport on
+top, progress and device at the bottom. A right-hand dock area and the Tags menu are left for the review
+and write panels (``add_side_panel``, ``tags_menu``).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QToolBar,
+    QToolButton,
+    QWidget,
+)
+from sqlalchemy import delete, func, select
 
 from musictagger.audio import AUDIO_EXTENSIONS
 from musictagger.gui import theme
+from musictagger.gui.facets import FacetPanel
+from musictagger.gui.library_model import LibraryModel
+from musictagger.gui.library_rows import TrackFilter, mood_points
+from musictagger.gui.library_view import EmptyLibrary, LibraryView
+from musictagger.gui.library_worker import EtaClock, LibraryWorker
+from musictagger.gui.mood_map import MoodMap
 from musictagger.gui.player import Player
+from musictagger.gui.settings import AppSettings
+from musictagger.gui.tag_actions import TagActions
 from musictagger.gui.track_view import TrackView, format_time
 from musictagger.gui.worker import AnalysisWorker
+from musictagger.library.db import Library, LibraryError, default_url, open_library
+from musictagger.library.queries import tracks_under
+from musictagger.library.schema import Meta, Track
+
+FOLDERS_KEY = "gui.folders"  # the folders the user added, in the index's meta table: they travel with it
+LIVE_REFRESH_MS = 1500  # facets and mood map follow the analysis at most this often
+DELETE_CHUNK = 500
 
 
 def default_settings() -> QSettings:
@@ -24,8 +56,9 @@ class MainWindow(QMainWindow):
         self,
         settings: QSettings | None = None,
         *,
-        device: str = "auto",
+        device: str | None = None,
         playback: bool = True,
+        library: Library | str | os.PathLike | None = None,
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
@@ -35,14 +68,29 @@ class MainWindow(QMainWindow):
         self.settings = settings or default_settings()
         self.current_path: str | None = None
 
+        self.library = self._open_library(library)
+        # Device and models come from Settings unless the caller forces a device (tests, scripts);
+        # a change in the Settings dialog applies from the next start (the models are loaded once).
+        app_settings = AppSettings(self.settings)
+        device = device or app_settings.device
+        models = app_settings.models
         self.track_view = TrackView()
-        self.setCentralWidget(self.track_view)
-        self.worker = AnalysisWorker(self, device=device)
+        self.track_view.explainer.device = device
+        self.worker = AnalysisWorker(self, device=device, model_names=models)
         self.player = Player(self, enabled=playback)
+        self.library_worker = (
+            LibraryWorker(self.library, self, device=device, model_names=models) if self.library else None
+        )
+        self._build_library_layout()
 
         self._build_actions()
         self._build_status_bar()
         self._connect()
+        self._connect_library()
+        self.tag_actions = TagActions(
+            self
+        )  # review dock + Tags menu; before restoreState, which places docks
+        self.refresh_library()
         self.resize(1280, 760)
         self.restore_window_state()
         self.worker.warm_up()  # load the models now, in the background, so the first track starts at once
@@ -56,10 +104,34 @@ class MainWindow(QMainWindow):
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
+        self.add_folder_action = QAction("&Add music folder…", self)
+        self.add_folder_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.add_folder_action.triggered.connect(self.choose_folder)
+        self.rescan_action = QAction("&Rescan library", self)
+        self.rescan_action.setShortcut(QKeySequence.StandardKey.Refresh)
+        self.rescan_action.triggered.connect(self.rescan)
+        self.remove_folder_menu = QMenu("Re&move folder from library", self)
+        self.remove_folder_menu.aboutToShow.connect(self._fill_remove_folder_menu)
+        for action in (self.add_folder_action, self.rescan_action):
+            action.setEnabled(self.library is not None)
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(self.open_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.add_folder_action)
+        file_menu.addAction(self.rescan_action)
+        file_menu.addMenu(self.remove_folder_menu)
+        file_menu.addSeparator()
         file_menu.addAction(quit_action)
+
+        self.search_action = QAction("Search library", self)
+        self.search_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.search_action.triggered.connect(self._focus_search)
+        self.addAction(self.search_action)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.facets_dock.toggleViewAction())
+        view_menu.addAction(self.search_action)
+        # -- plug-in point: review / settings / write dialogs add their actions to this menu --------------
+        self.tags_menu = self.menuBar().addMenu("&Tags")
 
         self.play_action = QAction("▶ Play", self)
         self.play_action.setShortcut(Qt.Key.Key_Space)
@@ -77,6 +149,7 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("transportToolbar")
         toolbar.setMovable(False)
         toolbar.addAction(self.open_action)
+        toolbar.addAction(self.add_folder_action)
         toolbar.addSeparator()
         toolbar.addAction(self.play_action)
         self.time_label = QLabel("0:00 / 0:00")
@@ -89,7 +162,24 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel("Ready")
         self.device_label = QLabel("Device: loading models…")
         self.device_label.setObjectName("statusDevice")
+        self.library_label = QLabel("")
+        self.library_label.setObjectName("statusLibrary")
+        self.pause_action = QAction("Pause", self)
+        self.pause_action.setCheckable(True)
+        self.pause_action.setToolTip("Pause the library analysis after the current track")
+        self.pause_action.toggled.connect(self._on_pause_toggled)
+        self.cancel_action = QAction("Cancel", self)
+        self.cancel_action.setToolTip("Stop the library analysis; what is done stays done")
+        self.cancel_action.triggered.connect(self.cancel_library_work)
+        self.pause_button = QToolButton()
+        self.pause_button.setDefaultAction(self.pause_action)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setDefaultAction(self.cancel_action)
+        self._set_library_busy(False)
         self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.library_label)
+        self.statusBar().addPermanentWidget(self.pause_button)
+        self.statusBar().addPermanentWidget(self.cancel_button)
         self.statusBar().addPermanentWidget(self.device_label)
 
     def _connect(self) -> None:
@@ -121,6 +211,7 @@ class MainWindow(QMainWindow):
     def open_track(self, path: str | os.PathLike) -> None:
         path = os.fspath(path)
         self.current_path = path
+        self.track_view.show()
         self.set_status(f"Analysing {os.path.basename(path)}…")
         self.player.set_source(path)
         self.worker.analyse(path)
@@ -130,8 +221,13 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        if files:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        folders = [path for path in paths if os.path.isdir(path)]
+        files = [path for path in paths if not os.path.isdir(path)]
+        if folders and self.library is not None:
+            event.acceptProposedAction()
+            self.add_folders(folders)
+        elif files:
             event.acceptProposedAction()
             self.open_track(files[0])
 
@@ -207,4 +303,275 @@ class MainWindow(QMainWindow):
         self.save_window_state()
         self.player.stop()
         self.worker.shutdown()
+        if self.library_worker is not None:
+            self.library_worker.shutdown()
         super().closeEvent(event)
+
+    # -- the library: layout ------------------------------------------------------------------------------
+
+    def _open_library(self, library: Library | str | os.PathLike | None) -> Library | None:
+        if isinstance(library, Library):
+            return library
+        try:
+            return open_library(library or default_url())
+        except LibraryError as exc:
+            # The window still opens single tracks; the status bar says why the library is off.
+            self._library_error = str(exc)
+            return None
+
+    _library_error = ""
+
+    def _build_library_layout(self) -> None:
+        self.library_model = LibraryModel(self.library, self)
+        self.library_view = LibraryView(self.library_model)
+        self.mood_map = MoodMap()
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("libraryTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.library_view, "Tracks")
+        self.tabs.addTab(self.mood_map, "Mood map")
+        self.empty_state = EmptyLibrary()
+        self.library_stack = QStackedWidget()
+        self.library_stack.addWidget(self.empty_state)
+        self.library_stack.addWidget(self.tabs)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("librarySplitter")
+        self.splitter.addWidget(self.library_stack)
+        self.splitter.addWidget(self.track_view)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([480, 340])  # the taggram's label column needs ~300 px to stay legible
+        self.setCentralWidget(self.splitter)
+
+        self.facets = FacetPanel()
+        self.facets_dock = QDockWidget("Browse", self)
+        self.facets_dock.setObjectName("facetsDock")
+        self.facets_dock.setWidget(self.facets)
+        self.facets_dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.facets_dock)
+        self.resizeDocks([self.facets_dock], [220], Qt.Orientation.Horizontal)
+
+        # Facet counts and the mood map follow a running analysis, throttled.
+        self._live_refresh = QTimer(self)
+        self._live_refresh.setSingleShot(True)
+        self._live_refresh.setInterval(LIVE_REFRESH_MS)
+        self._live_refresh.timeout.connect(self._refresh_summaries)
+        self._mood_map_stale = True
+
+    def add_side_panel(self, widget: QWidget, title: str) -> QDockWidget:
+        """Plug-in point for the review panel (and others): a dock on the right, listed in View."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{widget.objectName() or title}Dock")
+        dock.setWidget(widget)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        return dock
+
+    def _connect_library(self) -> None:
+        self.empty_state.add_folder_requested.connect(self.choose_folder)
+        self.facets.changed.connect(lambda *_: self._apply_filter())
+        self.library_view.search_changed.connect(lambda *_: self._apply_filter())
+        self.library_view.track_selected.connect(self._on_track_selected)
+        self.mood_map.track_clicked.connect(self.play_track)
+        self.tabs.currentChanged.connect(lambda *_: self._refresh_mood_map_if_shown())
+        worker = self.library_worker
+        if worker is None:
+            return
+        worker.scan_progress.connect(self._on_scan_progress)
+        worker.scan_finished.connect(lambda _report: self.refresh_library())
+        worker.analysis_started.connect(self._on_library_analysis_started)
+        worker.track_analysed.connect(self._on_track_analysed)
+        worker.finished.connect(self._on_library_finished)
+        worker.failed.connect(lambda message: self.show_error(f"Library: {message}"))
+        worker.device_ready.connect(self._on_device_ready)
+        worker.busy_changed.connect(self._set_library_busy)
+
+    # -- the library: folders --------------------------------------------------------------------------
+
+    def folders(self) -> list[str]:
+        if self.library is None:
+            return []
+        with self.library.session() as session:
+            row = session.get(Meta, FOLDERS_KEY)
+            return list(json.loads(row.value)) if row is not None else []
+
+    def _store_folders(self, folders: list[str]) -> None:
+        with self.library.session() as session, session.begin():
+            session.merge(Meta(key=FOLDERS_KEY, value=json.dumps(folders)))
+
+    def choose_folder(self) -> None:
+        start = str(self.settings.value("last_directory", os.path.expanduser("~")))
+        folder = QFileDialog.getExistingDirectory(self, "Add music folder", start)
+        if folder:
+            self.settings.setValue("last_directory", folder)
+            self.add_folders([folder])
+
+    def add_folders(self, folders: list[str | os.PathLike]) -> None:
+        """Remember the folders, then scan and analyse them in the background (the menu, drops, CLI)."""
+        if self.library is None or self.library_worker is None:
+            self.show_error(f"The library is not available: {self._library_error}")
+            return
+        known = self.folders()
+        added = [os.path.abspath(os.fspath(folder)) for folder in folders]
+        self._store_folders(known + [folder for folder in added if folder not in known])
+        self.library_stack.setCurrentWidget(self.tabs)
+        self.facets_dock.show()
+        self.track_view.show()
+        self.set_library_status(f"Scanning {', '.join(os.path.basename(f) or f for f in added)}…")
+        self.library_worker.start(added)
+
+    def rescan(self) -> None:
+        if self.library_worker is not None:
+            self.set_library_status("Scanning the library…")
+            self.library_worker.start(self.folders())
+
+    def remove_folder(self, folder: str) -> int:
+        """Forget ``folder``'s tracks in the index (the files stay untouched); the number removed."""
+        if self.library is None:
+            return 0
+        if self.library_worker is not None and self.library_worker.is_busy():
+            self.show_error("Wait for the scan to finish (or cancel it) before removing a folder")
+            return 0
+        with self.library.session() as session, session.begin():
+            ids = [track.id for track in tracks_under(session, folder, include_missing=True)]
+            for start in range(0, len(ids), DELETE_CHUNK):
+                # Analyses and labels go with their track (ON DELETE CASCADE).
+                session.execute(delete(Track).where(Track.id.in_(ids[start : start + DELETE_CHUNK])))
+        self._store_folders([known for known in self.folders() if known != folder])
+        self.refresh_library()
+        self.set_status(f"Removed {len(ids)} tracks of {folder} from the library (files untouched)")
+        return len(ids)
+
+    def _fill_remove_folder_menu(self) -> None:
+        self.remove_folder_menu.clear()
+        folders = self.folders()
+        if not folders:
+            self.remove_folder_menu.addAction("No folders").setEnabled(False)
+        for folder in folders:
+            action = self.remove_folder_menu.addAction(folder)
+            action.triggered.connect(lambda _checked=False, f=folder: self.remove_folder(f))
+
+    # -- the library: what is shown ------------------------------------------------------------------------
+
+    def refresh_library(self) -> None:
+        """Re-read the table, facets and mood map from the index (after a scan, a removal, at start)."""
+        empty = True
+        if self.library is not None:
+            with self.library.session() as session:
+                empty = not session.scalar(select(func.count()).select_from(Track)) and not self.folders()
+        self.library_stack.setCurrentWidget(self.empty_state if empty else self.tabs)
+        # First run: the add-folder action alone, in the middle of the window; the rest comes with music.
+        self.facets_dock.setVisible(not empty)
+        self.track_view.setVisible(not empty or self.current_path is not None)
+        self.library_model.reload()
+        self._refresh_summaries()
+
+    def current_filter(self) -> TrackFilter:
+        return TrackFilter(
+            genres=tuple(self.facets.genres.checked()),
+            moods=tuple(self.facets.moods.checked()),
+            text=self.library_view.search.text(),
+        )
+
+    def _apply_filter(self) -> None:
+        self.library_model.set_filter(self.current_filter())
+        self._mood_map_stale = True
+        self._refresh_mood_map_if_shown()
+
+    def _refresh_summaries(self) -> None:
+        self.facets.refresh(self.library)
+        self._mood_map_stale = True
+        self._refresh_mood_map_if_shown()
+
+    def _refresh_mood_map_if_shown(self) -> None:
+        # The map's query reads every analysed track: only run it when someone is looking.
+        if self._mood_map_stale and self.library is not None and self.tabs.currentWidget() is self.mood_map:
+            with self.library.session() as session:
+                points = mood_points(session, self.current_filter(), self.track_view.vocabulary)
+            self.mood_map.set_points(points)
+            self._mood_map_stale = False
+
+    def _focus_search(self) -> None:
+        self.tabs.setCurrentWidget(self.library_view)
+        self.library_view.search.setFocus()
+        self.library_view.search.selectAll()
+
+    def _on_track_selected(self, _track_id: int, path: str) -> None:
+        if path != self.current_path:
+            self.open_track(path)
+
+    def play_track(self, track_id: int) -> None:
+        """The mood map's click: select the track's row (when the filter shows it), open it and play."""
+        if not self.library_view.select_track(track_id):
+            with self.library.session() as session:
+                track = session.get(Track, track_id)
+                if track is None:
+                    return
+                self.open_track(track.path)
+        if self.player.available and not self.player.is_playing():
+            self.player.toggle()
+
+    # -- the library: background work ------------------------------------------------------------------------
+
+    _analysis_total = 0
+    _analysis_done = 0
+
+    def set_library_status(self, text: str) -> None:
+        self.library_label.setText(text)
+
+    def _on_scan_progress(self, seen: int, path: str) -> None:
+        self.set_library_status(f"Scanning · {seen} files · {os.path.basename(path)}")
+
+    def _on_library_analysis_started(self, pending: int) -> None:
+        self._analysis_total, self._analysis_done = pending, 0
+        self._eta = EtaClock()
+        self.set_library_status(f"Analysing 0/{pending}" if pending else "")
+
+    def _on_track_analysed(self, track_id: int, error: str) -> None:
+        self._analysis_done += 1
+        self.library_model.refresh_track(track_id)
+        left = self._eta.left(self._analysis_done, self._analysis_total)
+        text = f"Analysing {self._analysis_done}/{self._analysis_total}"
+        if self.library_worker.is_paused():
+            text += " · paused"
+        elif left:
+            text += f" · {left}"
+        self.set_library_status(text)
+        if not self._live_refresh.isActive():
+            self._live_refresh.start()
+
+    def _on_library_finished(self, scan_report, analyse_report) -> None:
+        self._live_refresh.stop()
+        self.refresh_library() if scan_report is None else self._refresh_summaries()
+        parts = []
+        if analyse_report is not None:
+            parts.append(f"{analyse_report.analysed} analysed")
+            if analyse_report.errors:
+                parts.append(f"{len(analyse_report.errors)} could not be read")
+            if analyse_report.stopped:
+                parts.append("stopped")
+        elif scan_report is not None and scan_report.stopped:
+            parts.append("scan stopped")
+        self.set_library_status("Library: " + ", ".join(parts) if parts else "")
+
+    def _set_library_busy(self, busy: bool) -> None:
+        self.pause_button.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.rescan_action.setEnabled(not busy and self.library is not None)
+        if not busy:
+            self.pause_action.setChecked(False)
+
+    def _on_pause_toggled(self, paused: bool) -> None:
+        if self.library_worker is not None:
+            self.library_worker.set_paused(paused)
+            self.pause_action.setText("Resume" if paused else "Pause")
+            if paused:
+                self.set_library_status(self.library_label.text().split(" · ")[0] + " · paused")
+
+    def cancel_library_work(self) -> None:
+        if self.library_worker is not None:
+            self.library_worker.cancel()
+            self.set_library_status("Stopping after the current track…")

@@ -7,11 +7,12 @@ import os
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from musictagger.analysis import TrackAnalysis
 from musictagger.gui import theme
+from musictagger.gui.explain_worker import ExplainWorker, explain_target, track_key
 from musictagger.gui.suggestions_panel import SuggestionsPanel
 from musictagger.gui.track_labels import (
     LabelRow,
@@ -26,23 +27,33 @@ TAGGRAM_LABELS = 10
 # Both plots' left axes get this width so their x axes line up pixel for pixel.
 LEFT_AXIS_WIDTH = 150
 OVERLAY_RGB = (64, 224, 255)
-OVERLAY_MAX_ALPHA = 110  # of 255: the spectrogram must stay readable under the strongest overlay
+OVERLAY_MAX_ALPHA = 200  # of 255: strong evidence must stand out, the music under it still shows
+# While an explanation is drawn the spectrogram is dimmed to this opacity: a bright, busy spectrogram
+# otherwise drowns any overlay colour, and the point of the view is where the evidence is.
+EXPLANATION_SPECTROGRAM_OPACITY = 0.45
 # A curve varying less than this is drawn on an absolute 0..1 scale instead of stretched to its range.
 OVERLAY_MIN_RANGE = 0.05
+# A pixel attribution (gradient × input) is speckle at the spectrogram's resolution: it is drawn blurred
+# over about this much time and this many mel bands, and scaled to a high percentile rather than its single
+# hottest cell, so the regions it points at read as regions.
+EXPLANATION_SMOOTH_SECONDS = 0.5
+EXPLANATION_SMOOTH_BANDS = 5
+EXPLANATION_PEAK_PERCENTILE = 99.0
 
 
 def _overlay_lut() -> np.ndarray:
-    """One colour, transparent at 0 and at most OVERLAY_MAX_ALPHA at 1; cubed so weak evidence fades."""
+    """One colour, transparent at 0 and at most OVERLAY_MAX_ALPHA at 1; squared so weak evidence fades."""
     ramp = np.linspace(0.0, 1.0, 256)
     lut = np.zeros((256, 4), dtype=np.ubyte)
     lut[:, :3] = OVERLAY_RGB
-    lut[:, 3] = (ramp**3 * OVERLAY_MAX_ALPHA).astype(np.ubyte)
+    lut[:, 3] = (ramp**2 * OVERLAY_MAX_ALPHA).astype(np.ubyte)
     return lut
 
 
 class TrackView(QWidget):
     seek_requested = Signal(float)  # seconds, from a click on the spectrogram or taggram
     overlay_label_changed = Signal(str)  # LabelRow.key
+    explanation_shown = Signal(str)  # LabelRow.key, once its explanation map replaced the taggram curve
 
     def __init__(self, vocabulary: Vocabulary | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -56,6 +67,15 @@ class TrackView(QWidget):
         self._spec_filled = 0
         self._spec_levels: tuple[float, float] | None = None
         self._expected_frames = 0
+        self._overlay_key: str | None = None  # the selector entry whose explanation is awaited or shown
+        self.explanation = None  # the Explanation drawn as the overlay, if any
+
+        self.explainer = ExplainWorker(self, vocabulary=self.vocabulary)
+        self.explainer.finished.connect(self._on_explained)
+        self.explainer.failed.connect(self._on_explain_failed)
+        app = QCoreApplication.instance()
+        if app is not None:  # never leave the process under a running backward pass
+            app.aboutToQuit.connect(self.explainer.shutdown)
 
         self._placeholder = QLabel("Open a track (Ctrl+O) or drop an audio file here")
         self._placeholder.setObjectName("placeholder")
@@ -72,6 +92,11 @@ class TrackView(QWidget):
         header.addWidget(self.title, 1)
         header.addWidget(QLabel("Overlay:"))
         header.addWidget(self.label_selector)
+        # What the overlay shows, in words: "Metal: strongest 0:42–1:10, 150–900 Hz (bass to low-mids)".
+        self.overlay_caption = QLabel()
+        self.overlay_caption.setObjectName("overlayCaption")
+        self.overlay_caption.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.overlay_caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setBackground(theme.PLOT_BACKGROUND)
@@ -84,6 +109,7 @@ class TrackView(QWidget):
         left = QVBoxLayout()
         left.setContentsMargins(0, 0, 0, 0)
         left.addLayout(header)
+        left.addWidget(self.overlay_caption)
         left.addWidget(self.plots, 1)
         row = QHBoxLayout(content)
         row.setContentsMargins(6, 6, 6, 6)
@@ -152,6 +178,12 @@ class TrackView(QWidget):
         self.taggram_image.clear()
         self.overlay_image.clear()
         self.overlay_values = None
+        self.explainer.cancel()
+        self._overlay_key = None
+        self.explanation = None
+        self.spectrogram_image.setOpacity(1.0)
+        self.overlay_caption.clear()
+        self.overlay_caption.setToolTip("")
         self.label_selector.blockSignals(True)
         self.label_selector.clear()
         self.label_selector.blockSignals(False)
@@ -268,8 +300,43 @@ class TrackView(QWidget):
             n_frames,
             analysis.frame_seconds,
         )
+        # The taggram curve is instant; the explanation replaces it when the worker is done.
         self.set_overlay(curve)
+        self.explanation = None
+        self.spectrogram_image.setOpacity(1.0)
+        self._request_explanation(key)
         self.overlay_label_changed.emit(key)
+
+    def _request_explanation(self, key: str) -> None:
+        analysis = self.analysis
+        name = self._rows[key].name
+        target = explain_target(key, analysis, self.vocabulary)
+        self._overlay_key = key
+        if target is None or analysis.spectrogram is None:
+            self.explainer.cancel()
+            self.overlay_caption.setText(f"{name}: no explanation for this label (taggram shown)")
+            return
+        self.overlay_caption.setText(f"Explaining {name}…")
+        self.overlay_caption.setToolTip(f"Model {target.model}, method {self.explainer.method}")
+        self.explainer.request(analysis.spectrogram, target, track_key(analysis.path))
+
+    def _on_explained(self, explanation, sentence: str) -> None:
+        key = self._overlay_key
+        if key is None or self._spec_buffer is None or explanation.map.shape != self._spec_buffer.shape:
+            return  # the track changed under it
+        self.explanation = explanation
+        self.set_overlay(explanation_display_map(explanation.map, explanation.frame_seconds))
+        self.spectrogram_image.setOpacity(EXPLANATION_SPECTROGRAM_OPACITY)
+        self.overlay_caption.setText(sentence)
+        self.overlay_caption.setToolTip(
+            f"Evidence for {explanation.label} by {explanation.model} ({explanation.method}); "
+            f"raw tags: {', '.join(explanation.tags)}"
+        )
+        self.explanation_shown.emit(key)
+
+    def _on_explain_failed(self, message: str) -> None:
+        if self._overlay_key is not None:
+            self.overlay_caption.setText(f"Could not explain: {message} (taggram shown)")
 
     def set_overlay(self, values: np.ndarray, duration_s: float | None = None) -> None:
         """Draw evidence over the spectrogram: ``values`` is (time,) or (time × mel), spanning
@@ -307,6 +374,30 @@ class TrackView(QWidget):
             if plot.vb.sceneBoundingRect().contains(pos):
                 self.seek_requested.emit(max(0.0, plot.vb.mapSceneToView(pos).x()))
                 return
+
+
+def _moving_average(values: np.ndarray, width: int, axis: int) -> np.ndarray:
+    """Centred box average of ``width`` cells along ``axis`` (edges averaged over the cells that exist)."""
+    if width <= 1:
+        return values
+    values = np.moveaxis(values, axis, 0)
+    padded = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
+    n = len(values)
+    lo = np.clip(np.arange(n) - width // 2, 0, n)
+    hi = np.clip(np.arange(n) + (width - width // 2), 0, n)
+    counts = (hi - lo).reshape(-1, *([1] * (values.ndim - 1)))
+    return np.moveaxis((padded[hi] - padded[lo]) / counts, 0, axis)
+
+
+def explanation_display_map(values: np.ndarray, frame_seconds: float) -> np.ndarray:
+    """An explanation map (frames × mel, 0..1) as drawn: blurred, scaled to its high percentile, in 0..1."""
+    smooth = np.asarray(values, dtype=np.float64)
+    smooth = _moving_average(smooth, max(1, round(EXPLANATION_SMOOTH_SECONDS / frame_seconds)), axis=0)
+    smooth = _moving_average(smooth, EXPLANATION_SMOOTH_BANDS, axis=1)
+    peak = float(np.percentile(smooth, EXPLANATION_PEAK_PERCENTILE)) if smooth.size else 0.0
+    if peak <= 0:
+        return np.zeros_like(values, dtype=np.float32)
+    return np.clip(smooth / peak, 0.0, 1.0).astype(np.float32)
 
 
 def _display_levels(spectrogram: np.ndarray) -> tuple[float, float]:

@@ -8,7 +8,24 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+    inspect,
+    select,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,7 +44,33 @@ class LibraryError(MusictaggerError):
 # created from the current models and stamped with the latest version, so migrations only ever run on
 # indexes made by earlier releases. Append, never edit: released indexes depend on every step.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def _add_track_reviews(connection: Connection) -> None:
+    """2: the user's accept / edit / reject decisions per track and field (schema.TrackReview).
+
+    The table is spelled out here, frozen, rather than taken from the model: a later change to the model
+    must not change what this step created. ``tracks`` is declared only so the foreign key resolves.
+    """
+    metadata = MetaData()
+    Table("tracks", metadata, Column("id", Integer, primary_key=True))
+    reviews = Table(
+        "track_reviews",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("track_id", Integer, ForeignKey("tracks.id", ondelete="CASCADE"), nullable=False),
+        Column("field", String(16), nullable=False),
+        Column("values", JSON),
+        Column("status", String(16), nullable=False),
+        Column("updated_at", DateTime, nullable=False),
+        UniqueConstraint("track_id", "field"),
+        Index("ix_track_reviews_track_id", "track_id"),
+    )
+    reviews.create(connection)
+
+
+MIGRATIONS[2] = _add_track_reviews
 
 
 def default_url() -> str:

@@ -1,6 +1,6 @@
 """The library index's tables (SQLAlchemy 2 declarative models).
 
-Changing a table means adding a migration in ``migrations.py`` too: a user's existing library must open.
+Changing a table means adding a migration in ``db.py`` (MIGRATIONS) too: an existing library must open.
 Paths are stored twice: ``path_key`` holds the file system's own bytes (a POSIX name need not be UTF-8 and
 must round-trip exactly), ``path`` a readable text form for display, sorting and searching.
 """
@@ -136,3 +136,22 @@ class WriteEntry(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
     batch: Mapped[WriteBatch] = relationship(back_populates="entries")
+
+
+class TrackReview(Base):
+    """A user's decision on one field's suggestions for one track; plan_writes follows it over the policy.
+
+    ``accepted`` with ``values`` None means "the track's own suggestions", resolved when writes are
+    planned (so "accept all" on a selection needs no per-track values); ``accepted`` or ``edited`` with a
+    list means exactly those values; ``rejected`` means leave the field as the file has it.
+    Added in schema version 2 (db.py: _add_track_reviews); the migration's copy must match this.
+    """
+
+    __tablename__ = "track_reviews"
+    __table_args__ = (UniqueConstraint("track_id", "field"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(16))  # genre | mood
+    values: Mapped[list | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # accepted | edited | rejected
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

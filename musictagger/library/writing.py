@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -108,35 +108,71 @@ class BatchSummary:
 # --- planning ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FieldOverride:
+    """A user's decision on one field of one track, taking precedence over the policy's mode for it.
+
+    ``replace`` writes `values` (None: the track's own suggestions, under the policy's threshold and cap)
+    instead of the file's; ``skip`` leaves the field alone and keeps it out of the comment block. A field
+    the policy skips stays untouched either way ("which fields to write" wins), but the comment block
+    still shows the reviewed values.
+    """
+
+    mode: str
+    values: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("replace", "skip"):
+            raise ValueError(f"an override's mode is replace or skip, not {self.mode!r}")
+
+
 def plan_writes(
     session: Session,
     tracks: Iterable[Track | int],
     policy: WritePolicy,
     vocabulary: Vocabulary,
+    overrides: Mapping[int, Mapping[str, FieldOverride]] | None = None,
 ) -> list[PlannedWrite]:
     """The changes `policy` makes to each track's file, from its labels and the file's current tags.
 
     The current values are read from the file, not from the index, which may be stale. Tracks without any
     genre or mood label (not analysed) and tracks whose file would not change are left out; an unreadable
-    file gives a PlannedWrite with `error`.
+    file gives a PlannedWrite with `error`. `overrides` ({track id: {field: FieldOverride}}, e.g. from
+    review.py) replaces the policy's mode and the suggestions per track and field; a track with override
+    values is planned even without labels.
     """
     if not policy.comment_block and all(policy.mode(name) == "skip" for name in LABEL_FIELDS):
         return []
+    overrides = overrides or {}
     rows = [session.get(Track, t) if isinstance(t, int) else t for t in tracks]
     rows = [t for t in rows if t is not None]
     labels = _labels_by_track(session, [t.id for t in rows], policy.min_score)
     plans = []
     for track in rows:
-        if track.id not in labels:
+        override = overrides.get(track.id, {})
+        if track.id not in labels and not any(o.values for o in override.values()):
             continue
         suggestions = {
             name: unique_values(
-                [vocabulary.canonical_name(label) or label for label in labels[track.id].get(name, [])],
+                [
+                    vocabulary.canonical_name(label) or label
+                    for label in labels.get(track.id, {}).get(name, [])
+                ],
                 vocabulary,
             )[: policy.cap(name)]
             for name in LABEL_FIELDS
         }
-        plan = _plan_track(track, suggestions, policy, vocabulary)
+        modes = {name: policy.mode(name) for name in LABEL_FIELDS}
+        for name, choice in override.items():
+            if choice.mode == "skip":
+                suggestions[name] = []
+                modes[name] = "skip"
+                continue
+            if choice.values is not None:
+                suggestions[name] = unique_values(list(choice.values), vocabulary)
+            if modes[name] != "skip":
+                modes[name] = "replace"
+        plan = _plan_track(track, suggestions, modes, policy, vocabulary)
         if plan is not None:
             plans.append(plan)
     return plans
@@ -166,7 +202,11 @@ def _labels_by_track(
 
 
 def _plan_track(
-    track: Track, suggestions: dict[str, list[str]], policy: WritePolicy, vocabulary: Vocabulary
+    track: Track,
+    suggestions: dict[str, list[str]],
+    modes: Mapping[str, str],
+    policy: WritePolicy,
+    vocabulary: Vocabulary,
 ) -> PlannedWrite | None:
     path = os.fsdecode(track.path_key)
     try:
@@ -174,7 +214,7 @@ def _plan_track(
     except TagReadError as exc:
         return PlannedWrite(track.id, path, {}, {}, error=f"cannot read its tags: {exc.cause}")
     wanted = {
-        name: resolve_field(policy.mode(name), tags.get(name, []), suggestions[name], vocabulary)
+        name: resolve_field(modes[name], tags.get(name, []), suggestions[name], vocabulary)
         for name in LABEL_FIELDS
     }
     if policy.comment_block:
@@ -224,12 +264,17 @@ def _shown_values(values: Sequence[str]) -> str:
 
 
 def apply_writes(
-    library: Library, plans: Iterable[PlannedWrite], policy: WritePolicy, description: str = ""
+    library: Library,
+    plans: Iterable[PlannedWrite],
+    policy: WritePolicy,
+    description: str = "",
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> BatchReport:
     """Write the planned changes as one journaled WriteBatch; a failing file is reported, the batch goes on.
 
     Before writing, each file's fields are read again: a file whose tags changed since it was planned is
     left alone (a conflict). No batch is created when there is nothing to write (batch_id None).
+    ``on_progress(done, total)`` is called after each file (from the calling thread).
     """
     report = BatchReport(batch_id=None, recovered=recover_journal(library))
     todo = []
@@ -247,8 +292,10 @@ def apply_writes(
         session.add(batch)
         session.commit()
         report.batch_id = batch.id
-        for plan in todo:
+        for done, plan in enumerate(todo, start=1):
             _apply_one(session, batch.id, plan, policy.id3v23_separator, report)
+            if on_progress is not None:
+                on_progress(done, len(todo))
     return report
 
 

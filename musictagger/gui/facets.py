@@ -1,0 +1,117 @@
+"""The facet column: genres and moods with how many tracks carry each; checked labels combine (AND)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+
+from musictagger.gui.library_rows import MIN_SCORE
+from musictagger.library.db import Library
+from musictagger.library.queries import label_counts
+
+LABEL_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class FacetList(QListWidget):
+    """One category's labels as checkable rows, "Rock  128"; check state survives a recount."""
+
+    def __init__(self, category: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.category = category
+        self.setObjectName(f"facet_{category}")
+        self.setUniformItemSizes(True)
+        # A click anywhere on the row toggles it: facets are clicked fast, not aimed at a checkbox.
+        self.itemClicked.connect(self.toggle)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Return toggles the current row (Space belongs to play / pause, window-wide).
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentItem() is not None:
+            self.toggle(self.currentItem())
+        else:
+            super().keyPressEvent(event)
+
+    def set_counts(self, counts: list[tuple[str, int]]) -> None:
+        checked = set(self.checked())
+        self.blockSignals(True)
+        self.clear()
+        for label, count in counts:
+            item = QListWidgetItem(f"{label}  ·  {count}")
+            item.setData(LABEL_ROLE, label)
+            # Not user-checkable: the click handler toggles, so the whole row is the target.
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            item.setCheckState(Qt.CheckState.Checked if label in checked else Qt.CheckState.Unchecked)
+            self.addItem(item)
+        self.blockSignals(False)
+
+    def labels(self) -> list[str]:
+        return [self.item(i).data(LABEL_ROLE) for i in range(self.count())]
+
+    def checked(self) -> list[str]:
+        return [
+            self.item(i).data(LABEL_ROLE)
+            for i in range(self.count())
+            if self.item(i).checkState() == Qt.CheckState.Checked
+        ]
+
+    def item_for(self, label: str) -> QListWidgetItem | None:
+        for i in range(self.count()):
+            if self.item(i).data(LABEL_ROLE) == label:
+                return self.item(i)
+        return None
+
+    def uncheck_all(self) -> None:
+        for i in range(self.count()):
+            self.item(i).setCheckState(Qt.CheckState.Unchecked)
+
+    def toggle(self, item: QListWidgetItem) -> None:
+        checked = item.checkState() == Qt.CheckState.Checked
+        item.setCheckState(Qt.CheckState.Unchecked if checked else Qt.CheckState.Checked)
+
+
+class FacetPanel(QWidget):
+    changed = Signal(tuple, tuple)  # checked genres, checked moods
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("facetPanel")
+        self.genres = FacetList("genre")
+        self.moods = FacetList("mood")
+        self.clear_button = QPushButton("Clear filters")
+        self.clear_button.setEnabled(False)
+        self.clear_button.clicked.connect(self.clear)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        for heading, facet in (("Genres", self.genres), ("Moods", self.moods)):
+            title = QLabel(heading)
+            title.setObjectName("panelHeading")
+            layout.addWidget(title)
+            layout.addWidget(facet, 1)
+            facet.itemChanged.connect(self._emit)
+        layout.addWidget(self.clear_button)
+
+    def refresh(self, library: Library | None) -> None:
+        """Recount every label (one grouped query per category)."""
+        if library is None:
+            return
+        with library.session() as session:
+            self.genres.set_counts(label_counts(session, "genre", MIN_SCORE))
+            self.moods.set_counts(label_counts(session, "mood", MIN_SCORE))
+
+    def set_checked(self, category: str, label: str, checked: bool = True) -> None:
+        facet = self.genres if category == "genre" else self.moods
+        item = facet.item_for(label)
+        if item is not None:
+            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+
+    def clear(self) -> None:
+        for facet in (self.genres, self.moods):
+            facet.blockSignals(True)
+            facet.uncheck_all()
+            facet.blockSignals(False)
+        self._emit()
+
+    def _emit(self, *_args) -> None:
+        genres, moods = tuple(self.genres.checked()), tuple(self.moods.checked())
+        self.clear_button.setEnabled(bool(genres or moods))
+        self.changed.emit(genres, moods)

@@ -1,0 +1,214 @@
+"""The settings dialog: device, models, what the panels show, how tags are written, the theme.
+
+How to plug in (MainWindow)::
+
+    from musictagger.gui.settings import AppSettings
+    from musictagger.gui.settings_dialog import SettingsDialog, apply_theme
+
+    def show_settings(self):
+        dialog = SettingsDialog(self.settings, parent=self)      # the window's QSettings
+        dialog.settings_saved.connect(self.on_settings_saved)    # re-read AppSettings(self.settings)
+        dialog.exec()
+
+    # on_settings_saved: apply_theme(QApplication.instance(), prefs.theme); a changed device or model
+    # list needs a new AnalysisWorker (models are loaded once per worker).
+
+Nothing is stored until OK: Cancel leaves the settings as they were.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from musictagger import catalog
+from musictagger.device import _mps_available
+from musictagger.gui import theme as dark
+from musictagger.gui.settings import DEVICES, THEMES, AppSettings
+from musictagger.library.policy import LABEL_FIELDS, MODES
+
+MODE_HELP = {
+    "fill": "only where the file has no value",
+    "merge": "keep the file's values, add new ones",
+    "replace": "the suggestions instead of the file's values",
+    "skip": "never touch",
+}
+
+
+def available_devices() -> dict[str, bool]:
+    """Each device choice and whether this machine has it (auto and cpu always)."""
+    import torch  # the GUI has torch loaded already (the worker); imported here to keep module import light
+
+    return {"auto": True, "cpu": True, "cuda": torch.cuda.is_available(), "mps": _mps_available()}
+
+
+def apply_theme(app: QApplication, name: str) -> None:
+    """Dark (the app's own palette) or light (Fusion's standard palette)."""
+    if name == "light":
+        app.setStyle("Fusion")
+        app.setPalette(app.style().standardPalette())
+        app.setStyleSheet("")
+    else:
+        dark.apply_dark_theme(app)
+
+
+class SettingsDialog(QDialog):
+    """Edits an AppSettings over the given QSettings; emits settings_saved after OK stored them."""
+
+    settings_saved = Signal()
+
+    def __init__(self, settings: QSettings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.prefs = AppSettings(settings)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._analysis_group())
+        layout.addWidget(self._display_group())
+        layout.addWidget(self._writing_group())
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.load()
+
+    # -- construction -----------------------------------------------------------------------------
+
+    def _analysis_group(self) -> QGroupBox:
+        group = QGroupBox("Analysis")
+        form = QFormLayout(group)
+        self.device_box = QComboBox()
+        for name, present in available_devices().items():
+            self.device_box.addItem(name if present else f"{name} (not available)", name)
+            if not present:  # listed, so users see why their GPU is not used, but not selectable
+                self.device_box.model().item(self.device_box.count() - 1).setEnabled(False)
+        form.addRow("Device", self.device_box)
+        models = QWidget()
+        models_layout = QVBoxLayout(models)
+        models_layout.setContentsMargins(0, 0, 0, 0)
+        self.model_boxes: dict[str, QCheckBox] = {}
+        for name in catalog.available_models():
+            box = QCheckBox(name)
+            self.model_boxes[name] = box
+            models_layout.addWidget(box)
+        form.addRow("Models", models)
+        return group
+
+    def _display_group(self) -> QGroupBox:
+        group = QGroupBox("Suggestions shown")
+        form = QFormLayout(group)
+        self.threshold_box = _score_box()
+        self.cap_box = QSpinBox()
+        self.cap_box.setRange(1, 20)
+        self.theme_box = QComboBox()
+        self.theme_box.addItems(list(THEMES))
+        form.addRow("Minimum confidence", self.threshold_box)
+        form.addRow("At most, per category", self.cap_box)
+        form.addRow("Theme", self.theme_box)
+        return group
+
+    def _writing_group(self) -> QGroupBox:
+        group = QGroupBox("Writing tags")
+        form = QFormLayout(group)
+        self.write_boxes: dict[str, QCheckBox] = {}
+        self.mode_boxes: dict[str, QComboBox] = {}
+        self.max_boxes: dict[str, QSpinBox] = {}
+        for field in LABEL_FIELDS:
+            row = QHBoxLayout()
+            enabled = QCheckBox("write")
+            mode = QComboBox()
+            for name in MODES:
+                mode.addItem(f"{name}: {MODE_HELP[name]}", name)
+            most = QSpinBox()
+            most.setRange(0, 10)
+            most.setPrefix("at most ")
+            enabled.toggled.connect(mode.setEnabled)
+            enabled.toggled.connect(most.setEnabled)
+            row.addWidget(enabled)
+            row.addWidget(mode, 1)
+            row.addWidget(most)
+            self.write_boxes[field], self.mode_boxes[field], self.max_boxes[field] = enabled, mode, most
+            form.addRow(field.capitalize(), row)
+        self.min_score_box = _score_box()
+        self.comment_block_box = QCheckBox(
+            "Keep a [mood: … | genre: …] block in the comment (for DJ software)"
+        )
+        self.separator_edit = QLineEdit()
+        self.separator_edit.setToolTip("ID3v2.3 has one value per frame: several genres are joined with this")
+        form.addRow("Minimum confidence", self.min_score_box)
+        form.addRow(self.comment_block_box)
+        form.addRow("ID3v2.3 separator", self.separator_edit)
+        return group
+
+    # -- load / store -----------------------------------------------------------------------------
+
+    def load(self) -> None:
+        prefs = self.prefs
+        self.device_box.setCurrentIndex(max(0, self.device_box.findData(prefs.device)))
+        chosen = prefs.models
+        for name, box in self.model_boxes.items():
+            box.setChecked(chosen is None or name in chosen)
+        self.threshold_box.setValue(prefs.display_threshold)
+        self.cap_box.setValue(prefs.display_cap)
+        self.theme_box.setCurrentText(prefs.theme)
+        maxima = {"genre": prefs.max_genres, "mood": prefs.max_moods}
+        for field in LABEL_FIELDS:
+            self.write_boxes[field].setChecked(prefs.writes_field(field))
+            self.mode_boxes[field].setCurrentIndex(self.mode_boxes[field].findData(prefs.field_mode(field)))
+            self.max_boxes[field].setValue(maxima[field])
+            self.mode_boxes[field].setEnabled(prefs.writes_field(field))
+            self.max_boxes[field].setEnabled(prefs.writes_field(field))
+        self.min_score_box.setValue(prefs.min_score)
+        self.comment_block_box.setChecked(prefs.comment_block)
+        self.separator_edit.setText(prefs.id3v23_separator)
+
+    def store(self) -> None:
+        prefs = self.prefs
+        prefs.device = self.device_box.currentData()
+        checked = [name for name, box in self.model_boxes.items() if box.isChecked()]
+        # All checked is stored as "every model", so a model added later is used without a visit here.
+        prefs.models = None if len(checked) == len(self.model_boxes) else checked
+        prefs.display_threshold = self.threshold_box.value()
+        prefs.display_cap = self.cap_box.value()
+        prefs.theme = self.theme_box.currentText()
+        for field in LABEL_FIELDS:
+            prefs.set_writes_field(field, self.write_boxes[field].isChecked())
+            prefs.set_field_mode(field, self.mode_boxes[field].currentData())
+        prefs.max_genres = self.max_boxes["genre"].value()
+        prefs.max_moods = self.max_boxes["mood"].value()
+        prefs.min_score = self.min_score_box.value()
+        prefs.comment_block = self.comment_block_box.isChecked()
+        if self.separator_edit.text():
+            prefs.id3v23_separator = self.separator_edit.text()
+        prefs.qsettings.sync()
+
+    def accept(self) -> None:
+        self.store()
+        self.settings_saved.emit()
+        super().accept()
+
+
+def _score_box() -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(0.0, 1.0)
+    box.setSingleStep(0.05)
+    box.setDecimals(2)
+    return box
+
+
+__all__ = ["DEVICES", "SettingsDialog", "apply_theme", "available_devices"]

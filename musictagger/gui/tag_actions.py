@@ -1,0 +1,113 @@
+"""Review and write in the main window: the review dock, and the Tags menu (write, undo, settings).
+
+Kept apart from ``main_window.py`` so the window stays about browsing and listening; this module only
+connects the window's selection to the review panel and the dialogs to the window's library.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication
+
+from musictagger.gui.review_panel import ReviewPanel
+from musictagger.gui.settings import AppSettings
+from musictagger.gui.settings_dialog import SettingsDialog, apply_theme
+from musictagger.gui.write_dialog import WriteDialog, undo_last_batch
+
+if TYPE_CHECKING:
+    from musictagger.gui.main_window import MainWindow
+
+
+class TagActions:
+    """Owns the review panel and the Tags menu's actions of one main window."""
+
+    def __init__(self, window: MainWindow):
+        self.window = window
+        self.app_settings = AppSettings(window.settings)
+        self.review_panel: ReviewPanel | None = None
+        menu = window.tags_menu
+
+        self.write_selection_action = QAction("&Write tags of selected tracks…", window)
+        self.write_selection_action.setShortcut(QKeySequence("Ctrl+W"))
+        self.write_selection_action.triggered.connect(lambda: self.open_write_dialog(selected_only=True))
+        self.write_shown_action = QAction("Write tags of all &shown tracks…", window)
+        self.write_shown_action.triggered.connect(lambda: self.open_write_dialog(selected_only=False))
+        self.undo_action = QAction("&Undo last write batch…", window)
+        self.undo_action.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+        self.undo_action.triggered.connect(self.undo_last)
+        self.settings_action = QAction("Se&ttings…", window)
+        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.settings_action.triggered.connect(self.open_settings)
+        for action in (self.write_selection_action, self.write_shown_action, self.undo_action):
+            action.setEnabled(window.library is not None)
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.settings_action)
+
+        if window.library is not None:
+            self.review_panel = ReviewPanel(
+                window.library, window.track_view.vocabulary, self.app_settings.selection_policy()
+            )
+            # Narrow is fine (values wrap, lists scroll); a wide minimum would force the window wider.
+            self.review_panel.setMinimumWidth(160)
+            window.add_side_panel(self.review_panel, "Review")
+            window.library_view.track_selected.connect(lambda *_: self.show_selection())
+            self.review_panel.review_changed.connect(lambda ids: self._refresh_rows(ids))
+
+    def show_selection(self) -> None:
+        if self.review_panel is not None:
+            self.review_panel.show_tracks(self.window.library_view.selected_track_ids())
+
+    def open_write_dialog(self, *, selected_only: bool) -> WriteDialog | None:
+        """The dry-run diff of the selected (or all shown) tracks first; writing only on request."""
+        window = self.window
+        if window.library is None:
+            return None
+        if selected_only:
+            track_ids = window.library_view.selected_track_ids()
+        else:
+            track_ids = window.library_model.track_ids()
+        if not track_ids:
+            window.show_error("Select the tracks to write first")
+            return None
+        dialog = WriteDialog(
+            window.library,
+            window.track_view.vocabulary,
+            track_ids,
+            self.app_settings.write_policy(),
+            parent=window,
+        )
+        dialog.finished_writing.connect(lambda _report: window.refresh_library())
+        dialog.open()
+        return dialog
+
+    def undo_last(self, *, ask: bool = True) -> None:
+        if self.window.library is None:
+            return
+        report = undo_last_batch(self.window.library, self.window, ask=ask)
+        if report is not None:
+            self.window.statusBar().showMessage(f"Undo: {report.written} files restored", 8000)
+            self.window.refresh_library()
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.window.settings, parent=self.window)
+        dialog.settings_saved.connect(self._settings_saved)
+        dialog.open()
+        return dialog
+
+    def _settings_saved(self) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            apply_theme(app, self.app_settings.theme)
+        self.window.statusBar().showMessage(
+            "Settings saved. Write policies apply now; device and model changes from the next start.", 8000
+        )
+        if self.review_panel is not None:
+            self.review_panel.selection = self.app_settings.selection_policy()
+            self.show_selection()
+
+    def _refresh_rows(self, track_ids: list[int]) -> None:
+        for track_id in track_ids:
+            self.window.library_model.refresh_track(track_id)

@@ -1,0 +1,266 @@
+"""The write dialog: the dry run first, then "Write N files" on a worker thread, then what happened.
+
+How to plug in (MainWindow)::
+
+    from musictagger.gui.write_dialog import WriteDialog, undo_last_batch
+
+    def write_selected(self):
+        policy = AppSettings(self.settings).write_policy()
+        dialog = WriteDialog(self.library, self.vocabulary, self.selected_track_ids(), policy, parent=self)
+        dialog.batch_written.connect(self.refresh_library_view)   # batch id; also emitted after an undo
+        dialog.exec()
+
+    undo_action.triggered.connect(lambda: undo_last_batch(self.library, self) and self.refresh_library_view())
+
+Planning (reads every file's tags) and writing run on a QThread; only queued signals come back, and only
+the GUI thread touches widgets. Closing the dialog while writing waits for the current file: a write is
+never cut half way (each file is replaced atomically anyway, and the journal stays consistent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QThread, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QFontDatabase
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from musictagger.library.db import Library
+from musictagger.library.policy import WritePolicy
+from musictagger.library.review import planned_writes_with_reviews
+from musictagger.library.writing import (
+    BatchReport,
+    PlannedWrite,
+    UndoError,
+    apply_writes,
+    format_diff,
+    undo_batch,
+)
+from musictagger.taxonomy import Vocabulary
+
+
+class _Job(QThread):
+    """Runs one function off the GUI thread; its result or error comes back as a queued signal."""
+
+    progress = Signal(int, int)
+    succeeded = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, work: Callable[[Callable[[int, int], None]], object], parent: QWidget | None = None):
+        super().__init__(parent)
+        self._work = work
+
+    def run(self) -> None:
+        try:
+            result = self._work(self.progress.emit)
+        except Exception as exc:
+            self.failed.emit(f"{exc.__class__.__name__}: {exc}")
+        else:
+            self.succeeded.emit(result)
+
+
+def plan_for(
+    library: Library, vocabulary: Vocabulary, track_ids: Sequence[int], policy: WritePolicy
+) -> list[PlannedWrite]:
+    """The dialog's plan: the policy, with the user's reviews taking precedence."""
+    with library.session() as session:
+        return planned_writes_with_reviews(session, list(track_ids), policy, vocabulary)
+
+
+def describe_report(report: BatchReport, verb: str = "Wrote") -> str:
+    lines = [
+        f"{verb} {report.written} file{'s' if report.written != 1 else ''}, {len(report.failed)} failed."
+    ]
+    lines += [f"  {path}: {cause}" for path, cause in report.failed]
+    return "\n".join(lines)
+
+
+def undo_last_batch(
+    library: Library, parent: QWidget | None = None, *, ask: bool = True
+) -> BatchReport | None:
+    """Undo the latest write batch after the user confirms; None when cancelled or nothing to undo.
+
+    Runs on the calling (GUI) thread: an undo writes back only the files of one batch.
+    """
+    if ask:
+        answer = QMessageBox.question(
+            parent,
+            "Undo last batch",
+            "Write back the tags every file had before the last batch?\nFiles changed since are left alone.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return None
+    try:
+        report = undo_batch(library)
+    except UndoError as exc:
+        QMessageBox.information(parent, "Undo last batch", str(exc))
+        return None
+    if report.failed:
+        QMessageBox.warning(parent, "Undo last batch", describe_report(report, "Restored"))
+    return report
+
+
+class WriteDialog(QDialog):
+    """Shows what writing the selected tracks' tags would change, then writes on request."""
+
+    planned = Signal(int)  # files to change
+    batch_written = Signal(object)  # the batch id (None when nothing was written), after write or undo
+    finished_writing = Signal(object)  # the BatchReport
+
+    def __init__(
+        self,
+        library: Library,
+        vocabulary: Vocabulary,
+        track_ids: Sequence[int],
+        policy: WritePolicy,
+        parent: QWidget | None = None,
+    ):
+        super().__init__(parent)
+        self.setWindowTitle("Write tags")
+        self.resize(760, 480)
+        self.library = library
+        self.vocabulary = vocabulary
+        self.track_ids = list(track_ids)
+        self.policy = policy
+        self.plans: list[PlannedWrite] = []
+        self.report: BatchReport | None = None
+        self._job: _Job | None = None
+        self._busy = False
+
+        layout = QVBoxLayout(self)
+        self.summary = QLabel("Reading the files' tags…")
+        self.diff_view = QPlainTextEdit()
+        self.diff_view.setReadOnly(True)
+        self.diff_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.diff_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.diff_view, 1)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.result_label)
+
+        self.buttons = QDialogButtonBox()
+        self.write_button = QPushButton("Write")
+        self.write_button.setEnabled(False)
+        self.undo_button = QPushButton("Undo last batch")
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.buttons.addButton(self.write_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.addButton(self.undo_button, QDialogButtonBox.ButtonRole.ResetRole)
+        # AcceptRole would close the dialog: the buttons are wired one by one instead.
+        self.write_button.clicked.connect(self.write)
+        self.undo_button.clicked.connect(self.undo_last)
+        self.close_button.clicked.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self._start(lambda _progress: plan_for(library, vocabulary, self.track_ids, policy), self._planned)
+
+    # -- steps ------------------------------------------------------------------------------------
+
+    def _start(self, work, on_success) -> None:
+        if self._job is not None:
+            self._job.wait()  # its result has arrived; the thread may still be returning from run()
+        self._busy = True
+        self._job = _Job(work, self)
+        self._job.progress.connect(self._on_progress)
+        self._job.succeeded.connect(on_success)
+        self._job.failed.connect(self._on_failed)
+        self._job.start()
+
+    @property
+    def busy(self) -> bool:
+        """A plan or write is running; its result has not been handled yet."""
+        return self._busy
+
+    def files_to_write(self) -> int:
+        return sum(1 for plan in self.plans if plan.error is None and plan.new)
+
+    @Slot(object)
+    def _planned(self, plans: list[PlannedWrite]) -> None:
+        self._busy = False
+        self.plans = plans
+        count = self.files_to_write()
+        self.diff_view.setPlainText(
+            format_diff(plans) or "Nothing to change: every file already has these tags."
+        )
+        self.summary.setText(
+            f"Dry run for {len(self.track_ids)} selected track{'s' if len(self.track_ids) != 1 else ''}: "
+            "nothing has been written yet."
+        )
+        self.write_button.setText(f"Write {count} file{'s' if count != 1 else ''}")
+        self.write_button.setEnabled(count > 0)
+        self.planned.emit(count)
+
+    @Slot()
+    def write(self) -> None:
+        if self.busy or not self.files_to_write():
+            return
+        self.write_button.setEnabled(False)
+        self.undo_button.setEnabled(False)
+        self.progress.setRange(0, self.files_to_write())
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.summary.setText("Writing…")
+        plans, policy, library = list(self.plans), self.policy, self.library
+        description = f"GUI: {self.files_to_write()} file(s)"
+        self._start(
+            lambda progress: apply_writes(library, plans, policy, description, on_progress=progress),
+            self._written,
+        )
+
+    @Slot(object)
+    def _written(self, report: BatchReport) -> None:
+        self._busy = False
+        self.report = report
+        self.progress.setValue(self.progress.maximum())
+        self.summary.setText("Done.")
+        self.result_label.setText(describe_report(report))
+        self.undo_button.setEnabled(True)
+        self.finished_writing.emit(report)
+        self.batch_written.emit(report.batch_id)
+
+    @Slot()
+    def undo_last(self, *, ask: bool = True) -> None:
+        if self.busy:
+            return
+        report = undo_last_batch(self.library, self, ask=ask)
+        if report is not None:
+            self.result_label.setText(describe_report(report, "Restored"))
+            self.batch_written.emit(report.batch_id)
+
+    @Slot(int, int)
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._busy = False
+        self.summary.setText("Failed.")
+        self.result_label.setText(message)
+        self.undo_button.setEnabled(True)
+
+    # -- closing ----------------------------------------------------------------------------------
+
+    def wait_idle(self, ms: int = 60_000) -> None:
+        if self._job is not None:
+            self._job.wait(ms)
+
+    def done(self, result: int) -> None:
+        self.wait_idle()  # a write in flight finishes its file and the journal before the dialog goes
+        super().done(result)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.wait_idle()
+        super().closeEvent(event)

@@ -1,0 +1,323 @@
+"""The library in the desktop app, driven offscreen: add a folder, watch it analysed, filter, browse."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import shutil
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt, QTimer
+from sqlalchemy import insert
+
+from musictagger.gui.app import create_application
+from musictagger.gui.library_model import COL_GENRES, COL_TITLE, PAGE_SIZE, LibraryModel
+from musictagger.gui.library_rows import STATE_ANALYSED
+from musictagger.gui.main_window import MainWindow
+from musictagger.library import open_library
+from musictagger.library.schema import Track, TrackLabel
+
+DATA = Path(__file__).parent / "data"
+FIXTURES = [
+    DATA / "music" / "muldjord-chaos_god-0m30s-12s.ogg",
+    DATA / "audio" / "vibe_ace.flac",
+    DATA / "formats" / "tagged_id3v24.mp3",
+    DATA / "formats" / "untagged.wav",
+]
+LIBRARY_TIMEOUT_MS = 180_000
+
+
+@pytest.fixture
+def music_folder(tmp_path):
+    folder = tmp_path / "Music"
+    folder.mkdir()
+    for path in FIXTURES:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSICTAGGER_DB", str(tmp_path / "library.sqlite"))
+    create_application([])
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings, device="cpu", playback=False)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.worker.shutdown()
+    win.library_worker.shutdown()
+    win.library.close()
+
+
+@pytest.fixture
+def analysed(qtbot, window, music_folder):
+    """The window after adding the folder through the menu's code path and waiting for the analysis."""
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(50)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    try:
+        with qtbot.waitSignal(window.library_worker.finished, timeout=LIBRARY_TIMEOUT_MS) as blocker:
+            window.add_folders([music_folder])
+    finally:
+        timer.stop()
+    window.ticks = ticks
+    window.reports = blocker.args
+    return window
+
+
+def test_first_run_shows_one_big_add_folder_action(window):
+    assert window.library_stack.currentWidget() is window.empty_state
+    assert window.empty_state.button.isVisible()
+    assert "Add your music folder" in window.empty_state.button.text()
+
+
+def test_added_folder_is_scanned_and_analysed_in_background(qtbot, analysed, music_folder):
+    window = analysed
+    scan_report, analyse_report = window.reports
+    assert scan_report.added == len(FIXTURES)
+    assert analyse_report.analysed == len(FIXTURES)
+    assert window.library_stack.currentWidget() is window.tabs
+    model = window.library_model
+    assert model.rowCount() == len(FIXTURES)
+    rows = [model.row_data(r) for r in range(model.rowCount())]
+    assert all(row.state == STATE_ANALYSED for row in rows)
+    assert all(row.genres for row in rows)
+    metal = next(row for row in rows if "chaos_god" in row.path)
+    assert "Metal" in metal.genres
+    assert window.folders() == [str(music_folder)]
+    assert "analysed" in window.library_label.text()
+    # The event loop kept turning through scan and analysis.
+    assert len(window.ticks) > 10
+    max_gap = max(np.diff(window.ticks))
+    assert max_gap < 0.5, f"event loop stalled for {max_gap * 1000:.0f} ms"
+
+
+def test_facets_filter_the_table_and_combine(qtbot, analysed):
+    window = analysed
+    facets = window.facets
+    assert "Metal" in facets.genres.labels()
+    facets.genres.toggle(facets.genres.item_for("Metal"))
+    model = window.library_model
+    assert 1 <= model.rowCount() < len(FIXTURES)
+    assert all("Metal" in model.row_data(r).genres for r in range(model.rowCount()))
+    assert facets.clear_button.isEnabled()
+
+    # A mood on top narrows (AND) or keeps the set, never widens it.
+    metal_count = model.rowCount()
+    mood = facets.moods.labels()[0]
+    facets.set_checked("mood", mood)
+    assert model.rowCount() <= metal_count
+    assert model.track_filter.genres == ("Metal",) and model.track_filter.moods == (mood,)
+
+    facets.clear()
+    assert model.rowCount() == len(FIXTURES)
+    assert not facets.clear_button.isEnabled()
+
+
+def test_mood_facet_alone_filters(qtbot, analysed):
+    window = analysed
+    facets = window.facets
+    label, count = facets.moods.labels()[-1], None
+    item = facets.moods.item_for(label)
+    count = int(item.text().rsplit("·", 1)[1])
+    facets.moods.toggle(item)
+    assert window.library_model.rowCount() == count
+
+
+def test_search_is_debounced_and_filters(qtbot, analysed):
+    window = analysed
+    window.library_view.search.setText("chaos")
+    assert window.library_model.rowCount() == len(FIXTURES)  # not yet: the debounce is running
+    qtbot.waitUntil(lambda: window.library_model.rowCount() == 1, timeout=2000)
+    assert "chaos_god" in window.library_model.row_data(0).path
+    window.library_view.search.clear()
+    qtbot.waitUntil(lambda: window.library_model.rowCount() == len(FIXTURES), timeout=2000)
+
+
+def test_selecting_a_row_shows_the_track(qtbot, analysed):
+    window = analysed
+    model = window.library_model
+    row = next(r for r in range(model.rowCount()) if "chaos_god" in model.row_data(r).path)
+    with qtbot.waitSignal(window.worker.finished, timeout=60_000) as blocker:
+        window.library_view.table.selectRow(row)
+    assert blocker.args[0] == model.row_data(row).path
+    assert window.current_path == model.row_data(row).path
+    assert "Metal" in window.track_view.suggestions.genres.labels()
+
+
+def test_mood_map_shows_every_analysed_track_and_click_opens_it(qtbot, analysed):
+    window = analysed
+    window.tabs.setCurrentWidget(window.mood_map)
+    points = window.mood_map.points
+    assert len(points.ids) == len(FIXTURES)
+    assert all(-1 <= v <= 1 for v in points.x + points.y)
+    track_id = points.ids[0]
+    with qtbot.waitSignal(window.worker.finished, timeout=60_000):
+        window.mood_map.track_clicked.emit(track_id)
+    assert window.library_view.selected_track_ids() == [track_id]
+
+
+def test_pause_holds_and_cancel_stops_the_analysis(qtbot, window, music_folder):
+    results: list[int] = []
+    window.library_worker.track_analysed.connect(lambda track_id, _error: results.append(track_id))
+    with qtbot.waitSignal(window.library_worker.track_analysed, timeout=LIBRARY_TIMEOUT_MS):
+        window.add_folders([music_folder])
+    assert window.pause_button.isVisible() and window.cancel_button.isVisible()
+    assert window.library_label.text().startswith(f"Analysing 1/{len(FIXTURES)}")
+    window.pause_action.setChecked(True)
+    # The track running when Pause came may still land; after that the worker holds between tracks.
+    qtbot.waitUntil(window.library_worker.is_holding, timeout=LIBRARY_TIMEOUT_MS)
+    qtbot.wait(100)  # let that last result's queued signal arrive
+    paused_at = len(results)
+    qtbot.wait(3000)
+    assert len(results) == paused_at, "analysis went on while paused"
+    assert "paused" in window.library_label.text()
+    with qtbot.waitSignal(window.library_worker.finished, timeout=LIBRARY_TIMEOUT_MS) as blocker:
+        window.cancel_library_work()
+    _scan_report, analyse_report = blocker.args
+    assert analyse_report.stopped
+    assert analyse_report.analysed < len(FIXTURES)
+    assert not window.pause_button.isVisible()
+    # What was done stays done; a rescan picks up the rest.
+    with qtbot.waitSignal(window.library_worker.finished, timeout=LIBRARY_TIMEOUT_MS) as blocker:
+        window.rescan()
+    assert blocker.args[1].analysed == len(FIXTURES) - analyse_report.analysed
+
+
+def test_remove_folder_forgets_tracks_but_keeps_files(qtbot, analysed, music_folder):
+    window = analysed
+    assert window.remove_folder(str(music_folder)) == len(FIXTURES)
+    assert window.library_model.rowCount() == 0
+    assert window.folders() == []
+    assert len(list(music_folder.iterdir())) == len(FIXTURES)
+    assert window.library_stack.currentWidget() is window.empty_state
+
+
+# -- 100,000 tracks -----------------------------------------------------------------------------------
+
+GENRES = ["Rock", "Techno", "House", "Jazz", "Hip-Hop", "Metal", "Pop", "Ambient"]
+MOODS = ["Happy", "Sad", "Fast", "Chill", "Party"]
+
+
+def _big_library(path: Path, n: int):
+    """n tracks with two genres and one mood each, by bulk Core inserts (a few seconds)."""
+    library = open_library(path)
+    now = datetime(2026, 1, 1)
+    rng = np.random.default_rng(0)
+    scores = rng.random((n, 3))
+    tracks = [
+        {
+            "id": i + 1,
+            "path_key": f"/music/{i % 97:02d}/track{i:06d}.mp3".encode(),
+            "path": f"/music/{i % 97:02d}/track{i:06d}.mp3",
+            "folder": f"/music/{i % 97:02d}",
+            "size": 1,
+            "mtime_ns": 1,
+            "duration_s": 60 + i % 300,
+            "file_tags": {},
+            "title": f"Title {(i * 7919) % n:06d}",
+            "artist": f"Artist {i % 1000}",
+            "album": None,
+            "scanned_at": now,
+        }
+        for i in range(n)
+    ]
+    labels = []
+    for i in range(n):
+        labels.append(("genre", GENRES[i % 8], 0.5 + scores[i, 0] / 2, 1, i + 1))
+        labels.append(("genre", GENRES[(i + 3) % 8], 0.1 + scores[i, 1] / 3, 2, i + 1))
+        labels.append(("mood", MOODS[i % 5], scores[i, 2], 1, i + 1))
+    with library.engine.begin() as connection:
+        connection.execute(insert(Track), tracks)
+        connection.execute(
+            insert(TrackLabel),
+            [{"category": c, "label": lb, "score": s, "rank": r, "track_id": t} for c, lb, s, r, t in labels],
+        )
+    return library
+
+
+@pytest.mark.parametrize("n", [100_000])
+def test_hundred_thousand_tracks_open_scroll_and_sort_lazily(qtbot, tmp_path, n):
+    create_application([])
+    library = _big_library(tmp_path / "big.sqlite", n)
+    try:
+        from musictagger.gui.library_view import LibraryView
+
+        started = time.perf_counter()
+        model = LibraryModel(library)
+        view = LibraryView(model)
+        qtbot.addWidget(view)
+        view.resize(1000, 600)
+        view.show()
+        model.reload()
+        opened = time.perf_counter() - started
+        assert model.matching_count() == n
+        assert model.rowCount() == PAGE_SIZE  # one page, not the library
+        assert opened < 5, f"opening took {opened:.1f} s"
+
+        # Scroll to the end the way a user does: the view asks for more as the bar reaches the bottom.
+        started = time.perf_counter()
+        bar = view.table.verticalScrollBar()
+        for _ in range(4):
+            bar.setValue(bar.maximum())
+            qtbot.wait(1)
+        assert PAGE_SIZE < model.rowCount() < n  # it fetched more, but not everything
+        while model.canFetchMore():
+            model.fetchMore()
+        view.table.scrollToBottom()
+        scrolled = time.perf_counter() - started
+        assert model.rowCount() == n
+        assert model.pages_loaded == -(-n // PAGE_SIZE)
+        assert scrolled < 30, f"loading every page took {scrolled:.1f} s"
+        assert model.index(n - 1, COL_TITLE).data()
+
+        # Sorting re-queries and starts again from one page.
+        started = time.perf_counter()
+        view.table.sortByColumn(COL_TITLE, Qt.SortOrder.DescendingOrder)
+        sorted_in = time.perf_counter() - started
+        assert model.rowCount() == PAGE_SIZE
+        assert model.index(0, COL_TITLE).data() == f"Title {n - 1:06d}"
+        assert sorted_in < 5, f"sorting took {sorted_in:.1f} s"
+        view.table.sortByColumn(COL_GENRES, Qt.SortOrder.DescendingOrder)  # by confidence
+        assert model.row_data(0).confidence >= model.row_data(PAGE_SIZE - 1).confidence
+
+        # Filtering by a genre and a mood narrows in SQL.
+        from musictagger.gui.library_rows import TrackFilter
+
+        model.set_filter(TrackFilter(genres=("Rock",), moods=("Happy",)))
+        assert 0 < model.matching_count() < n
+        assert all("Rock" in model.row_data(r).genres for r in range(model.rowCount()))
+    finally:
+        library.close()
+
+
+def test_review_write_and_undo_from_the_window(qtbot, analysed, music_folder):
+    """Select tracks, see them in the review dock, write from the Tags menu after the diff, then undo."""
+    from musictagger.tags import read_tags
+
+    window = analysed
+    before = {p.name: read_tags(p) for p in music_folder.iterdir()}
+    window.library_view.table.selectAll()
+    window.tag_actions.show_selection()
+    assert window.tag_actions.review_panel is not None
+
+    dialog = window.tag_actions.open_write_dialog(selected_only=True)
+    qtbot.waitUntil(lambda: dialog.write_button.isEnabled(), timeout=60_000)
+    diff = dialog.diff_view.toPlainText()
+    assert f"{music_folder / 'muldjord-chaos_god-0m30s-12s.ogg'}\n  genre: (none) → Metal" in diff
+    with qtbot.waitSignal(dialog.finished_writing, timeout=60_000) as written:
+        dialog.write_button.click()
+    assert written.args[0].written >= 1 and not written.args[0].failed
+    metal = read_tags(music_folder / "muldjord-chaos_god-0m30s-12s.ogg")
+    assert metal["genre"][0] == "Metal"  # the default policy fills the empty genre
+    dialog.close()
+
+    window.tag_actions.undo_last(ask=False)
+    assert {p.name: read_tags(p) for p in music_folder.iterdir()} == before

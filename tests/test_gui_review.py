@@ -1,0 +1,271 @@
+"""Review panel, write dialog and settings, driven offscreen (pytest-qt) on a real index.
+
+Copies of tests/data/formats files in tmp_path, scanned with scanner.scan and analysed with the real
+models (store.analyse_pending, CPU) — three 2 s files, so the models' own labels drive the panel. Tags are
+read back with read_tags; the dry run is compared with writing.format_diff.
+"""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from musictagger.gui.app import create_application
+from musictagger.gui.review_panel import ReviewPanel, parse_values
+from musictagger.gui.settings import AppSettings
+from musictagger.gui.settings_dialog import SettingsDialog
+from musictagger.gui.write_dialog import WriteDialog
+from musictagger.library import Track, open_library
+from musictagger.library.policy import WritePolicy
+from musictagger.library.review import planned_writes_with_reviews, reviews_for
+from musictagger.library.scanner import scan
+from musictagger.library.store import analyse_pending
+from musictagger.library.writing import format_diff
+from musictagger.tags import read_tags
+from musictagger.taxonomy import SelectionPolicy, load_vocabulary
+
+FORMATS = Path(__file__).parent / "data" / "formats"
+FILES = ("untagged.wav", "tagged.flac", "untagged.mp3")
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def analysed_index(tmp_path_factory, analyzer):
+    """A scanned and analysed index of three copies; each test works on its own copy of it."""
+    root = tmp_path_factory.mktemp("analysed")
+    music = root / "music"
+    music.mkdir()
+    for name in FILES:
+        shutil.copyfile(FORMATS / name, music / name)
+    vocabulary = load_vocabulary()
+    with open_library(root / "index.sqlite") as lib:
+        scan(lib, [music], read_workers=1)
+        report = analyse_pending(lib, analyzer, vocabulary, decode_workers=1)
+        assert report.analysed == len(FILES), report.errors
+    return root
+
+
+@pytest.fixture
+def env(qtbot, tmp_path, analysed_index):
+    """(library, vocabulary, {file name: track id}, music folder) on a private copy of the index."""
+    create_application([])
+    music = tmp_path / "music"
+    shutil.copytree(analysed_index / "music", music)
+    shutil.copyfile(analysed_index / "index.sqlite", tmp_path / "index.sqlite")
+    lib = open_library(tmp_path / "index.sqlite")
+    with lib.session() as session:
+        # The copy's files live elsewhere: point the rows at them (as a rescan would, by fingerprint).
+        ids = {}
+        for track in session.query(Track):
+            name = os.path.basename(track.path)
+            track.path_key = os.fsencode(music / name)
+            track.path = str(music / name)
+            ids[name] = track.id
+        session.commit()
+    yield lib, load_vocabulary(), ids, music
+    lib.close()
+
+
+def test_parse_values_canonicalises_known_names(env):
+    _, vocabulary, _, _ = env
+    assert parse_values(" hip hop ; My Own Thing,, jazz", vocabulary) == ["Hip-Hop", "My Own Thing", "Jazz"]
+
+
+def test_panel_accept_edit_reject_persist(qtbot, env):
+    lib, vocabulary, ids, _ = env
+    panel = ReviewPanel(lib, vocabulary, SelectionPolicy(top_n=3, min_score=0.0))
+    qtbot.addWidget(panel)
+    track = ids["untagged.wav"]
+    panel.show_tracks([track])
+    suggested = list(panel.genre.accept_buttons)
+    assert suggested, "the models suggest at least one genre"
+    assert "In the file — genre: (none)" in panel.in_file.text()
+
+    with qtbot.waitSignal(panel.review_changed) as blocker:
+        panel.genre.accept_buttons[suggested[0]].click()
+    assert blocker.args == [[track]]
+    with lib.session() as session:
+        review = reviews_for(session, [track])[track]["genre"]
+    assert (review.status, review.values) == ("accepted", (suggested[0],))
+
+    panel.mood.set_values_text("chill; My Own Mood")
+    with lib.session() as session:
+        review = reviews_for(session, [track])[track]["mood"]
+    assert (review.status, review.values) == ("edited", ("Chill", "My Own Mood"))
+    assert panel.mood.edit.text() == "Chill; My Own Mood"  # shown back after the refresh
+
+    panel.genre.reject_buttons[suggested[0]].click()  # the only accepted value: the field is rejected
+    with lib.session() as session:
+        assert reviews_for(session, [track])[track]["genre"].status == "rejected"
+
+    panel.genre.reset_button.click()
+    with lib.session() as session:
+        assert set(reviews_for(session, [track])[track]) == {"mood"}
+
+    # A fresh panel on the same index shows what was stored.
+    again = ReviewPanel(lib, vocabulary)
+    qtbot.addWidget(again)
+    again.show_tracks([track])
+    assert again.mood.edit.text() == "Chill; My Own Mood"
+    assert again.mood.decision.text().startswith("Edited")
+
+
+def test_panel_accept_all_for_a_selection(qtbot, env):
+    lib, vocabulary, ids, _ = env
+    panel = ReviewPanel(lib, vocabulary)
+    qtbot.addWidget(panel)
+    selection = sorted(ids.values())
+    panel.show_tracks(selection)
+    assert panel.title.text() == "3 tracks"
+    with qtbot.waitSignal(panel.review_changed):
+        panel.accept_all_button.click()
+    with lib.session() as session:
+        reviews = reviews_for(session, selection)
+    assert all(
+        reviews[t][f].status == "accepted" and reviews[t][f].values is None
+        for t in selection
+        for f in ("genre", "mood")
+    )
+
+
+def _open_write_dialog(qtbot, lib, vocabulary, track_ids, policy):
+    dialog = WriteDialog(lib, vocabulary, track_ids, policy)
+    qtbot.addWidget(dialog)
+    if not dialog.plans:
+        with qtbot.waitSignal(dialog.planned, timeout=TIMEOUT_MS):
+            pass
+    return dialog
+
+
+def test_write_dialog_writes_reviewed_values_and_undo_restores(qtbot, env, monkeypatch):
+    lib, vocabulary, ids, music = env
+    panel = ReviewPanel(lib, vocabulary)
+    qtbot.addWidget(panel)
+    flac, wav = ids["tagged.flac"], ids["untagged.wav"]
+    panel.show_tracks([flac])
+    panel.genre.set_values_text("Lounge; jazz")
+    panel.show_tracks([wav])
+    panel.mood.set_values_text("Dreamy")
+    before = {name: read_tags(music / name) for name in ("tagged.flac", "untagged.wav")}
+
+    policy = WritePolicy(genre="fill", mood="fill")
+    dialog = _open_write_dialog(qtbot, lib, vocabulary, [flac, wav], policy)
+    with lib.session() as session:
+        expected = planned_writes_with_reviews(session, [flac, wav], policy, vocabulary)
+    assert dialog.diff_view.toPlainText() == format_diff(expected)
+    assert dialog.write_button.text() == "Write 2 files"
+
+    with qtbot.waitSignal(dialog.finished_writing, timeout=TIMEOUT_MS) as blocker:
+        dialog.write_button.click()
+    report = blocker.args[0]
+    assert report.written == 2 and not report.failed
+    assert "Wrote 2 files, 0 failed." in dialog.result_label.text()
+    assert dialog.progress.value() == dialog.progress.maximum() == 2
+    assert read_tags(music / "tagged.flac")["genre"] == ["Lounge", "Jazz"]  # replaced despite fill
+    assert read_tags(music / "untagged.wav")["mood"] == ["Dreamy"]
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(dialog.batch_written):
+        dialog.undo_button.click()
+    for name, tags in before.items():
+        after = read_tags(music / name)
+        assert {f: after.get(f) for f in ("genre", "mood")} == {f: tags.get(f) for f in ("genre", "mood")}
+    dialog.close()
+
+
+def test_write_dialog_with_nothing_to_write(qtbot, env):
+    lib, vocabulary, ids, _ = env
+    dialog = _open_write_dialog(
+        qtbot, lib, vocabulary, list(ids.values()), WritePolicy(genre="skip", mood="skip")
+    )
+    assert not dialog.write_button.isEnabled()
+    assert "Nothing to change" in dialog.diff_view.toPlainText()
+
+
+def _settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def test_settings_defaults_match_the_core(tmp_path):
+    prefs = AppSettings(_settings(tmp_path))
+    assert prefs.write_policy() == WritePolicy()
+    assert prefs.selection_policy() == SelectionPolicy()
+    assert (prefs.device, prefs.theme, prefs.models) == ("auto", "dark", None)
+
+
+def test_settings_round_trip_and_survive_bad_values(tmp_path):
+    prefs = AppSettings(_settings(tmp_path))
+    prefs.device = "cpu"
+    prefs.models = ["MTT_musicnn"]
+    prefs.set_field_mode("genre", "merge")
+    prefs.set_field_mode("mood", "replace")
+    prefs.set_writes_field("mood", False)
+    prefs.max_genres, prefs.max_moods, prefs.min_score = 1, 3, 0.35
+    prefs.comment_block, prefs.id3v23_separator = True, " / "
+    prefs.display_threshold, prefs.display_cap, prefs.theme = 0.25, 5, "light"
+    prefs.qsettings.sync()
+
+    again = AppSettings(_settings(tmp_path))  # read back from the INI file
+    assert again.write_policy() == WritePolicy(
+        genre="merge",
+        mood="skip",
+        max_genres=1,
+        max_moods=3,
+        min_score=0.35,
+        comment_block=True,
+        id3v23_separator=" / ",
+    )
+    assert again.field_mode("mood") == "replace"  # kept for when mood is written again
+    assert again.selection_policy() == SelectionPolicy(top_n=5, min_score=0.25)
+    assert (again.device, again.models, again.theme) == ("cpu", ["MTT_musicnn"], "light")
+
+    raw = _settings(tmp_path)
+    raw.setValue("write/max_genres", "lots")
+    raw.setValue("write/min_score", "2")
+    raw.setValue("write/genre_mode", "overwrite")
+    raw.setValue("analysis/device", "tpu")
+    raw.sync()
+    broken = AppSettings(_settings(tmp_path))
+    assert broken.write_policy().max_genres == WritePolicy().max_genres
+    assert broken.write_policy().min_score == WritePolicy().min_score
+    assert broken.write_policy().genre == "fill"
+    assert broken.device == "auto"
+
+
+def test_settings_dialog_stores_on_ok_only(qtbot, tmp_path):
+    create_application([])
+    settings = _settings(tmp_path)
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    assert dialog.device_box.itemData(0) == "auto" and dialog.device_box.findData("cuda") >= 0
+    assert set(dialog.model_boxes) and all(box.isChecked() for box in dialog.model_boxes.values())
+    dialog.mode_boxes["genre"].setCurrentIndex(dialog.mode_boxes["genre"].findData("replace"))
+    dialog.write_boxes["mood"].setChecked(False)
+    dialog.max_boxes["genre"].setValue(4)
+    dialog.comment_block_box.setChecked(True)
+    dialog.theme_box.setCurrentText("light")
+    dialog.reject()
+    assert AppSettings(settings).write_policy() == WritePolicy()  # Cancel stored nothing
+
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.mode_boxes["genre"].setCurrentIndex(dialog.mode_boxes["genre"].findData("replace"))
+    dialog.write_boxes["mood"].setChecked(False)
+    dialog.max_boxes["genre"].setValue(4)
+    dialog.comment_block_box.setChecked(True)
+    first_model = next(iter(dialog.model_boxes))
+    dialog.model_boxes[first_model].setChecked(False)
+    with qtbot.waitSignal(dialog.settings_saved):
+        dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+    prefs = AppSettings(_settings(tmp_path))
+    assert prefs.write_policy() == WritePolicy(genre="replace", mood="skip", max_genres=4, comment_block=True)
+    assert first_model not in (prefs.models or [])
+    shown = SettingsDialog(settings)
+    qtbot.addWidget(shown)
+    assert not shown.write_boxes["mood"].isChecked()  # shown as stored
