@@ -18,13 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, Signal, Slot
 
 from musictagger.analysis import TrackAnalysis
 from musictagger.catalog import load_model
 from musictagger.device import resolve_device
 from musictagger.errors import MusictaggerError
 from musictagger.explain import DEFAULT_METHOD, ExplanationCache, default_cache_dir, describe, explain
+from musictagger.gui.latest_job import LatestJobRunner
 from musictagger.taxonomy import Vocabulary
 
 # The model a canonical label is explained with when none of its source tags has a score to compare.
@@ -123,7 +124,7 @@ class _ExplainJob(QRunnable):
             signals.finished.emit(self.job_id, explanation, sentence)
 
 
-class ExplainWorker(QObject):
+class ExplainWorker(LatestJobRunner):
     """Explains one (track, label) at a time in a pool thread; lives in and signals to the GUI thread."""
 
     finished = Signal(object, str)  # Explanation, describe() sentence: only for the current request
@@ -145,39 +146,18 @@ class ExplainWorker(QObject):
         self.vocabulary = vocabulary
         self.running_cancel_event: threading.Event | None = None  # set by the pool thread only
         self._models: dict[str, tuple[torch.nn.Module, object]] = {}
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._current: _ExplainJob | None = None
-        self._live_jobs: dict[int, _ExplainJob] = {}  # kept until their last signal: see worker.py
-        self._next_id = 0
 
     # -- GUI thread API ---------------------------------------------------------------------------
 
     def request(self, spectrogram: np.ndarray, target: ExplainTarget, track_key: str) -> None:
         """Explain ``target`` over ``spectrogram``, cancelling whatever was asked before."""
         self.cancel()
-        self._next_id += 1
-        job = _ExplainJob(self._next_id, self, spectrogram, target, track_key)
+        job = _ExplainJob(self._new_job_id(), self, spectrogram, target, track_key)
         queued = Qt.ConnectionType.QueuedConnection
         job.signals.finished.connect(self._on_finished, queued)
         job.signals.failed.connect(self._on_failed, queued)
         job.signals.cancelled.connect(self._on_cancelled, queued)
-        job.setAutoDelete(False)
-        self._live_jobs[job.job_id] = job
-        self._current = job
-        self._pool.start(job)
-
-    def cancel(self) -> None:
-        if self._current is not None:
-            self._current.cancel_event.set()
-            self._current = None
-
-    def is_busy(self) -> bool:
-        return self._current is not None
-
-    def shutdown(self, timeout_ms: int = 10_000) -> None:
-        self.cancel()
-        self._pool.waitForDone(timeout_ms)
+        self._start(job)
 
     # -- pool thread ------------------------------------------------------------------------------
 
@@ -194,13 +174,6 @@ class ExplainWorker(QObject):
             raise ExplainCancelled
 
     # -- forwarding (GUI thread) --------------------------------------------------------------------
-
-    def _retire(self, job_id: int) -> bool:
-        self._live_jobs.pop(job_id, None)
-        if self._current is not None and self._current.job_id == job_id:
-            self._current = None
-            return True
-        return False
 
     @Slot(int, object, str)
     def _on_finished(self, job_id: int, explanation, sentence: str) -> None:

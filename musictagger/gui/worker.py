@@ -13,10 +13,11 @@ import threading
 import traceback
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, Signal, Slot
 
 from musictagger.analysis import AnalysisCancelled, Analyzer
 from musictagger.errors import MusictaggerError
+from musictagger.gui.latest_job import LatestJobRunner
 
 # Patches per inference batch. The core defaults to 64 (3 minutes of audio): a chunk that large would
 # leave the view empty for a whole track. 8 patches (24 s) draws a 4-minute track in ten steps.
@@ -97,7 +98,7 @@ def _frame_grid(analyzer: Analyzer, audio: dict[int, np.ndarray]) -> tuple[float
     return hop / rate, 1 + len(audio[rate]) // hop
 
 
-class AnalysisWorker(QObject):
+class AnalysisWorker(LatestJobRunner):
     """Analyses one track at a time in a background thread; lives in (and signals to) the GUI thread."""
 
     started = Signal(str, int, float)  # path, expected frames, frame seconds
@@ -114,12 +115,6 @@ class AnalysisWorker(QObject):
         self._model_names = model_names
         self._analyzer: Analyzer | None = None
         self._analyzer_lock = threading.Lock()
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)  # one track at a time; the models already use every core
-        self._current: _AnalysisJob | None = None
-        # Jobs are kept until their last signal arrives: their signal object must outlive queued events.
-        self._live_jobs: dict[int, _AnalysisJob] = {}
-        self._next_id = 0
         self._expected_frames = 0
         self.device_name = ""
 
@@ -128,8 +123,7 @@ class AnalysisWorker(QObject):
     def analyse(self, path: str | os.PathLike) -> None:
         """Start analysing ``path``, cancelling whatever was running."""
         self.cancel()
-        self._next_id += 1
-        job = _AnalysisJob(self._next_id, os.fspath(path), self)
+        job = _AnalysisJob(self._new_job_id(), os.fspath(path), self)
         queued = Qt.ConnectionType.QueuedConnection
         job.signals.started.connect(self._on_started, queued)
         job.signals.chunk.connect(self._on_chunk, queued)
@@ -137,10 +131,7 @@ class AnalysisWorker(QObject):
         job.signals.failed.connect(self._on_failed, queued)
         job.signals.cancelled.connect(self._on_cancelled, queued)
         job.signals.device_ready.connect(self._on_device_ready, queued)
-        job.setAutoDelete(False)
-        self._live_jobs[job.job_id] = job
-        self._current = job
-        self._pool.start(job)
+        self._start(job)
 
     def warm_up(self) -> None:
         job = _WarmUpJob(self)
@@ -148,19 +139,6 @@ class AnalysisWorker(QObject):
         job.setAutoDelete(False)
         self._warm_up_job = job  # kept: its signal object must outlive the queued device_ready
         self._pool.start(job)
-
-    def cancel(self) -> None:
-        if self._current is not None:
-            self._current.cancel_event.set()
-            self._current = None
-
-    def is_busy(self) -> bool:
-        return self._current is not None
-
-    def shutdown(self, timeout_ms: int = 10_000) -> None:
-        """Cancel and wait for the pool thread, so the app never exits under a running torch call."""
-        self.cancel()
-        self._pool.waitForDone(timeout_ms)
 
     # -- pool thread ------------------------------------------------------------------------------
 
@@ -174,17 +152,6 @@ class AnalysisWorker(QObject):
             return self._analyzer
 
     # -- forwarding (GUI thread): results of a job that is no longer current are dropped ---------------
-
-    def _retire(self, job_id: int) -> bool:
-        """Forget a job that has sent its last signal; True if it was the current one."""
-        self._live_jobs.pop(job_id, None)
-        if self._is_current(job_id):
-            self._current = None
-            return True
-        return False
-
-    def _is_current(self, job_id: int) -> bool:
-        return self._current is not None and self._current.job_id == job_id
 
     @Slot(int, str, int, float)
     def _on_started(self, job_id: int, path: str, expected_frames: int, frame_seconds: float) -> None:
