@@ -520,7 +520,9 @@ class MainWindow(QMainWindow):
     _analysis_done = 0
 
     def set_library_status(self, text: str) -> None:
-        self.library_label.setText(text)
+        # While paused every status says so, also one set by a run started in the paused state.
+        paused = self.library_worker is not None and self.library_worker.is_paused()
+        self.library_label.setText(f"{text} · paused" if paused and not text.endswith("paused") else text)
 
     def _on_scan_progress(self, seen: int, path: str) -> None:
         self.set_library_status(f"Scanning · {seen} files · {os.path.basename(path)}")
@@ -568,8 +570,7 @@ class MainWindow(QMainWindow):
         if self.library_worker is not None:
             self.library_worker.set_paused(paused)
             self.pause_action.setText("Resume" if paused else "Pause")
-            if paused:
-                self.set_library_status(self.library_label.text().split(" · ")[0] + " · paused")
+            self.set_library_status(self.library_label.text().split(" · paused")[0])
 
     def cancel_library_work(self) -> None:
         if self.library_worker is not None:
