@@ -22,7 +22,8 @@ COMMANDS = (tag, scan, undo, list_tracks, export)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="musictagger",
-        description="Tag a music library with genre and mood from the audio itself.",
+        description="Tag a music library with genre and mood from the audio itself. "
+        "With no COMMAND, opens the desktop app.",
     )
     parser.add_argument("--version", action="version", version=f"musictagger {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

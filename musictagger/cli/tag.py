@@ -23,9 +23,10 @@ SECTIONS = {"genres": "genre", "moods": "mood", "eras": "era", "instruments": "i
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "tag",
-        help="analyse files and folders and print their genres and moods (modifies nothing)",
+        help="print the genres and moods of files and folders; with --write, write them into the tags",
         description="Analyse audio files (folders are walked recursively) and print, per file, the top "
-        "genres and moods and every raw model tag. Files are never modified by this command.",
+        "genres and moods and every raw model tag. Without --write files are never modified; with "
+        "--write (or --dry-run) see 'writing tags' below.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
     p.add_argument("--json", action="store_true", help="print one JSON object per file (JSON lines)")
