@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from array import array
 
 import av
@@ -50,13 +51,21 @@ def _without_vorbis_comment_header(extradata: bytes) -> bytes:
     return identification + setup
 
 
+# PyAV frees the options dictionary in InputContainer.__cinit__ in a way that is not thread-safe: opening
+# with ``options=`` from several threads at once crashed the process here (a segfault in a GUI test whose
+# scanner reads files in threads; PyAV issue #2010 reports the same crash site). Opens are serialised.
+_OPEN_LOCK = threading.Lock()
+
+
 def audio_payload_digest(path: str | os.PathLike) -> str:
     """Hex digest of every audio stream's codec parameters and packets (bytes and timestamps).
 
     Raises av.FFmpegError (or ValueError when there is no audio stream) if FFmpeg cannot demux the file.
     """
     digest = hashlib.sha256()  # not for security: equality of our own bytes; fast with SHA CPU extensions
-    with av.open(os.fspath(path), options=_OPEN_OPTIONS) as container:
+    with _OPEN_LOCK:  # only the open: demuxing below runs in parallel
+        container = av.open(os.fspath(path), options=_OPEN_OPTIONS)
+    with container:
         streams = list(container.streams.audio)
         if not streams:
             raise ValueError("no audio stream")
