@@ -10,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, QTimer
+from helpers import close_window, open_window
+from PySide6.QtCore import QTimer
 
-from musictagger.gui.app import create_application
 from musictagger.gui.explain_worker import DEFAULT_EXPLAIN_MODEL, explain_target
-from musictagger.gui.main_window import MainWindow
 from musictagger.gui.track_labels import upsample_over_time
 
 DATA = Path(__file__).parent / "data"
@@ -27,14 +26,9 @@ HZ_RANGE = re.compile(r"\d[\d.]* (k?Hz)?–\d[\d.]* k?Hz")
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("MUSICTAGGER_CACHE_DIR", str(tmp_path / "cache"))
-    create_application([])
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings, device="cpu", playback=False)
-    qtbot.addWidget(win)
-    win.show()
+    win = open_window(qtbot, tmp_path)
     yield win
-    win.track_view.explainer.shutdown()
-    win.worker.shutdown()
+    close_window(win)
 
 
 def _analyse_and_explain(qtbot, window):

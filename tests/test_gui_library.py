@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
+from helpers import close_window, open_window
+from PySide6.QtCore import Qt, QTimer
 from sqlalchemy import insert
 
 from musictagger.gui.app import create_application
 from musictagger.gui.library_model import COL_GENRES, COL_TITLE, PAGE_SIZE, LibraryModel
 from musictagger.gui.library_rows import STATE_ANALYSED
-from musictagger.gui.main_window import MainWindow
 from musictagger.library import open_library
 from musictagger.library.schema import Track, TrackLabel
 
@@ -43,15 +43,9 @@ def music_folder(tmp_path):
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("MUSICTAGGER_DB", str(tmp_path / "library.sqlite"))
-    create_application([])
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings, device="cpu", playback=False)
-    qtbot.addWidget(win)
-    win.show()
+    win = open_window(qtbot, tmp_path)
     yield win
-    win.worker.shutdown()
-    win.library_worker.shutdown()
-    win.library.close()
+    close_window(win)
 
 
 @pytest.fixture

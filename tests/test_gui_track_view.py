@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import close_window, open_window
 from PySide6.QtCore import QSettings, QTimer
 
 from musictagger.gui.app import create_application
@@ -23,14 +24,9 @@ ANALYSIS_TIMEOUT_MS = 60_000
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    create_application([])
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    # Playback off: the offscreen test machine has no sound server, and playback has its own test.
-    win = MainWindow(settings, device="cpu", playback=False)
-    qtbot.addWidget(win)
-    win.show()
+    win = open_window(qtbot, tmp_path)
     yield win
-    win.worker.shutdown()
+    close_window(win)
 
 
 def _analyse(qtbot, window, path):

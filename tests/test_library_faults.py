@@ -18,7 +18,6 @@ random point of the time an uninterrupted batch takes, so most kills fall inside
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -31,10 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
-import soundfile as sf
+from helpers import audio_digest
 from sqlalchemy import select, text
 
 from musictagger.library import Track, TrackLabel, WriteEntry, open_library
@@ -62,16 +59,6 @@ MOODS = ("Chill", "Happy", "Party")
 class FileState:
     content: bytes
     tags: dict
-
-
-def audio_digest(path: Path) -> str:
-    """Hash of the decoded samples (soundfile where it can, else FFmpeg through PyAV)."""
-    try:
-        data, _ = sf.read(str(path), dtype="int32", always_2d=True)
-    except sf.LibsndfileError:
-        with av.open(str(path)) as container:
-            data = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
-    return hashlib.sha256(data.tobytes() + str(data.dtype).encode() + str(data.shape).encode()).hexdigest()
 
 
 def build_template(root: Path) -> list[Path]:

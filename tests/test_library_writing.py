@@ -7,16 +7,13 @@ audio by decoding with soundfile or PyAV, bytes by reading the file.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from datetime import datetime
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
-import soundfile as sf
+from helpers import audio_digest
 from sqlalchemy import select, text
 
 from musictagger.library import Track, TrackLabel, WriteBatch, WriteEntry, open_library
@@ -93,16 +90,6 @@ def plan(library, vocabulary, policy, track_ids=None) -> list[PlannedWrite]:
     with library.session() as session:
         tracks = track_ids if track_ids is not None else session.scalars(select(Track).order_by(Track.id))
         return plan_writes(session, list(tracks), policy, vocabulary)
-
-
-def audio_digest(path: Path) -> str:
-    """Hash of the decoded samples (soundfile where it can, else FFmpeg through PyAV)."""
-    try:
-        data, _ = sf.read(str(path), dtype="int32", always_2d=True)
-    except sf.LibsndfileError:
-        with av.open(str(path)) as container:
-            data = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
-    return hashlib.sha256(data.tobytes() + str(data.dtype).encode() + str(data.shape).encode()).hexdigest()
 
 
 def batches(library):

@@ -1,0 +1,48 @@
+"""Helpers shared by the tests: an independent audio hash, and the real main window opened and closed."""
+
+import hashlib
+from pathlib import Path
+
+import av
+import numpy as np
+import soundfile as sf
+
+
+def audio_digest(path: Path) -> str:
+    """Hash of the decoded samples (soundfile where it can, else FFmpeg through PyAV).
+
+    Independent of the code under test (which hashes audio packets), so a write that changed the audio
+    in any way a player would hear is caught by a second, different check.
+    """
+    try:
+        data, _ = sf.read(str(path), dtype="int32", always_2d=True)
+    except sf.LibsndfileError:
+        with av.open(str(path)) as container:
+            data = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
+    return hashlib.sha256(data.tobytes() + str(data.dtype).encode() + str(data.shape).encode()).hexdigest()
+
+
+def open_window(qtbot, tmp_path: Path):
+    """The real main window, offscreen, on the CPU, without playback, with settings in ``tmp_path``."""
+    from PySide6.QtCore import QSettings
+
+    from musictagger.gui.app import create_application
+    from musictagger.gui.main_window import MainWindow
+
+    create_application([])
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    # Playback off: the offscreen test machine has no sound server, and playback has its own test.
+    win = MainWindow(settings, device="cpu", playback=False)
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def close_window(win) -> None:
+    """Stop every background worker of the window and close its library, so no thread outlives a test."""
+    win.track_view.explainer.shutdown()
+    win.worker.shutdown()
+    if win.library_worker is not None:
+        win.library_worker.shutdown()
+    if win.library is not None:
+        win.library.close()
