@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -38,6 +39,19 @@ import soundfile as sf
 import soxr
 
 from musictagger.errors import AudioLoadError
+
+# PyAV's container set-up (InputContainer.__cinit__, which builds and frees FFmpeg option dictionaries) is
+# not thread-safe: opening files from several threads at once segfaulted the scanner here (PyAV issue
+# #2010 reports the same crash site). Every open in the app goes through ``open_av``; it holds the lock
+# for the open only, so demuxing and decoding still run in parallel.
+_AV_OPEN_LOCK = threading.Lock()
+
+
+def open_av(path: str | os.PathLike[str], **options) -> av.container.InputContainer:
+    """``av.open(path, **options)`` for reading, safe to call from any thread."""
+    with _AV_OPEN_LOCK:
+        return av.open(os.fspath(path), mode="r", **options)
+
 
 __all__ = ["AUDIO_EXTENSIONS", "AudioInfo", "iter_audio_blocks", "load_audio", "probe_audio"]
 
@@ -311,7 +325,7 @@ class _PyAVDecoder(_Decoder):
 
     @classmethod
     def open(cls, path: str) -> _PyAVDecoder:
-        container = av.open(path, mode="r", metadata_errors="ignore")
+        container = open_av(path, metadata_errors="ignore")
         try:
             stream = container.streams.best("audio")
             if stream is None:

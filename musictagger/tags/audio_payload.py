@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from array import array
 
-import av
+from musictagger.audio import open_av
 
 # FFmpeg reads up to 5 MB by default to "find stream info", and in WAV it runs its format probes over that
 # PCM (looking for DTS/AC-3 inside), 70 ms per file. Every container here states its parameters in its
@@ -51,21 +50,13 @@ def _without_vorbis_comment_header(extradata: bytes) -> bytes:
     return identification + setup
 
 
-# PyAV frees the options dictionary in InputContainer.__cinit__ in a way that is not thread-safe: opening
-# with ``options=`` from several threads at once crashed the process here (a segfault in a GUI test whose
-# scanner reads files in threads; PyAV issue #2010 reports the same crash site). Opens are serialised.
-_OPEN_LOCK = threading.Lock()
-
-
 def audio_payload_digest(path: str | os.PathLike) -> str:
     """Hex digest of every audio stream's codec parameters and packets (bytes and timestamps).
 
     Raises av.FFmpegError (or ValueError when there is no audio stream) if FFmpeg cannot demux the file.
     """
     digest = hashlib.sha256()  # not for security: equality of our own bytes; fast with SHA CPU extensions
-    with _OPEN_LOCK:  # only the open: demuxing below runs in parallel
-        container = av.open(os.fspath(path), options=_OPEN_OPTIONS)
-    with container:
+    with open_av(path, options=_OPEN_OPTIONS) as container:
         streams = list(container.streams.audio)
         if not streams:
             raise ValueError("no audio stream")
