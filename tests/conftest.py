@@ -12,6 +12,24 @@ JAZZ = (
 JAZZ_REFERENCE = DATA / "audio" / "tagged.ogg.npz"
 
 
+@pytest.fixture(scope="module")
+def vocabulary():
+    """The shipped vocabulary (never a user's edited copy)."""
+    from musictagger.paths import resources_dir
+    from musictagger.taxonomy import VOCABULARY_FILE, load_vocabulary
+
+    return load_vocabulary(resources_dir() / VOCABULARY_FILE)
+
+
+@pytest.fixture
+def library(tmp_path):
+    """A real, empty library index (SQLite file) in the test's own folder."""
+    from musictagger.library import open_library
+
+    with open_library(tmp_path / "library.sqlite") as lib:
+        yield lib
+
+
 @pytest.fixture(scope="session")
 def analyzer():
     from musictagger.analysis import Analyzer

@@ -25,26 +25,13 @@ from musictagger.library.review import (
 )
 from musictagger.library.schema import TrackReview
 from musictagger.library.writing import apply_writes, format_diff, plan_writes, undo_batch
-from musictagger.paths import resources_dir
 from musictagger.tags import read_tags
-from musictagger.taxonomy import VOCABULARY_FILE, load_vocabulary
 
 FORMATS = Path(__file__).parent / "data" / "formats"
 LABELS = {
     "genre": [("Electronic", 0.8), ("Jazz", 0.6), ("House", 0.1)],
     "mood": [("Chill", 0.7), ("Mellow", 0.5), ("Sad", 0.05)],
 }
-
-
-@pytest.fixture(scope="module")
-def vocabulary():
-    return load_vocabulary(resources_dir() / VOCABULARY_FILE)
-
-
-@pytest.fixture
-def library(tmp_path):
-    with open_library(tmp_path / "index.sqlite") as lib:
-        yield lib
 
 
 def add_track(library, tmp_path: Path, name: str, labels=LABELS) -> int:

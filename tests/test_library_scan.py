@@ -9,7 +9,7 @@ import pytest
 from conftest import DATA, METAL
 from sqlalchemy import select
 
-from musictagger.library import Analysis, Track, TrackLabel, WriteBatch, WriteEntry, open_library, scanner
+from musictagger.library import Analysis, Track, TrackLabel, WriteBatch, WriteEntry, scanner
 from musictagger.library.scanner import prune_missing, scan, utc_now
 from musictagger.library.store import analyses_needed
 from musictagger.tags import read_tags, write_tags
@@ -17,12 +17,6 @@ from musictagger.tags.audio_payload import audio_payload_digest
 
 FORMATS = DATA / "formats"
 TAGGED_FILES = sorted(p.name for p in FORMATS.iterdir() if p.name.startswith("tagged"))
-
-
-@pytest.fixture
-def library(tmp_path):
-    with open_library(tmp_path / "library.sqlite") as library:
-        yield library
 
 
 @pytest.fixture

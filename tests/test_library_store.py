@@ -20,16 +20,10 @@ from musictagger.library.store import (
     load_analysis,
     save_analysis,
 )
-from musictagger.taxonomy import load_vocabulary
 
 MODELS = ("MSD_musicnn", "MTT_musicnn")
 VIBE = DATA / "audio" / "vibe_ace.ogg"  # 3.5 s
 ODD_NAME = b"caf\xe9 \xff.mp3"  # not UTF-8
-
-
-@pytest.fixture(scope="module")
-def vocabulary():
-    return load_vocabulary()
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +85,6 @@ def synthetic_analysis(cards, scores: dict[str, float], n_patches: int = 2, path
         models=models,
         frame_seconds=0.016,
     )
-
-
-@pytest.fixture
-def library(tmp_path):
-    with open_library(tmp_path / "library.sqlite") as library:
-        yield library
 
 
 @pytest.fixture

@@ -29,9 +29,7 @@ from musictagger.library.writing import (
     recover_journal,
     undo_batch,
 )
-from musictagger.paths import resources_dir
 from musictagger.tags import find_stale_temp_files, read_tags, write_tags
-from musictagger.taxonomy import VOCABULARY_FILE, load_vocabulary
 
 FORMATS = Path(__file__).parent / "data" / "formats"
 FIXTURES = sorted(p.name for p in FORMATS.iterdir() if p.suffix != ".md")
@@ -41,17 +39,6 @@ LABELS = {
     "genre": [("Electronic", 0.8), ("Jazz", 0.6), ("House", 0.1)],
     "mood": [("Chill", 0.7), ("Mellow", 0.5), ("Happy", 0.3), ("Sad", 0.05)],
 }
-
-
-@pytest.fixture(scope="module")
-def vocabulary():
-    return load_vocabulary(resources_dir() / VOCABULARY_FILE)
-
-
-@pytest.fixture
-def library(tmp_path):
-    with open_library(tmp_path / "index.sqlite") as lib:
-        yield lib
 
 
 def copy_fixture(tmp_path: Path, name: str, as_name: str | bytes | None = None) -> Path:

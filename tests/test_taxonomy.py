@@ -8,11 +8,6 @@ from musictagger.catalog import available_models, load_card
 from musictagger.taxonomy import SelectionPolicy, VocabularyError, load_vocabulary
 
 
-@pytest.fixture(scope="module")
-def vocabulary():
-    return load_vocabulary()
-
-
 def test_every_raw_tag_of_every_shipped_model_has_exactly_one_canonical_label(vocabulary):
     for model in available_models():
         card = load_card(model)
