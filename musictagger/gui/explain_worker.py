@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, QRunnable, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from musictagger.analysis import TrackAnalysis
 from musictagger.catalog import load_model
 from musictagger.device import resolve_device
 from musictagger.errors import MusictaggerError
 from musictagger.explain import DEFAULT_METHOD, ExplanationCache, default_cache_dir, describe, explain
-from musictagger.gui.latest_job import LatestJobRunner
+from musictagger.gui.latest_job import LatestJob, LatestJobRunner
 from musictagger.taxonomy import Vocabulary
 
 # The model a canonical label is explained with when none of its source tags has a score to compare.
@@ -81,15 +81,13 @@ class _JobSignals(QObject):
     cancelled = Signal(int)
 
 
-class _ExplainJob(QRunnable):
+class _ExplainJob(LatestJob):
     def __init__(self, job_id: int, owner: ExplainWorker, spectrogram, target: ExplainTarget, track_key):
-        super().__init__()
-        self.job_id = job_id
+        super().__init__(job_id)
         self.owner = owner
         self.spectrogram = spectrogram
         self.target = target
         self.track_key = track_key
-        self.cancel_event = threading.Event()
         self.signals = _JobSignals()
 
     def run(self) -> None:

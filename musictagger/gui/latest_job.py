@@ -8,25 +8,36 @@ last signal arrives, because a queued event needs the job's signal object alive.
 
 from __future__ import annotations
 
+import threading
+
 from PySide6.QtCore import QObject, QRunnable, QThreadPool
 
 
+class LatestJob(QRunnable):
+    """A job for ``LatestJobRunner``: numbered, and cancelled by setting ``cancel_event``."""
+
+    def __init__(self, job_id: int):
+        super().__init__()
+        self.job_id = job_id
+        self.cancel_event = threading.Event()
+
+
 class LatestJobRunner(QObject):
-    """Base of workers whose jobs are QRunnables with ``job_id`` and ``cancel_event`` attributes."""
+    """Base of workers whose jobs are ``LatestJob``s."""
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
-        self._current: QRunnable | None = None
-        self._live_jobs: dict[int, QRunnable] = {}
+        self._current: LatestJob | None = None
+        self._live_jobs: dict[int, LatestJob] = {}
         self._next_id = 0
 
     def _new_job_id(self) -> int:
         self._next_id += 1
         return self._next_id
 
-    def _start(self, job: QRunnable) -> None:
+    def _start(self, job: LatestJob) -> None:
         """Run ``job`` as the current one (call ``cancel()`` first to drop the previous)."""
         job.setAutoDelete(False)
         self._live_jobs[job.job_id] = job

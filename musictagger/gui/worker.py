@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QRunnable, Qt, Signal, Slot
 
 from musictagger.analysis import AnalysisCancelled, Analyzer
 from musictagger.errors import MusictaggerError
-from musictagger.gui.latest_job import LatestJobRunner
+from musictagger.gui.latest_job import LatestJob, LatestJobRunner
 
 # Patches per inference batch. The core defaults to 64 (3 minutes of audio): a chunk that large would
 # leave the view empty for a whole track. 8 patches (24 s) draws a 4-minute track in ten steps.
@@ -35,13 +35,11 @@ class _JobSignals(QObject):
     device_ready = Signal(str)
 
 
-class _AnalysisJob(QRunnable):
+class _AnalysisJob(LatestJob):
     def __init__(self, job_id: int, path: str, owner: AnalysisWorker):
-        super().__init__()
-        self.job_id = job_id
+        super().__init__(job_id)
         self.path = path
         self.owner = owner
-        self.cancel_event = threading.Event()
         self.signals = _JobSignals()
 
     def run(self) -> None:
