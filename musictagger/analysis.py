@@ -17,9 +17,18 @@ import numpy as np
 import torch
 
 from musictagger.audio import load_audio
-from musictagger.catalog import ModelCard, available_models, load_model
+from musictagger.catalog import TAGGER_ARCHITECTURES, ModelCard, available_models, load_model
 from musictagger.device import describe_device, resolve_device
 from musictagger.errors import FileError, ModelError, MusictaggerError
+from musictagger.heads.model import (
+    EmbeddingHead,
+    HeadCard,
+    HeadScores,
+    available_heads,
+    head_input,
+    load_head,
+)
+from musictagger.heads.model import predict as head_predict
 from musictagger.spectrogram import LogMelSpectrogram
 
 # Called with (first frame index, log-mel frames of that chunk) as a track is analysed, so a viewer can
@@ -61,10 +70,15 @@ class TrackAnalysis:
     models: dict[str, ModelScores]
     frame_seconds: float
     spectrogram: np.ndarray | None = field(default=None, repr=False)  # (frames, n_mels) if kept
+    heads: dict[str, HeadScores] = field(default_factory=dict)  # {head name: its label probabilities}
 
     def raw_tags(self) -> dict[str, dict[str, float]]:
         """``{model: {raw tag: probability}}``: every tag of every model."""
         return {name: scores.as_dict() for name, scores in self.models.items()}
+
+    def head_scores(self) -> dict[str, dict[str, float]]:
+        """``{head: {label: probability}}`` for every head that ran."""
+        return {name: scores.as_dict() for name, scores in self.heads.items()}
 
 
 @dataclass(frozen=True)
@@ -143,6 +157,9 @@ class Analyzer:
     ``batch_size`` is in patches (3 s each for musicnn): it bounds memory on the device and sets how
     often a progress callback fires. By default 16 on a CPU, where musicnn's front-end feature maps take
     about 25 MB per patch (64 patches peak above 2 GB of RAM and run no faster), and 64 on a GPU.
+
+    ``model_names`` defaults to every tagger (musicnn) in the model folders; a trained research model runs
+    when named. ``heads`` defaults to every head whose input models are loaded; ``()`` runs none.
     """
 
     def __init__(
@@ -150,13 +167,14 @@ class Analyzer:
         model_names: Sequence[str] | None = None,
         device: str = "auto",
         batch_size: int | None = None,
+        heads: Sequence[str] | None = None,
     ):
         self.device = resolve_device(device)
         self.device_name = describe_device(self.device)
         if batch_size is None:
             batch_size = 16 if self.device.type == "cpu" else 64
         self.batch_size = max(1, int(batch_size))
-        names = list(model_names) if model_names else available_models()
+        names = list(model_names) if model_names else available_models(TAGGER_ARCHITECTURES)
         if not names:
             raise ModelError("no models found: the models/ folder holds no model card")
         self.cards: dict[str, ModelCard] = {}
@@ -169,6 +187,17 @@ class Analyzer:
                 groups[key] = _FrontEndGroup(card, self.device)
             groups[key].models.append((name, net, card))
         self._groups = list(groups.values())
+        self.heads: dict[str, tuple[EmbeddingHead, HeadCard]] = {}
+        for head_name in available_heads() if heads is None else heads:
+            head, head_card = load_head(head_name)
+            missing = [m for m in head_card.inputs if m not in self.cards]
+            if missing and heads is None:
+                continue  # a default head whose taggers were not asked for: skip it quietly
+            if missing:
+                raise ModelError(
+                    f"head {head_name!r} needs model(s) {', '.join(missing)}, which are not loaded"
+                )
+            self.heads[head_card.name] = (head, head_card)
 
     @property
     def model_names(self) -> list[str]:
@@ -218,6 +247,10 @@ class Analyzer:
             if first is None:
                 first = (group, waveform, result)
         group, waveform, result = first
+        heads = {}
+        for head_name, (head, head_card) in self.heads.items():
+            probs = head_predict(head, head_card, head_input(head_card, models))
+            heads[head_name] = HeadScores(head_name, head_card.category, head_card.labels, probs)
         patch_seconds = group.patch_frames * group.hop / group.sample_rate
         n_patches = result["n_patches"]
         return TrackAnalysis(
@@ -229,7 +262,20 @@ class Analyzer:
             models=models,
             frame_seconds=group.hop / group.sample_rate,
             spectrogram=result["spectrogram"],
+            heads=heads,
         )
+
+    def _patch_features(
+        self, group: _FrontEndGroup, waveform: np.ndarray, first: int, count: int
+    ) -> torch.Tensor:
+        """librosa features of patches ``first .. first+count``, as training computed them (patch by patch;
+        tempo over this chunk of patches rather than the whole track, so memory stays bounded)."""
+        from musictagger.research.features import patch_features  # librosa: loaded only when needed
+
+        span = group.patch_frames * group.hop
+        piece = waveform[first * span : (first + count) * span]
+        values = patch_features(piece, group.sample_rate, patch_samples=span, n_patches=count)
+        return torch.from_numpy(values).to(self.device)
 
     @torch.inference_mode()
     def _run_group(
@@ -272,8 +318,14 @@ class Analyzer:
                 continue
             else:
                 patches = mel[: whole * P].reshape(whole, P, mel.shape[-1])
-            for name, net, _ in group.models:
-                out = net(patches)
+            features = None
+            for name, net, card in group.models:
+                if _reads_features(card):
+                    if features is None:  # hand-made features of the same patches (parallel CNN)
+                        features = self._patch_features(group, waveform, f0 // P, patches.shape[0])
+                    out = net(patches, features)
+                else:
+                    out = net(patches)
                 probs[name].append(out.probs.float().cpu().numpy())
                 penult[name].append(out.penultimate.float().cpu().numpy())
         models = {}
@@ -289,6 +341,11 @@ class Analyzer:
             )
         spectrogram = np.concatenate(kept) if kept else None
         return {"models": models, "n_patches": n_patches, "spectrogram": spectrogram}
+
+
+def _reads_features(card: ModelCard) -> bool:
+    """Whether a net also reads hand-made features (its card's config lists them as an input)."""
+    return "handmade-features" in card.config.get("inputs", ())
 
 
 def analyse_files(

@@ -33,3 +33,10 @@ def data_dir() -> Path:
 def config_dir() -> Path:
     """The user's settings folder (settings and an edited vocabulary live here)."""
     return Path(os.environ.get("MUSICTAGGER_CONFIG_DIR") or user_config_dir(APP_NAME))
+
+
+def cache_dir() -> Path:
+    """Throw-away data that can be recomputed (explanations, training features): safe to delete."""
+    from platformdirs import user_cache_dir
+
+    return Path(os.environ.get("MUSICTAGGER_CACHE_DIR") or user_cache_dir(APP_NAME))

@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from musictagger import __version__
-from musictagger.cli import export, list_tracks, scan, tag, undo
+from musictagger.cli import evaluate, export, list_tracks, scan, tag, train, train_head, undo
 from musictagger.errors import MusictaggerError
 
-COMMANDS = (tag, scan, undo, list_tracks, export)
+COMMANDS = (tag, scan, undo, list_tracks, export, train_head, train, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

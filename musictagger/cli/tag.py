@@ -37,6 +37,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="model to run (repeatable; default: every tagger in models/)",
     )
+    p.add_argument(
+        "--head",
+        action="append",
+        dest="heads",
+        metavar="NAME",
+        help="head to run on the models' embeddings (repeatable; default: every head whose models run)",
+    )
+    p.add_argument("--no-heads", action="store_true", help="run no head")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--top", type=int, default=3, metavar="N", help="at most N genres and N moods (default 3)")
     p.add_argument(
@@ -90,6 +98,10 @@ def track_record(result: AnalysisResult, vocabulary: Vocabulary, policy: Selecti
     for key, category in SECTIONS.items():
         record[key] = [s.as_dict() for s in vocabulary.select(raw, category, policy)]
     record["tags"] = {model: {tag: round(p, 6) for tag, p in tags.items()} for model, tags in raw.items()}
+    record["heads"] = {
+        head: {label: round(p, 6) for label, p in probs.items()}
+        for head, probs in analysis.head_scores().items()
+    }
     return record
 
 
@@ -105,9 +117,13 @@ def _human_line(record: dict) -> str:
     def fmt(items: list[dict]) -> str:
         return ", ".join(f"{i['label']} {i['score']:.2f}" for i in items) or "-"
 
+    heads = "".join(
+        "  {}: {} {:.2f}".format(name, *max(probs.items(), key=lambda item: item[1]))
+        for name, probs in record.get("heads", {}).items()
+    )
     return (
         f"{record['path']}  [{minutes}:{seconds:02d}]  "
-        f"genres: {fmt(record['genres'])}  moods: {fmt(record['moods'])}"
+        f"genres: {fmt(record['genres'])}  moods: {fmt(record['moods'])}{heads}"
     )
 
 
@@ -116,10 +132,12 @@ def run(args: argparse.Namespace) -> int:
         return write_library_tags(args)
     vocabulary = load_vocabulary(args.vocabulary)
     policy = SelectionPolicy(top_n=args.top, min_score=0.1 if args.min_score is None else args.min_score)
-    analyzer = Analyzer(args.models, device=args.device, batch_size=args.batch_size)
+    heads = () if args.no_heads else args.heads
+    analyzer = Analyzer(args.models, device=args.device, batch_size=args.batch_size, heads=heads)
     if not args.quiet:
+        with_heads = f", heads {', '.join(analyzer.heads)}" if analyzer.heads else ""
         print(
-            f"musictagger: models {', '.join(analyzer.model_names)} on {analyzer.device_name}",
+            f"musictagger: models {', '.join(analyzer.model_names)}{with_heads} on {analyzer.device_name}",
             file=sys.stderr,
         )
 

@@ -1,0 +1,1 @@
+"""Training-side code for the research models: features, datasets, losses, metrics, training."""
