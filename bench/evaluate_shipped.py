@@ -161,8 +161,13 @@ def evaluate_single_label(
     shipped = _shipped_head(category)
     if shipped is not None:
         name, _, card = shipped
+        # The head's own label names (fold assignment follows the label order, so this reproduces its card).
+        renamed = dict(card.provenance.get("renamed") or {})
+        named = tracks.keep(range(len(tracks.paths)))
+        named.labels = [tuple(renamed.get(x, x) for x in t) for t in tracks.labels]
+        back = {new: old for old, new in renamed.items()}
         cv = train_head(
-            tracks,
+            named,
             name=name,
             category=category,
             inputs=list(card.inputs),
@@ -171,8 +176,11 @@ def evaluate_single_label(
             folds=int(card.provenance.get("folds_requested", 5)),
             seed=int(card.provenance.get("seed", 0)),
         )
-        pred = [cv.card.labels[i] for i in cv.oof_probs.argmax(axis=1)]
+        pred = [back.get(cv.card.labels[i], cv.card.labels[i]) for i in cv.oof_probs.argmax(axis=1)]
         report = classification_report(y_true, pred, labels)
+        assert abs(report["accuracy"] - card.metrics["accuracy"]) < 1e-9, (
+            "the card's numbers do not reproduce"
+        )
         rows.append(_row(f"head {name} recipe, cross-validated", report))
         rows[-1]["protocol"] = cv.card.metrics["protocol"]
     if mapping is not None:

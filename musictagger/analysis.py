@@ -188,6 +188,12 @@ class Analyzer:
             groups[key].models.append((name, net, card))
         self._groups = list(groups.values())
         self.heads: dict[str, tuple[EmbeddingHead, HeadCard]] = {}
+        self.load_heads(heads)
+
+    def load_heads(self, heads: Sequence[str] | None = None) -> None:
+        """(Re)load the heads: ``None`` = every head whose input models are loaded (a head saved since
+        start-up included). The dict is swapped whole, so a track being analysed keeps a consistent set."""
+        loaded: dict[str, tuple[EmbeddingHead, HeadCard]] = {}
         for head_name in available_heads() if heads is None else heads:
             head, head_card = load_head(head_name)
             missing = [m for m in head_card.inputs if m not in self.cards]
@@ -197,7 +203,8 @@ class Analyzer:
                 raise ModelError(
                     f"head {head_name!r} needs model(s) {', '.join(missing)}, which are not loaded"
                 )
-            self.heads[head_card.name] = (head, head_card)
+            loaded[head_card.name] = (head, head_card)
+        self.heads = loaded
 
     @property
     def model_names(self) -> list[str]:
@@ -248,7 +255,7 @@ class Analyzer:
                 first = (group, waveform, result)
         group, waveform, result = first
         heads = {}
-        for head_name, (head, head_card) in self.heads.items():
+        for head_name, (head, head_card) in list(self.heads.items()):
             probs = head_predict(head, head_card, head_input(head_card, models))
             heads[head_name] = HeadScores(head_name, head_card.category, head_card.labels, probs)
         patch_seconds = group.patch_frames * group.hop / group.sample_rate

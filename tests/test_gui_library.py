@@ -16,12 +16,14 @@ from PySide6.QtCore import Qt, QTimer
 from sqlalchemy import insert
 
 from musictagger.gui.app import create_application
+from musictagger.gui.head_dialog import SOURCES
 from musictagger.gui.library_model import COL_GENRES, COL_TITLE, PAGE_SIZE, LibraryModel
 from musictagger.gui.library_rows import STATE_ANALYSED
 from musictagger.library import open_library
 from musictagger.library.schema import Track, TrackLabel
 
 DATA = Path(__file__).parent / "data"
+
 FIXTURES = [
     DATA / "music" / "muldjord-chaos_god-0m30s-12s.ogg",
     DATA / "audio" / "vibe_ace.flac",
@@ -144,6 +146,10 @@ def test_selecting_a_row_shows_the_track(qtbot, analysed):
     assert blocker.args[0] == model.row_data(row).path
     assert window.current_path == model.row_data(row).path
     assert "Metal" in window.track_view.suggestions.genres.labels()
+    # The heads' answers sit under the suggestions, best first.
+    heads = window.track_view.suggestions.heads
+    assert heads["genre_gtzan"].labels()[0] == "metal"
+    assert heads["mood_quadrants"].labels()[0] == "angry/tense"
 
 
 def test_mood_map_shows_every_analysed_track_and_click_opens_it(qtbot, analysed):
@@ -152,6 +158,13 @@ def test_mood_map_shows_every_analysed_track_and_click_opens_it(qtbot, analysed)
     points = window.mood_map.points
     assert len(points.ids) == len(FIXTURES)
     assert all(-1 <= v <= 1 for v in points.x + points.y)
+    # The shipped mood-quadrant head places the tracks: death metal is angry/tense, top left.
+    assert points.head == "mood_quadrants"
+    metal = next(
+        i for i, name in enumerate(points.names) if "chaos_god" in name.lower() or "chaos god" in name.lower()
+    )
+    assert points.top_mood[metal] == "angry/tense" and points.x[metal] < 0 < points.y[metal]
+    assert "mood head" in window.mood_map.plot.getPlotItem().getAxis("bottom").labelText
     track_id = points.ids[0]
     with qtbot.waitSignal(window.worker.finished, timeout=60_000):
         window.mood_map.track_clicked.emit(track_id)
@@ -316,3 +329,38 @@ def test_review_write_and_undo_from_the_window(qtbot, analysed, music_folder):
 
     window.tag_actions.undo_last(ask=False)
     assert {p.name: read_tags(p) for p in music_folder.iterdir()} == before
+
+
+def test_learn_my_genres_cross_validates_the_users_reviews_and_saves_a_head(qtbot, analysed):
+    from musictagger.catalog import user_models_dir
+    from musictagger.heads import available_heads
+    from musictagger.library.review import set_review
+    from musictagger.library.schema import Track
+
+    window = analysed
+    # The user's own names for their tracks, given in the app's review panel.
+    with window.library.session() as session:
+        ids = sorted(t.id for t in session.query(Track))
+        set_review(session, ids[:2], "genre", ["Peak Time"], "edited")
+        set_review(session, ids[2:], "genre", ["Warm-up"], "edited")
+        session.commit()
+    dialog = window.tag_actions.open_head_dialog()
+    dialog.source.setCurrentIndex([key for key, _ in SOURCES].index("reviews"))
+    dialog.name.setText("dj_sets")
+
+    # Too few tracks per label for the minimum: a clear message, nothing to save.
+    dialog.min_tracks.setValue(5)
+    dialog.train_button.click()
+    qtbot.waitUntil(lambda: dialog.train_button.isEnabled(), timeout=60_000)
+    assert "Need at least two genre labels" in dialog.report.toPlainText()
+    assert not dialog.save_button.isEnabled()
+
+    dialog.min_tracks.setValue(2)
+    dialog.train_button.click()
+    qtbot.waitUntil(lambda: dialog.save_button.isEnabled(), timeout=60_000)
+    report = dialog.report.toPlainText()
+    assert "cross-validation" in report and "accuracy" in report and "Peak Time" in report
+    dialog.save_button.click()
+    assert (user_models_dir() / "dj_sets" / "head.json").is_file()
+    assert "dj_sets" in available_heads()
+    assert "dj_sets" in window.statusBar().currentMessage()

@@ -12,9 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
 from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.orm import Session
 
+from musictagger.catalog import load_card
+from musictagger.errors import ModelError
+from musictagger.heads.model import available_heads, head_input, load_head, mood_plane, predict
+from musictagger.heads.sources import stored_outputs
 from musictagger.library.schema import Analysis, Track, TrackLabel, WriteEntry
 from musictagger.taxonomy import SelectionPolicy, Vocabulary
 
@@ -71,6 +76,7 @@ class MoodPoints:
     y: list[float] = field(default_factory=list)
     top_mood: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    head: str | None = None  # the mood-quadrant head that placed the points; None: the taggers' mood tags
 
 
 def _best_genre_score() -> Select:
@@ -213,10 +219,12 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
 
 
 def mood_points(session: Session, track_filter: TrackFilter, vocabulary: Vocabulary) -> MoodPoints:
-    """The mood map's points: x = Happy − Sad, y = Fast + Loud − Slow − Quiet − Soft, clipped to [-1, 1].
+    """The mood map's points, valence across and energy (arousal) up, in [-1, 1].
 
-    Read from the stored raw scores, not the labels: mood probabilities are often below the label floor
-    (a whole library would sit on x = 0), yet their differences still order the tracks.
+    With a mood-quadrant head (shipped: ``mood_quadrants``) a track sits at the probability-weighted mean
+    of the quadrants' corners (happy/excited top right, angry/tense top left, sad bottom left, calm bottom
+    right), computed from the stored embeddings. Without one: x = Happy − Sad, y = Fast + Loud − Slow −
+    Quiet − Soft of the stored raw tag scores (weak on valence: the taggers' mood tags are rare).
     """
     matching = select(_filtered(select(Track.id), track_filter).subquery().c.id)
     rows = session.execute(
@@ -230,17 +238,47 @@ def mood_points(session: Session, track_filter: TrackFilter, vocabulary: Vocabul
     points = MoodPoints()
     if not raw:
         return points
+    plane = _quadrant_head()
+    placed: dict[int, tuple[float, float, str]] = {}
+    if plane is not None:
+        head, card, corners = plane
+        points.head = card.name
+        orders = {model: load_card(model).labels for model in card.inputs}
+        for track_id, outputs in stored_outputs(session, list(raw), orders).items():
+            if set(outputs) != set(card.inputs):
+                continue
+            probs = predict(head, card, head_input(card, outputs))
+            x = sum(p * corners[label][0] for label, p in zip(card.labels, probs, strict=True))
+            y = sum(p * corners[label][1] for label, p in zip(card.labels, probs, strict=True))
+            placed[track_id] = (float(x), float(y), card.labels[int(np.argmax(probs))])
     moods = [label.name for label in vocabulary.in_category("mood")]
     name = func.coalesce(Track.artist + " – " + Track.title, Track.title, Track.path)
     names = dict(session.execute(select(Track.id, name).where(Track.id.in_(matching))).all())
     for track_id, by_model in raw.items():
-        scores = vocabulary.canonical_scores(by_model)
-        x = sum(weight * scores.get(mood, 0.0) for mood, weight in VALENCE_MOODS.items())
-        y = sum(weight * scores.get(mood, 0.0) for mood, weight in ENERGY_MOODS.items())
-        top = max(moods, key=lambda mood: scores.get(mood, 0.0))
+        if track_id in placed:
+            x, y, top = placed[track_id]
+        else:
+            scores = vocabulary.canonical_scores(by_model)
+            x = sum(weight * scores.get(mood, 0.0) for mood, weight in VALENCE_MOODS.items())
+            y = sum(weight * scores.get(mood, 0.0) for mood, weight in ENERGY_MOODS.items())
+            best = max(moods, key=lambda mood: scores.get(mood, 0.0))
+            top = best if scores.get(best, 0.0) > 0 else ""
         points.ids.append(track_id)
         points.x.append(max(-1.0, min(1.0, x)))
         points.y.append(max(-1.0, min(1.0, y)))
-        points.top_mood.append(top if scores.get(top, 0.0) > 0 else "")
+        points.top_mood.append(top)
         points.names.append(names.get(track_id, ""))
     return points
+
+
+def _quadrant_head():
+    """The first mood head trained on Russell quadrants, with its label corners; None if there is none."""
+    for name in available_heads():
+        try:
+            head, card = load_head(name)
+        except ModelError:
+            continue  # a broken user head must not take the map down; `tag` reports it
+        corners = mood_plane(card)
+        if corners is not None:
+            return head, card, corners
+    return None

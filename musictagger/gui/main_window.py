@@ -486,6 +486,11 @@ class MainWindow(QMainWindow):
         self._mood_map_stale = True
         self._refresh_mood_map_if_shown()
 
+    def refresh_mood_map(self) -> None:
+        """Redraw the mood map now if it is shown, else when it is next shown (e.g. a new mood head)."""
+        self._mood_map_stale = True
+        self._refresh_mood_map_if_shown()
+
     def _refresh_mood_map_if_shown(self) -> None:
         # The map's query reads every analysed track: only run it when someone is looking.
         if self._mood_map_stale and self.library is not None and self.tabs.currentWidget() is self.mood_map:

@@ -29,7 +29,20 @@ MOOD_COLOURS = {
     "Soft": "#a5d8ff",
     "Quiet": "#e9ecef",
 }
+# The quadrants of the mood head (Russell's plane).
+MOOD_COLOURS.update(
+    {
+        "happy/excited": "#ffd43b",
+        "angry/tense": "#ff6b6b",
+        "sad/depressed": "#4dabf7",
+        "calm/relaxed": "#38d9a9",
+    }
+)
 OTHER_COLOUR = "#868e96"
+TAG_AXES = (
+    "sad  ←  valence (Happy − Sad)  →  happy",
+    "calm  ←  energy (Fast + Loud − Slow − Quiet − Soft)  →  energetic",
+)
 POINT_SIZE = 8
 
 
@@ -43,8 +56,8 @@ class MoodMap(QWidget):
         self.plot = pg.PlotWidget(background=theme.PLOT_BACKGROUND)
         self.plot.setObjectName("moodMapPlot")
         item = self.plot.getPlotItem()
-        item.setLabel("bottom", "sad  ←  valence (Happy − Sad)  →  happy")
-        item.setLabel("left", "calm  ←  energy (Fast + Loud − Slow − Quiet − Soft)  →  energetic")
+        item.setLabel("bottom", TAG_AXES[0])
+        item.setLabel("left", TAG_AXES[1])
         item.showGrid(x=True, y=True, alpha=0.15)
         for axis in ("bottom", "left"):  # "(x0.001)" on a score difference reads as a unit; plain numbers
             item.getAxis(axis).enableAutoSIPrefix(False)
@@ -70,6 +83,13 @@ class MoodMap(QWidget):
 
     def set_points(self, points: MoodPoints) -> None:
         self.points = points
+        item = self.plot.getPlotItem()
+        if points.head:
+            item.setLabel("bottom", f"negative  ←  valence (mood head '{points.head}')  →  positive")
+            item.setLabel("left", "calm  ←  energy (arousal)  →  energetic")
+        else:
+            item.setLabel("bottom", TAG_AXES[0])
+            item.setLabel("left", TAG_AXES[1])
         brushes = [pg.mkBrush(MOOD_COLOURS.get(mood, OTHER_COLOUR)) for mood in points.top_mood]
         self.scatter.setData(
             x=np.asarray(points.x, dtype=float),

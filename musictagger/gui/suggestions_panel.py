@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from musictagger.heads.model import HeadScores
 from musictagger.taxonomy import ScoredLabel
 
 
@@ -56,6 +59,11 @@ class SuggestionsPanel(QWidget):
         self.moods = _ScoredList("Mood")
         layout.addWidget(self.genres)
         layout.addWidget(self.moods)
+        # One list per head (the shipped GTZAN genres and mood quadrants, and the user's own).
+        self._heads_layout = QVBoxLayout()
+        self._heads_layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._heads_layout)
+        self.heads: dict[str, _ScoredList] = {}
         layout.addStretch(1)
         self.setMinimumWidth(200)
 
@@ -63,5 +71,18 @@ class SuggestionsPanel(QWidget):
         self.genres.set_labels(genres)
         self.moods.set_labels(moods)
 
+    def set_heads(self, heads: Mapping[str, HeadScores], top: int = 3) -> None:
+        """The top ``top`` labels of each head, under the head's name."""
+        for name in [n for n in self.heads if n not in heads]:
+            self.heads.pop(name).deleteLater()
+        for name, scores in heads.items():
+            if name not in self.heads:
+                self.heads[name] = _ScoredList(name.replace("_", " "))
+                self.heads[name].setToolTip(f"head '{name}': a classifier on the models' embeddings")
+                self._heads_layout.addWidget(self.heads[name])
+            ranked = sorted(scores.as_dict().items(), key=lambda item: -item[1])[:top]
+            self.heads[name].set_labels([ScoredLabel(label, score) for label, score in ranked])
+
     def clear(self) -> None:
         self.set_suggestions([], [])
+        self.set_heads({})

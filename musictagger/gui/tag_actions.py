@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication
 
+from musictagger.gui.head_dialog import HeadDialog
 from musictagger.gui.review_panel import ReviewPanel
 from musictagger.gui.settings import AppSettings
 from musictagger.gui.settings_dialog import SettingsDialog, apply_theme
@@ -27,6 +28,7 @@ class TagActions:
         self.window = window
         self.app_settings = AppSettings(window.settings)
         self.review_panel: ReviewPanel | None = None
+        self.head_dialog: HeadDialog | None = None
         menu = window.tags_menu
 
         self.write_selection_action = QAction("&Write tags of selected tracks…", window)
@@ -37,12 +39,18 @@ class TagActions:
         self.undo_action = QAction("&Undo last write batch…", window)
         self.undo_action.setShortcut(QKeySequence("Ctrl+Shift+Z"))
         self.undo_action.triggered.connect(self.undo_last)
+        self.learn_action = QAction("&Learn my genres / moods…", window)
+        self.learn_action.setToolTip("train a head on the genres or moods in your tags and reviews")
+        self.learn_action.triggered.connect(self.open_head_dialog)
         self.settings_action = QAction("Se&ttings…", window)
         self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
         self.settings_action.triggered.connect(self.open_settings)
         for action in (self.write_selection_action, self.write_shown_action, self.undo_action):
             action.setEnabled(window.library is not None)
             menu.addAction(action)
+        menu.addSeparator()
+        self.learn_action.setEnabled(window.library is not None)
+        menu.addAction(self.learn_action)
         menu.addSeparator()
         menu.addAction(self.settings_action)
 
@@ -55,6 +63,18 @@ class TagActions:
             window.add_side_panel(self.review_panel, "Review")
             window.library_view.track_selected.connect(lambda *_: self.show_selection())
             self.review_panel.review_changed.connect(lambda ids: self._refresh_rows(ids))
+
+    def open_head_dialog(self) -> HeadDialog:
+        dialog = HeadDialog(self.window.library, self.window)
+        dialog.head_saved.connect(self._head_saved)
+        self.head_dialog = dialog  # kept: its cross-validation may still be running when it is closed
+        dialog.open()
+        return dialog
+
+    def _head_saved(self, name: str) -> None:
+        self.window.worker.reload_heads()
+        self.window.refresh_mood_map()
+        self.window.statusBar().showMessage(f"Head '{name}' saved: it now runs on every track you open", 8000)
 
     def show_selection(self) -> None:
         if self.review_panel is not None:

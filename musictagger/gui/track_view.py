@@ -241,6 +241,7 @@ class TrackView(QWidget):
         self.suggestions.set_suggestions(
             suggestions(analysis, self.vocabulary, "genre"), suggestions(analysis, self.vocabulary, "mood")
         )
+        self.suggestions.set_heads(analysis.heads)
 
     def _show_spectrogram(self, frames: np.ndarray) -> None:
         self.spectrogram_image.setImage(frames, autoLevels=False, levels=self._spec_levels)

@@ -138,6 +138,12 @@ class AnalysisWorker(LatestJobRunner):
         self._warm_up_job = job  # kept: its signal object must outlive the queued device_ready
         self._pool.start(job)
 
+    def reload_heads(self) -> None:
+        """Pick up heads saved since the analyzer was loaded (e.g. one the user just trained)."""
+        with self._analyzer_lock:
+            if self._analyzer is not None:
+                self._analyzer.load_heads()
+
     # -- pool thread ------------------------------------------------------------------------------
 
     def analyzer_for_pool_thread(self, signals: _JobSignals) -> Analyzer:

@@ -36,6 +36,7 @@ __all__ = [
     "available_heads",
     "head_input",
     "load_head",
+    "mood_plane",
     "save_head",
 ]
 
@@ -189,6 +190,21 @@ def predict(head: EmbeddingHead, card: HeadCard, features: np.ndarray) -> np.nda
         probs = torch.sigmoid(logits) if card.multilabel else torch.softmax(logits, dim=-1)
     out = probs.numpy()
     return out if np.ndim(features) == 2 else out[0]
+
+
+# Russell's circumplex: each quadrant of a 4Q head as (valence, arousal). Q1 happy/excited, Q2 angry/tense,
+# Q3 sad/depressed, Q4 calm/relaxed (Panda et al. 2018) -- the plane DJs read as mood x energy.
+RUSSELL_QUADRANTS = {"Q1": (1.0, 1.0), "Q2": (-1.0, 1.0), "Q3": (-1.0, -1.0), "Q4": (1.0, -1.0)}
+
+
+def mood_plane(card: HeadCard) -> dict[str, tuple[float, float]] | None:
+    """``{label: (valence, arousal)}`` for a head trained on Russell quadrants (Q1-Q4, perhaps renamed),
+    else None. A track's point on the plane is the probability-weighted mean of its quadrants' corners."""
+    renamed = dict(card.provenance.get("renamed") or {})
+    corners = {renamed.get(q, q): xy for q, xy in RUSSELL_QUADRANTS.items()}
+    if card.category != "mood" or set(card.labels) != set(corners):
+        return None
+    return {label: corners[label] for label in card.labels}
 
 
 def available_heads() -> list[str]:

@@ -13,12 +13,12 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from musictagger.analysis import Analyzer, analyse_files
@@ -171,6 +171,27 @@ def _values(raw: object) -> list[str]:
     return out
 
 
+def stored_outputs(
+    session: Session, track_ids: Sequence[int] | Select, label_orders: Mapping[str, Sequence[str]]
+) -> dict[int, dict[str, TaggerOutputs]]:
+    """The stored analyses of ``track_ids`` by the models of ``label_orders`` as head inputs:
+    ``{track id: {model: TaggerOutputs}}`` (scores put back in each model's label order)."""
+    from musictagger.library.schema import Analysis
+
+    rows = session.execute(
+        select(Analysis.track_id, Analysis.model, Analysis.scores, Analysis.embedding).where(
+            Analysis.track_id.in_(track_ids), Analysis.model.in_(list(label_orders))
+        )
+    )
+    outputs: dict[int, dict[str, TaggerOutputs]] = {}
+    for track_id, model, scores, embedding in rows:
+        vector = np.array([float(scores.get(tag, 0.0)) for tag in label_orders[model]], dtype=np.float32)
+        outputs.setdefault(track_id, {})[model] = TaggerOutputs(
+            np.frombuffer(embedding, dtype=np.float32), vector
+        )
+    return outputs
+
+
 def library_tracks(
     session: Session,
     field_name: str,
@@ -186,7 +207,7 @@ def library_tracks(
     spelling used by most tracks wins.
     """
     from musictagger.catalog import load_card
-    from musictagger.library.schema import Analysis, Track, TrackReview
+    from musictagger.library.schema import Track, TrackReview
 
     if source not in ("tags", "reviews", "both"):
         raise ValueError(f"source must be tags, reviews or both, not {source!r}")
@@ -214,17 +235,7 @@ def library_tracks(
             spellings.setdefault(value.casefold(), Counter())[value] += 1
     canonical = {key: counts.most_common(1)[0][0] for key, counts in spellings.items()}
 
-    rows = session.execute(
-        select(Analysis.track_id, Analysis.model, Analysis.scores, Analysis.embedding).where(
-            Analysis.track_id.in_(list(chosen)), Analysis.model.in_(list(models))
-        )
-    ).all()
-    outputs: dict[int, dict[str, TaggerOutputs]] = {}
-    for track_id, model, scores, embedding in rows:
-        vector = np.array([float(scores.get(tag, 0.0)) for tag in label_orders[model]], dtype=np.float32)
-        outputs.setdefault(track_id, {})[model] = TaggerOutputs(
-            np.frombuffer(embedding, dtype=np.float32), vector
-        )
+    outputs = stored_outputs(session, list(chosen), label_orders)
     paths, labels, artists, outs = [], [], [], []
     errors = []
     for track_id in sorted(chosen):
