@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torchaudio
 
-__all__ = ["LOG_COMPRESSION", "LogMelSpectrogram"]
+__all__ = ["LOG_COMPRESSION", "MUSICNN_MEL", "LogMelSpectrogram"]
 
 # The keys of a model card's "mel" section, i.e. the constructor's settings besides sample_rate.
 _SETTINGS = (
@@ -38,6 +38,22 @@ _SETTINGS = (
 
 #: The compression applied to the mel power, as model cards spell it.
 LOG_COMPRESSION = "log10(10000*x+1)"
+
+#: musicnn's front end as a model card's "mel" section: every net trained here uses it, so the Analyzer
+#: computes one log-mel for the shipped taggers and the user's models alike.
+MUSICNN_MEL = {
+    "n_fft": 512,
+    "hop_length": 256,
+    "n_mels": 96,
+    "f_min": 0.0,
+    "f_max": 8000.0,
+    "mel_scale": "slaney",
+    "norm": "slaney",
+    "power": 2.0,
+    "center": True,
+    "pad_mode": "constant",
+    "log": LOG_COMPRESSION,
+}
 
 # torch's names for the pad modes librosa accepts (numpy.pad names).
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "replicate": "replicate"}

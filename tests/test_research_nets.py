@@ -15,7 +15,7 @@ from musictagger.nets import emotion_cnn, parallel_cnn
 from musictagger.nets.emotion_cnn import EmotionCNN
 from musictagger.nets.parallel_cnn import INTERACTIONS, ParallelCNN
 from musictagger.research.features import FRAMES_PER_PATCH, N_FEATURES, patch_features
-from musictagger.spectrogram import LogMelSpectrogram
+from musictagger.spectrogram import MUSICNN_MEL, LogMelSpectrogram
 
 SR = 16000
 P = 187
@@ -242,7 +242,6 @@ def test_emotion_cnn_learns_overlapping_tags(tone_and_noise_clips):
 
 
 def card_dict(name: str, architecture: str, task: str, labels: list[str], config: dict) -> dict:
-    mel = LogMelSpectrogram()
     return {
         "name": name,
         "architecture": architecture,
@@ -251,19 +250,7 @@ def card_dict(name: str, architecture: str, task: str, labels: list[str], config
         "labels": labels,
         "categories": {label: "genre" if task == "multiclass" else "mood" for label in labels},
         "sample_rate": SR,
-        "mel": {
-            "n_fft": mel.n_fft,
-            "hop_length": mel.hop_length,
-            "n_mels": mel.n_mels,
-            "f_min": 0.0,
-            "f_max": 8000.0,
-            "mel_scale": "slaney",
-            "norm": "slaney",
-            "power": 2.0,
-            "center": True,
-            "pad_mode": "constant",
-            "log": "log10(10000*x+1)",
-        },
+        "mel": dict(MUSICNN_MEL),
         "patch_frames": P,
         "patch_hop_frames": P,
         "embedding_dim": config.get("dense_units", 128),

@@ -175,9 +175,6 @@ def test_saved_model_loads_in_the_catalog_and_classifies(env):
     folder = env["models"] / NAME
     assert {"weights.safetensors", "card.json", "confusion.png"} <= {p.name for p in folder.iterdir()}
     assert (folder / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    from musictagger.research.training import ensure_registered
-
-    ensure_registered()
     model, card = catalog.load_model(NAME)
     assert card.task == "multiclass" and set(card.labels) == set(GENRES)
     assert dict(card.categories) == {label: "genre" for label in card.labels}
@@ -285,7 +282,5 @@ def test_resnet50_trust_trains_with_margins_and_user_imagenet_weights(env, tmp_p
     assert settings["margin_angle"] == 0.2
     assert card["provenance"]["imagenet_weights"]["loaded"] > 300
     assert card["embedding_dim"] == 2048 and "accuracy" in card["reported_metrics"]
-    from musictagger.research.training import load_model_folder
-
-    model, loaded = load_model_folder(out_dir)
+    model, loaded = catalog.load_model(out_dir.resolve())
     assert loaded.architecture == "resnet50_trust" and model.classifier_kind == "cosine"

@@ -45,12 +45,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def load(model: str, device):
     """A model by folder path (one holding a card.json) or by name from the model folders."""
     from musictagger import catalog
-    from musictagger.research.training import ensure_registered, load_model_folder
 
-    ensure_registered()
     path = Path(model)
     if (path / catalog.CARD_FILE).is_file():
-        return load_model_folder(path, device)
+        return catalog.load_model(path.resolve(), device=device)
     return catalog.load_model(model, device=device)
 
 

@@ -55,7 +55,8 @@ def train_head(
     extra_provenance: dict[str, Any] | None = None,
     on_fold: Callable[[int, int], None] | None = None,
 ) -> HeadTraining:
-    """Cross-validate, then fit on all of ``tracks``; every label needs at least ``folds`` tracks."""
+    """Cross-validate (``folds``-fold; leave-one-out when a label has fewer tracks than that), then fit
+    on all of ``tracks``. Every label needs at least two tracks to be tested at all."""
     if features not in FEATURE_SETS:
         raise ValueError(f"features must be one of {FEATURE_SETS}")
     labels = tracks.label_names()
@@ -99,7 +100,7 @@ def train_head(
     except DatasetError:
         # A label with fewer tracks than folds (a DJ's first five "Warm-up" tracks, GTZAN-mini's two disco
         # clips): leave one out still tests every track on a head that never saw it (or its artist).
-        split, protocol = _leave_one_out(dataset), ""
+        split = _leave_one_out(dataset)
         unit = "artist" if all(e.artist for e in dataset.examples) else "track"
         fewest = min(dataset.label_counts().values())
         protocol = (

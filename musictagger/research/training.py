@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import importlib
 import os
 import random
 import sys
@@ -31,50 +30,31 @@ from musictagger.errors import FileError, ModelError, MusictaggerError
 from musictagger.research import metrics
 from musictagger.research.cache import PatchCache
 from musictagger.research.datasets import LabelledSet, describe_split, train_val_test_split
+from musictagger.spectrogram import MUSICNN_MEL
 
 __all__ = [
-    "ARCHITECTURE_MODULES",
     "CATEGORY_CHOICES",
+    "RESEARCH_ARCHITECTURES",
     "ClipSet",
     "TrainConfig",
     "TrainedModel",
     "TrainingError",
     "card_dict",
-    "ensure_registered",
     "format_report",
     "held_out_report",
     "load_clips",
-    "load_model_folder",
     "predict_clips",
     "save_checkpoint",
     "train",
 ]
 
-# Research architecture name -> the module that defines ``build(card)`` and ``OUTPUT_WEIGHT``.
-ARCHITECTURE_MODULES = {
-    "resnet50_trust": "musictagger.nets.resnet",
-    "parallel_cnn": "musictagger.nets.parallel_cnn",
-    "emotion_cnn": "musictagger.nets.emotion_cnn",
-}
+# The research nets ``train`` builds (registered in ``catalog.ARCHITECTURES``, imported on first use).
+RESEARCH_ARCHITECTURES = ("resnet50_trust", "parallel_cnn", "emotion_cnn")
 INTERACTIONS = ("none", "audio_to_visual", "visual_to_audio", "two_way")
 CLASS_WEIGHT_SCHEMES = ("uniform", "inverse", "effective")
 CATEGORY_CHOICES = ("genre", "mood", "other")
 SAMPLE_RATE = 16000
 PATCH_FRAMES = 187
-# musicnn's front end (models/MSD_musicnn/card.json): the Analyzer runs a model only on this input.
-MUSICNN_MEL = {
-    "n_fft": 512,
-    "hop_length": 256,
-    "n_mels": 96,
-    "f_min": 0.0,
-    "f_max": 8000.0,
-    "mel_scale": "slaney",
-    "norm": "slaney",
-    "power": 2.0,
-    "center": True,
-    "pad_mode": "constant",
-    "log": "log10(10000*x+1)",
-}
 LICENCE = "trained locally by the user"
 INPUTS_MEL = "log-mel"
 INPUTS_FEATURES = "handmade-features"
@@ -114,9 +94,9 @@ class TrainConfig:
     arch_options: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        if self.architecture not in ARCHITECTURE_MODULES:
+        if self.architecture not in RESEARCH_ARCHITECTURES:
             raise TrainingError(
-                f"unknown architecture {self.architecture!r} (choose {', '.join(ARCHITECTURE_MODULES)})"
+                f"unknown architecture {self.architecture!r} (choose {', '.join(RESEARCH_ARCHITECTURES)})"
             )
         if self.epochs < 1 or self.batch_size < 2 or self.lr <= 0 or self.max_patches < 1:
             raise TrainingError("epochs and max-patches must be >= 1, batch-size >= 2 and lr > 0")
@@ -162,20 +142,10 @@ class TrainConfig:
 
 
 def research_architecture(name: str) -> Architecture:
-    """The catalog entry of a research net, imported on demand (ResNet pulls in torchvision)."""
-    if name in catalog.ARCHITECTURES:
-        return catalog.ARCHITECTURES[name]
-    if name not in ARCHITECTURE_MODULES:
-        raise ModelError(f"unknown architecture {name!r} (known: {', '.join(sorted(catalog.ARCHITECTURES))})")
-    module = importlib.import_module(ARCHITECTURE_MODULES[name])
-    return Architecture(build=module.build, output_weight=module.OUTPUT_WEIGHT)
-
-
-def ensure_registered() -> None:
-    """Register the research nets with the catalog so ``catalog.load_model`` builds them."""
-    for name in ARCHITECTURE_MODULES:
-        if name not in catalog.ARCHITECTURES:
-            catalog.register_architecture(name, research_architecture(name))
+    """The catalog entry of a research net."""
+    if name not in RESEARCH_ARCHITECTURES:
+        raise ModelError(f"unknown architecture {name!r} (known: {', '.join(RESEARCH_ARCHITECTURES)})")
+    return catalog.ARCHITECTURES[name]
 
 
 def card_uses_features(card: ModelCard | Mapping[str, Any]) -> bool:
@@ -751,8 +721,3 @@ def save_checkpoint(
     """Write ``card.json`` + ``weights.safetensors`` (via the catalog, which reads the card back)."""
     card = card_dict(trained, name, category, dataset_spec)
     return catalog.save_model(Path(folder), card, trained.model.state_dict())
-
-
-def load_model_folder(folder: Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, ModelCard]:
-    """:func:`catalog.load_model` for a model folder given by path (e.g. ``train --out DIR``)."""
-    return catalog.load_model(Path(folder).resolve(), device)
