@@ -165,6 +165,10 @@ def test_mood_map_shows_every_analysed_track_and_click_opens_it(qtbot, analysed)
     )
     assert points.top_mood[metal] == "angry/tense" and points.x[metal] < 0 < points.y[metal]
     assert "mood head" in window.mood_map.plot.getPlotItem().getAxis("bottom").labelText
+    # The corners are named in place of a legend box (which would hide the happy corner's points).
+    captions = [c.toPlainText() for c in window.mood_map.quadrant_captions if c.isVisible()]
+    assert captions == ["happy/excited", "angry/tense", "sad/depressed", "calm/relaxed"]
+    assert not window.mood_map.legend.isVisible()
     track_id = points.ids[0]
     with qtbot.waitSignal(window.worker.finished, timeout=60_000):
         window.mood_map.track_clicked.emit(track_id)

@@ -77,6 +77,8 @@ class MoodPoints:
     top_mood: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     head: str | None = None  # the mood-quadrant head that placed the points; None: the taggers' mood tags
+    # With a head: its labels at the corners top right, top left, bottom left, bottom right.
+    quadrants: tuple[str, ...] = ()
 
 
 def _best_genre_score() -> Select:
@@ -243,6 +245,10 @@ def mood_points(session: Session, track_filter: TrackFilter, vocabulary: Vocabul
     if plane is not None:
         head, card, corners = plane
         points.head = card.name
+        points.quadrants = tuple(
+            next(label for label, xy in corners.items() if xy == corner)
+            for corner in ((1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0))
+        )
         orders = {model: load_card(model).labels for model in card.inputs}
         for track_id, outputs in stored_outputs(session, list(raw), orders).items():
             if set(outputs) != set(card.inputs):

@@ -72,6 +72,20 @@ class MoodMap(QWidget):
         self.scatter.sigHovered.connect(self._on_hovered)
         item.addItem(self.scatter)
         self._legend_items: list[pg.ScatterPlotItem] = []
+        # With a quadrant head each corner is a mood: named in place, in its colour (a legend box would
+        # cover the happy corner, where points sit).
+        self.quadrant_captions: list[pg.TextItem] = []
+        for x, y, anchor in (
+            (1.1, 1.1, (1, 0)),
+            (-1.1, 1.1, (0, 0)),
+            (-1.1, -1.1, (0, 1)),
+            (1.1, -1.1, (1, 1)),
+        ):
+            caption = pg.TextItem(anchor=anchor)
+            caption.setPos(x, y)
+            caption.setVisible(False)
+            item.addItem(caption)
+            self.quadrant_captions.append(caption)
 
         self.hover_label = QLabel(" ")
         self.hover_label.setObjectName("moodMapHover")
@@ -90,6 +104,13 @@ class MoodMap(QWidget):
         else:
             item.setLabel("bottom", TAG_AXES[0])
             item.setLabel("left", TAG_AXES[1])
+        corners = points.quadrants if points.head else ()
+        for caption, mood in zip(self.quadrant_captions, corners, strict=False):
+            caption.setText(mood)
+            caption.setColor(MOOD_COLOURS.get(mood, OTHER_COLOUR))
+        for i, caption in enumerate(self.quadrant_captions):
+            caption.setVisible(i < len(corners))
+        self.legend.setVisible(not corners)
         brushes = [pg.mkBrush(MOOD_COLOURS.get(mood, OTHER_COLOUR)) for mood in points.top_mood]
         self.scatter.setData(
             x=np.asarray(points.x, dtype=float),
@@ -99,7 +120,10 @@ class MoodMap(QWidget):
         )
         # Fit the data, not the theoretical [-1, 1]: model mood scores are small, and their spread is
         # what tells tracks apart. The origin (as sad as happy) stays in view.
-        if points.ids:
+        if points.head:  # a head's plane has fixed corners: keep them all in view
+            self.plot.getPlotItem().setXRange(-1.15, 1.15, padding=0)
+            self.plot.getPlotItem().setYRange(-1.15, 1.15, padding=0)
+        elif points.ids:
             xs, ys = [*points.x, 0.0], [*points.y, 0.0]
             self.plot.getPlotItem().setXRange(min(xs), max(xs), padding=0.08)
             self.plot.getPlotItem().setYRange(min(ys), max(ys), padding=0.08)
