@@ -99,17 +99,7 @@ class ModelCard:
     @classmethod
     def from_file(cls, path: Path) -> ModelCard:
         """Parse and validate a card; every problem is a :class:`ModelError` naming the file."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelError(f"{path}: model card missing") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelError(f"{path}: unreadable model card ({exc})") from exc
-        if not isinstance(data, dict):
-            raise ModelError(f"{path}: model card is not a JSON object")
-        missing = [k for k in _CARD_KEYS if k not in data]
-        if missing:
-            raise ModelError(f"{path}: model card lacks {', '.join(missing)}")
+        data = read_card(path, "model card", _CARD_KEYS)
         labels = data["labels"]
         if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
             raise ModelError(f"{path}: 'labels' must be a non-empty list of strings")
@@ -129,6 +119,22 @@ class ModelCard:
         card = {k: data[k] for k in _CARD_KEYS}
         card["labels"] = tuple(labels)
         return cls(**card, folder=path.parent, config=config)
+
+
+def read_card(path: Path, what: str, required: Collection[str]) -> dict[str, Any]:
+    """A card file's JSON object with its ``required`` keys, or a :class:`ModelError` naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{path}: {what} missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: unreadable {what} ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: {what} is not a JSON object")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise ModelError(f"{path}: {what} lacks {', '.join(missing)}")
+    return data
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from musictagger.catalog import CATEGORIES, TASKS, model_dirs
+from musictagger.catalog import CATEGORIES, TASKS, model_dirs, read_card
 from musictagger.errors import ModelError
 
 __all__ = [
@@ -85,17 +85,7 @@ class HeadCard:
 
     @classmethod
     def from_file(cls, path: Path) -> HeadCard:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelError(f"{path}: head card missing") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelError(f"{path}: unreadable head card ({exc})") from exc
-        if not isinstance(data, dict):
-            raise ModelError(f"{path}: head card is not a JSON object")
-        missing = [k for k in _REQUIRED if k not in data]
-        if missing:
-            raise ModelError(f"{path}: head card lacks {', '.join(missing)}")
+        data = read_card(path, "head card", _REQUIRED)
         labels, inputs = data["labels"], data["inputs"]
         if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) for x in labels):
             raise ModelError(f"{path}: 'labels' must list at least two label names")
