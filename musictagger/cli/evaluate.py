@@ -171,9 +171,3 @@ def run(args: argparse.Namespace) -> int:
         if args.png and not multilabel:
             print(f"confusion matrix: {args.png}")
     return 1 if failures else 0
-
-
-if __name__ == "__main__":  # python -m musictagger.cli.evaluate ...
-    from musictagger.cli import main
-
-    sys.exit(main(["evaluate", *sys.argv[1:]]))

@@ -212,9 +212,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"confusion matrix: {png}")
     print(f"best epoch {trained.best_epoch} of {len(trained.history)}; saved {args.name} to {folder}")
     return 1 if trained.failures else 0
-
-
-if __name__ == "__main__":  # python -m musictagger.cli.train ...
-    from musictagger.cli import main
-
-    sys.exit(main(["train", *sys.argv[1:]]))
