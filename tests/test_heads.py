@@ -193,3 +193,20 @@ def test_head_input_refuses_embeddings_of_the_wrong_models(analyzer):
     assert vector.shape == (card.input_dim,) and np.isfinite(vector).all()
     with pytest.raises(ModelError, match="not run"):
         head_input(card, {"MSD_musicnn": analysis.models["MSD_musicnn"]})
+
+
+def test_dataset_embeddings_are_cached_and_a_damaged_entry_is_recomputed(clip_set, analyzer):
+    from musictagger.heads.sources import _cache_file, dataset_tracks
+
+    paths = [str(p) for p in sorted((clip_set / "jazz").iterdir())[:2]]
+    first = dataset_tracks(paths, [("jazz",)] * 2, [None] * 2, analyzer)
+    versions = [(m, analyzer.cards[m].version) for m in analyzer.model_names]
+    entry = _cache_file(paths[0], versions)
+    assert entry.is_file()
+    entry.write_bytes(entry.read_bytes()[:100])  # a killed disk write: a truncated .npz
+    again = dataset_tracks(paths, [("jazz",)] * 2, [None] * 2, analyzer)
+    assert not again.errors and again.paths == first.paths
+    for model in analyzer.model_names:
+        np.testing.assert_allclose(
+            again.outputs[0][model].embedding, first.outputs[0][model].embedding, atol=1e-6
+        )

@@ -8,10 +8,7 @@ modification time, so re-training a head with other settings takes seconds.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from musictagger.analysis import Analyzer, analyse_files
 from musictagger.paths import cache_dir
+from musictagger.research.cache import entry_for, read_arrays, write_arrays
 
 __all__ = ["TaggerOutputs", "TrainingTracks", "dataset_tracks", "library_tracks"]
 
@@ -78,38 +76,31 @@ def _cache_file(path: str, models: Sequence[tuple[str, str]]) -> Path | None:
     try:
         st = os.stat(path)
     except OSError:
-        return None
-    key = json.dumps([os.path.abspath(path), st.st_size, st.st_mtime_ns, list(models), _CACHE_VERSION])
-    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
-    return cache_dir() / "embeddings" / digest[:2] / f"{digest}.npz"
+        return None  # analysing it reports why, for that file
+    settings = {
+        "version": _CACHE_VERSION,
+        "path": os.path.abspath(path),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "models": [list(m) for m in models],
+    }
+    return entry_for(cache_dir() / "embeddings", settings)
 
 
 def _read_cached(file: Path | None, models: Sequence[str]) -> dict[str, TaggerOutputs] | None:
-    if file is None or not file.is_file():
-        return None
-    try:
-        with np.load(file) as data:
-            return {m: TaggerOutputs(data[f"{m}/embedding"], data[f"{m}/scores"]) for m in models}
-    except (OSError, ValueError, KeyError):
-        return None  # a damaged entry is recomputed
+    arrays = None if file is None else read_arrays(file)
+    if arrays is None or any(f"{m}/embedding" not in arrays or f"{m}/scores" not in arrays for m in models):
+        return None  # missing, damaged or incomplete: recomputed
+    return {m: TaggerOutputs(arrays[f"{m}/embedding"], arrays[f"{m}/scores"]) for m in models}
 
 
 def _write_cached(file: Path | None, outputs: dict[str, TaggerOutputs]) -> None:
-    if file is None:
-        return
-    file.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {}
-    for model, out in outputs.items():
-        arrays[f"{model}/embedding"] = out.embedding
-        arrays[f"{model}/scores"] = out.scores
-    fd, tmp = tempfile.mkstemp(dir=file.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if file is not None:
+        arrays = {}
+        for model, out in outputs.items():
+            arrays[f"{model}/embedding"] = out.embedding
+            arrays[f"{model}/scores"] = out.scores
+        write_arrays(file, arrays)
 
 
 def dataset_tracks(

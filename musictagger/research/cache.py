@@ -31,8 +31,9 @@ import os
 import tempfile
 import threading
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -41,7 +42,7 @@ from musictagger.audio import load_audio
 from musictagger.errors import AudioLoadError
 from musictagger.spectrogram import LogMelSpectrogram
 
-__all__ = ["CACHE_VERSION", "ClipInputs", "PatchCache"]
+__all__ = ["CACHE_VERSION", "ClipInputs", "PatchCache", "entry_for", "read_arrays", "write_arrays"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,45 @@ CACHE_VERSION = "patches-1"
 
 SAMPLE_RATE = 16000
 PATCH_FRAMES = 187  # 3 s at 62.5 frames/s: musicnn's patch
+
+
+def entry_for(root: Path, settings: Mapping[str, Any]) -> Path:
+    """The ``.npz`` entry under ``root`` for ``settings`` (which name the file, its size and mtime and
+    everything the stored arrays depend on): a sha256 key, fanned out by its first two characters so
+    folders stay small for datasets of tens of thousands of clips."""
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+    return root / key[:2] / f"{key}.npz"
+
+
+def read_arrays(entry: Path) -> dict[str, np.ndarray] | None:
+    """An entry's arrays, or None when it is missing or unreadable (then the caller recomputes it)."""
+    if not entry.is_file():
+        return None
+    try:
+        with np.load(entry, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        log.warning("cache entry %s is unreadable (%s); recomputing", entry, exc)
+        return None
+
+
+def write_arrays(entry: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Store an entry atomically; a full or read-only disk is logged, never raised (the caller has the
+    values already, the cache only saves recomputing them)."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        # Unique name in the same folder (same file system, so os.replace is an atomic rename); no
+        # fsync: after a power cut a truncated entry is merely unreadable, and unreadable is recomputed.
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=entry.stem[:16], suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)  # uncompressed: log-mel barely compresses, and loads faster
+            os.replace(tmp, entry)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        log.warning("cannot write cache entry %s (%s)", entry, exc)
 
 
 class ClipInputs(NamedTuple):
@@ -138,9 +178,7 @@ class PatchCache:
             if self._features is None
             else [list(self._features.FEATURE_NAMES), getattr(self._features, "FEATURES_VERSION", None)],
         }
-        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-        # two-character fan-out keeps folders small for datasets of tens of thousands of clips
-        return self.root / key[:2] / f"{key}.npz"
+        return entry_for(self.root, settings)
 
     def compute(self, path: str | os.PathLike) -> ClipInputs:
         """The clip's inputs computed from the audio (no cache), float16-rounded as stored."""
@@ -185,14 +223,14 @@ class PatchCache:
         return mel[skip : skip + (f1 - f0)].numpy()
 
     def _read(self, entry: Path) -> ClipInputs | None:
-        if not entry.is_file():
+        arrays = read_arrays(entry)
+        if arrays is None:
             return None
         try:
-            with np.load(entry, allow_pickle=False) as data:
-                mel = data["mel"].astype(np.float32)
-                features = data["features"].astype(np.float32) if self._features is not None else None
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            log.warning("cache entry %s is unreadable (%s); recomputing", entry, exc)
+            mel = arrays["mel"].astype(np.float32)
+            features = arrays["features"].astype(np.float32) if self._features is not None else None
+        except KeyError as exc:
+            log.warning("cache entry %s lacks %s; recomputing", entry, exc)
             return None
         if not self._valid(mel, features):
             log.warning("cache entry %s has unexpected shapes; recomputing", entry)
@@ -216,18 +254,4 @@ class PatchCache:
         arrays = {"mel": inputs.mel.astype(np.float16)}
         if inputs.features is not None:
             arrays["features"] = inputs.features
-        try:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            # Unique name in the same folder (same file system, so os.replace is an atomic rename); no
-            # fsync: after a power cut a truncated entry is merely unreadable, and unreadable is recomputed.
-            fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=entry.stem[:16], suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    np.savez(f, **arrays)  # uncompressed: log-mel barely compresses, and loads faster
-                os.replace(tmp, entry)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError as exc:
-            # A full or read-only disk must not stop training: the inputs are still returned.
-            log.warning("cannot write cache entry %s (%s)", entry, exc)
+        write_arrays(entry, arrays)
