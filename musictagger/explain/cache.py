@@ -1,11 +1,17 @@
 """Explanations cached per (track, model + version, label, method, patch length): an LRU in memory and an
-optional folder of ``.npz`` files (a user re-opening a track gets its maps back without a model pass)."""
+optional folder of ``.npz`` files (a user re-opening a track gets its maps back without a model pass).
+
+Entries are read and written with the research cache's helpers (``read_arrays`` tolerates a torn or
+foreign file, ``write_arrays`` writes beside and renames). A damaged entry — truncated by a full disk or a
+power cut, overwritten, not an ``.npz`` at all — is a cache miss: it is deleted and the map recomputed.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
-import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -14,6 +20,9 @@ import numpy as np
 from platformdirs import user_cache_dir
 
 from musictagger.paths import APP_NAME
+from musictagger.research.cache import read_arrays, write_arrays
+
+log = logging.getLogger(__name__)
 
 ENV_CACHE_DIR = "MUSICTAGGER_CACHE_DIR"
 
@@ -54,28 +63,37 @@ class ExplanationCache:
                 self._memory.move_to_end(key)
                 return self._memory[key]
         if self.directory is not None:
-            path = self.directory / f"{key}.npz"
-            try:
-                with np.load(path) as data:
-                    found = data["map"].astype(np.float32)
-            except (OSError, KeyError, ValueError):  # absent, or a torn/corrupt file: recompute
-                return None
-            self._remember(key, found)
+            found = self._read_entry(self.directory / f"{key}.npz")
+            if found is not None:
+                self._remember(key, found)
             return found
         return None
+
+    @staticmethod
+    def _read_entry(path: Path) -> np.ndarray | None:
+        """The entry's map, or None when it is absent or unusable (a damaged entry is removed)."""
+        try:
+            arrays = read_arrays(path)
+        except Exception as exc:  # e.g. zlib.error from a corrupt compressed member
+            log.warning("explanation cache entry %s is unreadable (%s); recomputing", path, exc)
+            arrays = None
+        found = None
+        if arrays is not None:
+            try:
+                found = np.asarray(arrays["map"], dtype=np.float32)
+            except (KeyError, TypeError, ValueError):
+                log.warning("explanation cache entry %s holds no usable map; recomputing", path)
+        if found is None and path.is_file():
+            with contextlib.suppress(OSError):
+                path.unlink()  # torn or foreign: recomputed and rewritten on the next put
+        return found
 
     def put(self, key: str, value: np.ndarray) -> None:
         self._remember(key, value)
         if self.directory is not None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            # Write beside, then rename: a reader never sees half a file.
-            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    np.savez_compressed(handle, map=value)
-                os.replace(tmp, self.directory / f"{key}.npz")
-            except OSError:
-                Path(tmp).unlink(missing_ok=True)  # a cache that cannot write is still a memory cache
+            # Written beside, then renamed: a reader never sees half a file. A cache that cannot write
+            # (full or read-only disk) is logged and stays a memory cache.
+            write_arrays(self.directory / f"{key}.npz", {"map": value})
 
     def clear(self) -> None:
         with self._lock:
