@@ -1,15 +1,43 @@
-"""Opening the library index: created, stamped, upgraded, refused when it is not ours or too new."""
+"""Opening the library index: created, stamped, upgraded by Alembic, refused when it is not ours or too new.
 
+Upgrades run on real indexes made by the release before Alembic (tests/data/library) and on extra
+revisions written into a copy of the migrations folder, which ``db.MIGRATIONS_DIR`` is pointed at.
+"""
+
+import io
+import os
+import shutil
 import sqlite3
+import textwrap
+from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, inspect, select, text
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, delete, inspect, select, text
 
 from musictagger.library import db
-from musictagger.library.db import LibraryError, open_library, schema_version
-from musictagger.library.schema import Analysis, Meta, Track
+from musictagger.library.db import (
+    LibraryError,
+    head_revision,
+    legacy_schema_version,
+    open_library,
+    schema_revision,
+)
+from musictagger.library.schema import Analysis, Base, Track
 
-TABLES = {"meta", "tracks", "analyses", "track_labels", "write_batches", "write_entries"}
+TABLES = {
+    "meta",
+    "tracks",
+    "analyses",
+    "track_labels",
+    "write_batches",
+    "write_entries",
+    "track_reviews",
+    "alembic_version",
+}
+LEGACY = Path(__file__).parent / "data" / "library"
 
 
 def add_track_with_analysis(library) -> int:
@@ -41,11 +69,80 @@ def add_track_with_analysis(library) -> int:
         return track.id
 
 
-def test_a_new_index_has_every_table_and_the_latest_schema_version(tmp_path):
+def raw_revision(path: Path) -> str:
+    with sqlite3.connect(path) as raw:
+        return raw.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+
+
+def columns(path: Path, table: str) -> set[str]:
+    with sqlite3.connect(path) as raw:
+        return {row[1] for row in raw.execute(f"PRAGMA table_info({table})")}
+
+
+def model_differences(connection) -> list:
+    """What Alembic's autogenerate would change to make the database match the models (nothing, we hope)."""
+    return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+
+@pytest.fixture
+def add_revision(tmp_path, monkeypatch):
+    """Write extra revisions after the shipped head into a copy of the migrations folder used by db.py."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(db.MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", folder)
+    previous = [head_revision()]
+
+    def add(revision: str, upgrade_body: str) -> str:
+        body = textwrap.indent(textwrap.dedent(upgrade_body).strip(), "    ")
+        source = (
+            "import sqlalchemy as sa\n"
+            "from alembic import op\n\n"
+            f"revision = {revision!r}\n"
+            f"down_revision = {previous[-1]!r}\n"
+            "branch_labels = None\n"
+            "depends_on = None\n\n\n"
+            f"def upgrade():\n{body}\n"
+        )
+        (folder / "versions" / f"{revision}.py").write_text(source)
+        previous.append(revision)
+        return revision
+
+    return add
+
+
+# A brand-new index.
+
+
+def test_a_new_index_has_every_table_and_is_stamped_with_the_head_revision(tmp_path):
     with open_library(tmp_path / "sub" / "library.sqlite") as library, library.engine.connect() as connection:
         assert set(inspect(connection).get_table_names()) >= TABLES
-        assert schema_version(connection) == db.SCHEMA_VERSION
+        assert schema_revision(connection) == head_revision()
+        # Releases before Alembic read this row: anything above 2 makes them refuse the index as newer.
+        assert legacy_schema_version(connection) == db.ALEMBIC_SCHEMA_MARK > max(db.LEGACY_REVISIONS)
+        assert model_differences(connection) == []
     assert (tmp_path / "sub" / "library.sqlite").is_file()
+
+
+def test_the_migrations_replayed_on_an_empty_database_end_where_the_models_are(tmp_path):
+    """Every revision from nothing to head gives the schema create_all gives: no model change lacks a step."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'replayed.sqlite'}")
+    with engine.begin() as connection:
+        command.upgrade(db.alembic_config(connection), "head")
+    with engine.connect() as connection:
+        assert schema_revision(connection) == head_revision()
+        assert model_differences(connection) == []
+    engine.dispose()
+
+
+def test_the_migrations_render_for_postgresql():
+    config = db.alembic_config()
+    config.set_main_option("sqlalchemy.url", "postgresql://")
+    config.output_buffer = io.StringIO()
+    command.upgrade(config, "head", sql=True)
+    sql = config.output_buffer.getvalue()
+    assert "CREATE TABLE tracks" in sql and "BYTEA" in sql
+    assert "CREATE TABLE track_reviews" in sql
+    assert sql.rstrip().endswith("COMMIT;")  # one transaction (PostgreSQL DDL is transactional)
 
 
 def test_reopening_keeps_the_data(tmp_path):
@@ -72,12 +169,31 @@ def test_the_file_is_wal_with_foreign_keys_enforced(tmp_path):
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+# Refused.
+
+
 def test_an_index_from_a_newer_musictagger_is_refused(tmp_path):
     path = tmp_path / "library.sqlite"
-    with open_library(path) as library, library.session() as session, session.begin():
-        session.get(Meta, "schema_version").value = str(db.SCHEMA_VERSION + 1)
-    with pytest.raises(LibraryError, match=r"newer musictagger .*update musictagger"):
+    open_library(path).close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    with pytest.raises(
+        LibraryError, match=r"newer musictagger \(schema 0099_from_the_future.*update musictagger"
+    ):
         open_library(path)
+    assert raw_revision(path) == "0099_from_the_future"  # and it is left alone
+
+
+def test_a_pre_alembic_index_with_an_unknown_schema_version_is_refused(tmp_path):
+    path = tmp_path / "library.sqlite"
+    shutil.copyfile(LEGACY / "library_v2.sqlite", path)
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    with pytest.raises(LibraryError, match=r"newer musictagger \(schema 7.*update musictagger"):
+        open_library(path)
+    with sqlite3.connect(path) as raw:
+        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "alembic_version" not in tables
 
 
 def test_a_database_that_is_not_a_musictagger_library_is_refused(tmp_path):
@@ -106,41 +222,141 @@ def test_a_sqlalchemy_url_opens_the_same_file(tmp_path):
         assert session.scalar(select(Track.path)) == "/music/a.mp3"
 
 
-def test_an_older_index_is_upgraded_step_by_step_in_place(tmp_path, monkeypatch):
+# Upgrades.
+
+
+def test_an_older_index_is_upgraded_in_place_once(tmp_path, add_revision):
     path = tmp_path / "library.sqlite"
     with open_library(path) as library:
         add_track_with_analysis(library)
-    ran = []
-
-    def add_rating(connection):
-        ran.append(schema_version(connection))
-        connection.execute(text("ALTER TABLE tracks ADD COLUMN rating INTEGER"))
-
-    monkeypatch.setattr(db, "SCHEMA_VERSION", db.SCHEMA_VERSION + 1)
-    monkeypatch.setitem(db.MIGRATIONS, db.SCHEMA_VERSION, add_rating)
+    old = raw_revision(path)
+    ran = tmp_path / "ran.txt"
+    add_revision(
+        "0003_rating",
+        f"""
+        op.add_column("tracks", sa.Column("rating", sa.Integer()))
+        with open({str(ran)!r}, "a") as log:
+            log.write(op.get_context().get_current_revision() + "\\n")
+        """,
+    )
     with open_library(path) as library, library.engine.connect() as connection:
-        assert schema_version(connection) == db.SCHEMA_VERSION
+        assert schema_revision(connection) == head_revision() == "0003_rating"
         assert "rating" in {c["name"] for c in inspect(connection).get_columns("tracks")}
         assert connection.execute(text("SELECT path FROM tracks")).scalar() == "/music/a.mp3"
-    assert ran == [db.SCHEMA_VERSION - 1]  # ran once, on the old version
+    assert ran.read_text().split() == [old]  # ran once, on the old revision
     with open_library(path):  # already current: nothing runs again
         pass
-    assert len(ran) == 1
+    assert ran.read_text().split() == [old]
 
 
-def test_a_failing_migration_leaves_the_index_at_its_old_version(tmp_path, monkeypatch):
+def test_a_failing_migration_leaves_the_index_at_its_old_revision(tmp_path, add_revision):
     path = tmp_path / "library.sqlite"
     open_library(path).close()
-    old = db.SCHEMA_VERSION
-
-    def broken(connection):
-        connection.execute(text("ALTER TABLE tracks ADD COLUMN rating INTEGER"))
-        connection.execute(text("SELECT * FROM no_such_table"))
-
-    monkeypatch.setattr(db, "SCHEMA_VERSION", old + 1)
-    monkeypatch.setitem(db.MIGRATIONS, old + 1, broken)
-    with pytest.raises(LibraryError):
+    old = raw_revision(path)
+    # The first step succeeds, the second fails half way: all of it is undone, DDL included (SQLite's
+    # driver would commit the ALTERs on its own; db.py takes transaction control from it).
+    add_revision("0003_rating", 'op.add_column("tracks", sa.Column("rating", sa.Integer()))')
+    add_revision(
+        "0004_broken",
+        """
+        op.add_column("tracks", sa.Column("bpm", sa.Float()))
+        op.create_table("moods", sa.Column("id", sa.Integer(), primary_key=True))
+        op.execute("SELECT * FROM no_such_table")
+        """,
+    )
+    with pytest.raises(LibraryError, match=r"cannot open the library index .*no_such_table"):
         open_library(path)
+    assert raw_revision(path) == old
+    assert not {"rating", "bpm"} & columns(path, "tracks")
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(old)
-        assert "rating" not in {row[1] for row in raw.execute("PRAGMA table_info(tracks)")}
+        assert not raw.execute("SELECT name FROM sqlite_master WHERE name = 'moods'").fetchall()
+
+
+def test_a_migration_that_rebuilds_a_table_keeps_the_rows_that_reference_it(tmp_path, add_revision):
+    """SQLite's batch mode copies, drops and renames ``tracks``: ON DELETE CASCADE must not fire."""
+    path = tmp_path / "library.sqlite"
+    with open_library(path) as library:
+        add_track_with_analysis(library)
+    add_revision(
+        "0003_rebuild_tracks",
+        """
+        with op.batch_alter_table("tracks", recreate="always") as batch:
+            batch.alter_column("codec", type_=sa.String(64))
+        """,
+    )
+    with open_library(path) as library, library.engine.connect() as connection:
+        assert schema_revision(connection) == "0003_rebuild_tracks"
+        assert connection.execute(text("SELECT count(*) FROM analyses")).scalar() == 1
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1  # on again after the upgrade
+
+
+def test_a_migration_that_would_break_references_is_rolled_back(tmp_path, add_revision):
+    path = tmp_path / "library.sqlite"
+    with open_library(path) as library:
+        add_track_with_analysis(library)
+    old = raw_revision(path)
+    add_revision("0003_orphans", 'op.execute("DELETE FROM tracks")')  # foreign keys are off while migrating
+    with pytest.raises(LibraryError, match=r"would break 1 reference.* analyses"):
+        open_library(path)
+    assert raw_revision(path) == old
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT count(*) FROM tracks").fetchone()[0] == 1
+
+
+# Indexes made by the release before Alembic (tests/data/library/README.md).
+
+
+def table_rows(path: Path) -> dict[str, list[tuple]]:
+    with sqlite3.connect(path) as raw:
+        names = [row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {
+            name: sorted(raw.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr)
+            for name in names
+            if name not in {"meta", "alembic_version"}
+        }
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_index_made_before_alembic_is_upgraded_in_place_keeping_every_row(tmp_path, version):
+    fixture = LEGACY / f"library_v{version}.sqlite"
+    path = tmp_path / "library.sqlite"
+    shutil.copyfile(fixture, path)
+    before = table_rows(fixture)
+    assert before["tracks"] and before["analyses"] and before["track_labels"] and before["write_entries"]
+    assert ("track_reviews" in before) == (version == 2)
+
+    with open_library(path) as library:
+        with library.engine.connect() as connection:
+            assert schema_revision(connection) == head_revision()
+            assert legacy_schema_version(connection) == db.ALEMBIC_SCHEMA_MARK
+            assert model_differences(connection) == []
+        with library.session() as session:
+            tracks = {track.path_key: track for track in session.scalars(select(Track))}
+            assert tracks[b"/music/Jazz/caf\xe9.flac"].title == "Café"
+            assert [a.model for a in tracks[b"/music/Rock/01 song.mp3"].analyses] == [
+                "msd_musicnn",
+                "mtt_musicnn",
+            ]
+    after = table_rows(path)
+    if version == 1:
+        assert after.pop("track_reviews") == []
+    assert after == before
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with open_library(path) as library, library.engine.connect() as connection:  # and reopens as is
+        assert schema_revision(connection) == head_revision()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("MUSICTAGGER_TEST_POSTGRES_URL"), reason="MUSICTAGGER_TEST_POSTGRES_URL not set"
+)
+def test_a_postgresql_index_is_created_stamped_and_reopened():
+    """Against a real, empty PostgreSQL database (e.g. postgresql+psycopg://user@localhost/scratch)."""
+    url = os.environ["MUSICTAGGER_TEST_POSTGRES_URL"]
+    with open_library(url) as library:
+        add_track_with_analysis(library)
+        with library.engine.connect() as connection:
+            assert schema_revision(connection) == head_revision()
+            assert model_differences(connection) == []
+    with open_library(url) as library, library.session() as session:
+        assert session.scalar(select(Track.path)) == "/music/a.mp3"

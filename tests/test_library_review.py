@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from musictagger.library import Track, TrackLabel, open_library
-from musictagger.library.db import SCHEMA_VERSION, schema_version
+from musictagger.library.db import head_revision, legacy_schema_version, schema_revision
 from musictagger.library.policy import WritePolicy
 from musictagger.library.review import (
     clear_reviews,
@@ -193,7 +193,9 @@ def test_suggestions_for_lists_scores_best_first(library, tmp_path):
 
 
 def _make_v1_index(path: Path) -> None:
-    """An index as release 1 left it: today's tables less track_reviews, stamped version 1, one track."""
+    """An index as release 1 left it: one track, today's tables less track_reviews and alembic_version,
+    ``meta.schema_version`` 1 (tests/data/library holds such files made by that release itself).
+    """
     with open_library(path) as lib, lib.session() as session:
         session.add(
             Track(
@@ -212,6 +214,7 @@ def _make_v1_index(path: Path) -> None:
     engine = create_engine(f"sqlite:///{path}")
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE track_reviews"))
+        connection.execute(text("DROP TABLE alembic_version"))
         connection.execute(text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
     engine.dispose()
 
@@ -221,13 +224,13 @@ def test_v1_index_upgrades_to_v2_with_rows_intact(tmp_path):
     _make_v1_index(old)
     engine = create_engine(f"sqlite:///{old}")
     with engine.connect() as connection:
-        assert schema_version(connection) == 1
+        assert legacy_schema_version(connection) == 1 and schema_revision(connection) is None
         assert not inspect(connection).has_table("track_reviews")
     engine.dispose()
 
     with open_library(old) as lib:
         with lib.engine.connect() as connection:
-            assert schema_version(connection) == SCHEMA_VERSION == 2
+            assert schema_revision(connection) == head_revision()
             migrated = {c["name"]: c["nullable"] for c in inspect(connection).get_columns("track_reviews")}
         with lib.session() as session:
             track = session.query(Track).one()

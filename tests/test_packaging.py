@@ -46,9 +46,15 @@ def test_spec_parses_and_names_existing_paths():
         target.value: _root_relative(source.args[0])
         for source, target in (t.elts for t in keywords["datas"].elts)
     }
-    assert set(datas) == {"models", "resources"}
+    assert set(datas) == {"models", "resources", "musictagger/library/migrations"}
     assert all(path.is_dir() for path in datas.values())
     assert (datas["resources"] / "vocabulary.json").is_file()
+    # Where db.py looks for them at run time, relative to the bundle root as to the checkout.
+    from musictagger.library.db import MIGRATIONS_DIR
+
+    migrations = datas["musictagger/library/migrations"]
+    assert migrations == MIGRATIONS_DIR and MIGRATIONS_DIR.relative_to(ROOT).as_posix() in datas
+    assert (migrations / "env.py").is_file() and list((migrations / "versions").glob("0001_*.py"))
     exe = {k.arg: k.value for k in _call(tree, "EXE").keywords}
     assert _root_relative(exe["icon"].args[0]).is_file()
 

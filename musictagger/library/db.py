@@ -1,31 +1,27 @@
 """Opening the library index: a SQLite file under the user's data folder by default, any SQLAlchemy URL
-otherwise (a shared PostgreSQL index needs no code change), upgraded in place by versioned migrations.
+otherwise (a shared PostgreSQL index needs no code change), upgraded in place by Alembic migrations.
+
+The migrations live in ``musictagger/library/migrations/`` (``versions/``, one file per revision) and run
+programmatically from here: no ``alembic.ini``. A brand-new index is created from the current models and
+stamped with the head revision, so migrations only ever run on indexes made by earlier releases. Releases
+before Alembic kept a number in ``meta.schema_version``; such an index is stamped with the revision of
+that schema (``LEGACY_REVISIONS``) and upgraded from there.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    Connection,
-    DateTime,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    UniqueConstraint,
-    create_engine,
-    event,
-    inspect,
-    select,
-)
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,43 +30,18 @@ from musictagger.library.schema import Base, Meta
 from musictagger.paths import data_dir
 
 DEFAULT_DB_NAME = "library.sqlite"
+MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
+# meta.schema_version of the releases before Alembic → the revision holding that schema.
+LEGACY_REVISIONS = {1: "0001_initial_schema", 2: "0002_track_reviews"}
+# Written to meta.schema_version of every index Alembic manages (never changes again): a release before
+# Alembic then refuses the index as "written by a newer musictagger" rather than misreading it.
+ALEMBIC_SCHEMA_MARK = 3
+
+log = logging.getLogger(__name__)
 
 
 class LibraryError(MusictaggerError):
     """The index cannot be opened, is from a newer musictagger, or a query on it failed."""
-
-
-# Each migration upgrades an index from version N-1 to N, inside one transaction. A brand-new index is
-# created from the current models and stamped with the latest version, so migrations only ever run on
-# indexes made by earlier releases. Append, never edit: released indexes depend on every step.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
-SCHEMA_VERSION = 2
-
-
-def _add_track_reviews(connection: Connection) -> None:
-    """2: the user's accept / edit / reject decisions per track and field (schema.TrackReview).
-
-    The table is spelled out here, frozen, rather than taken from the model: a later change to the model
-    must not change what this step created. ``tracks`` is declared only so the foreign key resolves.
-    """
-    metadata = MetaData()
-    Table("tracks", metadata, Column("id", Integer, primary_key=True))
-    reviews = Table(
-        "track_reviews",
-        metadata,
-        Column("id", Integer, primary_key=True),
-        Column("track_id", Integer, ForeignKey("tracks.id", ondelete="CASCADE"), nullable=False),
-        Column("field", String(16), nullable=False),
-        Column("values", JSON),
-        Column("status", String(16), nullable=False),
-        Column("updated_at", DateTime, nullable=False),
-        UniqueConstraint("track_id", "field"),
-        Index("ix_track_reviews_track_id", "track_id"),
-    )
-    reviews.create(connection)
-
-
-MIGRATIONS[2] = _add_track_reviews
 
 
 def default_url() -> str:
@@ -138,40 +109,128 @@ def open_library(path_or_url: str | os.PathLike | None = None) -> Library:
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
-        with engine.begin() as connection:
-            _migrate(connection)
-    except SQLAlchemyError as exc:
+        try:
+            _create_or_upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+    except (SQLAlchemyError, CommandError) as exc:
         raise LibraryError(f"cannot open the library index {url}: {exc.__class__.__name__}: {exc}") from exc
     except OSError as exc:
         raise LibraryError(f"cannot open the library index {url}: {exc.strerror or exc}") from exc
     return Library(engine)
 
 
-def schema_version(connection: Connection) -> int | None:
+def _create_or_upgrade(engine: Engine) -> None:
+    # One transaction for the whole upgrade: a failing step leaves the index at its old revision.
+    with engine.connect() as connection, _sqlite_foreign_keys_deferred(connection), connection.begin():
+        _migrate(connection)
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for the index's migrations, without an ini file.
+
+    With ``connection``, ``command.upgrade(config, ...)`` and friends run on it, inside its transaction
+    (``migrations/env.py``); without, only ``sql=True`` (offline) commands work, given a
+    ``sqlalchemy.url`` option.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.set_main_option("file_template", "%%(rev)s")  # versions/0003_tracks_rating.py
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The revision a brand-new index is stamped with: the newest migration this release knows."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """The index's Alembic revision; None for an empty database or one made before Alembic."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def legacy_schema_version(connection: Connection) -> int | None:
+    """``meta.schema_version``: the version of releases before Alembic (``ALEMBIC_SCHEMA_MARK`` after)."""
     if not inspect(connection).has_table(Meta.__tablename__):
         return None
     value = connection.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
-    return int(value) if value is not None else None
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise LibraryError(f"this library's schema version {value!r} is not a number") from None
 
 
-def _set_version(connection: Connection, version: int) -> None:
+def _mark_alembic_managed(connection: Connection) -> None:
     connection.execute(Meta.__table__.delete().where(Meta.key == "schema_version"))
-    connection.execute(Meta.__table__.insert().values(key="schema_version", value=str(version)))
+    connection.execute(Meta.__table__.insert().values(key="schema_version", value=str(ALEMBIC_SCHEMA_MARK)))
+
+
+def _newer(found: str, known: str) -> LibraryError:
+    return LibraryError(
+        f"this library was written by a newer musictagger (schema {found}; this one knows "
+        f"{known}): update musictagger to open it"
+    )
 
 
 def _migrate(connection: Connection) -> None:
-    version = schema_version(connection)
-    if version is None:
-        if inspect(connection).get_table_names():
-            raise LibraryError("this database has tables but is not a musictagger library")
-        Base.metadata.create_all(connection)
-        _set_version(connection, SCHEMA_VERSION)
+    config = alembic_config(connection)
+    scripts = ScriptDirectory.from_config(config)
+    heads = set(scripts.get_heads())
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    if not current:
+        legacy = legacy_schema_version(connection)
+        if legacy is None:
+            if inspect(connection).get_table_names():
+                raise LibraryError("this database has tables but is not a musictagger library")
+            Base.metadata.create_all(connection)
+            command.stamp(config, "heads")
+            _mark_alembic_managed(connection)
+            return
+        if legacy not in LEGACY_REVISIONS:
+            raise _newer(str(legacy), ", ".join(sorted(heads)))
+        log.info("library index: schema_version %d is revision %s", legacy, LEGACY_REVISIONS[legacy])
+        command.stamp(config, LEGACY_REVISIONS[legacy])
+        _mark_alembic_managed(connection)
+        current = {LEGACY_REVISIONS[legacy]}
+    known = {script.revision for script in scripts.walk_revisions()}
+    if unknown := sorted(current - known):
+        raise _newer(", ".join(unknown), ", ".join(sorted(heads)))
+    if current != heads:
+        log.info("upgrading the library index from %s to %s", sorted(current), sorted(heads))
+        command.upgrade(config, "heads")
+        if connection.dialect.name == "sqlite":
+            _check_foreign_keys(connection)
+
+
+@contextmanager
+def _sqlite_foreign_keys_deferred(connection: Connection) -> Iterator[None]:
+    """SQLite: foreign keys off while migrating, on again after (the check runs before the commit).
+
+    A migration that rebuilds a table (Alembic's batch mode: copy, DROP, RENAME) would otherwise cascade
+    the DROP into every table that references it (``ON DELETE CASCADE`` wipes the analyses of a rebuilt
+    ``tracks``). The pragma is a no-op inside a transaction, so it goes to the driver's connection, which
+    is in autocommit mode (``_sqlite_connect``), before SQLAlchemy begins one.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
         return
-    if version > SCHEMA_VERSION:
+    driver = connection.connection.driver_connection
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({row[0] for row in broken})
         raise LibraryError(
-            f"this library was written by a newer musictagger (schema {version}; this one knows "
-            f"{SCHEMA_VERSION}): update musictagger to open it"
+            f"upgrading the library index would break {len(broken)} reference(s) in {', '.join(tables)}; "
+            "it is left as it was"
         )
-    for step in range(version + 1, SCHEMA_VERSION + 1):
-        MIGRATIONS[step](connection)
-        _set_version(connection, step)
