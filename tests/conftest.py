@@ -1,5 +1,8 @@
 """Shared fixtures: real audio files shipped in tests/data and models loaded once per session."""
 
+import faulthandler
+import gc
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +48,44 @@ def isolated_user_folders(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MUSICTAGGER_DATA_DIR", str(home / "data"))
     monkeypatch.setenv("MUSICTAGGER_CONFIG_DIR", str(home / "config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+
+
+# A hang must fail fast and say where every thread stood. pytest-timeout (``timeout`` in pyproject.toml)
+# fails a test that runs too long and dumps every thread's stack, but its handler is Python code and
+# cannot run while a thread deadlocks holding the GIL (the PySide6 deletion hazard of issue 11). This
+# C-level watchdog can: a little later it prints every thread's stack and ends the process.
+HARD_LIMIT_MARGIN_S = 60
+
+
+@pytest.fixture(autouse=True)
+def hang_watchdog(request):
+    limit = request.config.getini("timeout")
+    marker = request.node.get_closest_marker("timeout")
+    if marker is not None and marker.args:
+        limit = marker.args[0]
+    seconds = float(limit or 0)
+    if seconds > 0:
+        faulthandler.dump_traceback_later(seconds + HARD_LIMIT_MARGIN_S, exit=True, file=sys.stderr)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture(scope="session")
+def qapp(qapp_args):
+    """pytest-qt's application, with the app's rule that garbage is collected on the GUI thread only."""
+    from PySide6.QtWidgets import QApplication
+
+    from musictagger.gui.app import collect_garbage_on_gui_thread
+
+    app = QApplication.instance() or QApplication(qapp_args or ["musictagger-tests"])
+    collect_garbage_on_gui_thread()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def collect_between_tests():
+    """Once a Qt test has switched automatic collection off, collect after every test on this (the GUI)
+    thread, so tests that run no event loop do not pile up garbage."""
+    yield
+    if not gc.isenabled():
+        gc.collect(1)

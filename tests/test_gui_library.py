@@ -331,7 +331,8 @@ def test_review_write_and_undo_from_the_window(qtbot, analysed, music_folder):
     assert metal["genre"][0] == "Metal"  # the default policy fills the empty genre
     dialog.close()
 
-    window.tag_actions.undo_last(ask=False)
+    window.tag_actions.undo_last(ask=False)  # in the background, on the runner's write lane
+    assert window.runner.wait("write", 60)
     assert {p.name: read_tags(p) for p in music_folder.iterdir()} == before
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import pyqtgraph as pg
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtWidgets import QApplication
 
 from musictagger.gui.main_window import MainWindow
@@ -12,9 +14,37 @@ from musictagger.gui.settings import AppSettings
 from musictagger.gui.settings_dialog import apply_theme
 from musictagger.gui.theme import apply_dark_theme
 
+#: Seconds between the GUI thread's garbage-collection checks (each collects only the generations due).
+GC_INTERVAL_S = 0.5
+
+
+_collector: GarbageCollector | None = None
+
+
+def collect_garbage_on_gui_thread() -> GarbageCollector:
+    """Make Python's cyclic garbage collector run on the GUI thread only (idempotent).
+
+    Automatic collection runs on whichever thread happens to allocate past the threshold. If that is a
+    worker thread and the garbage holds a PySide6 wrapper (a dropped window's menu in a reference cycle),
+    the wrapper is deallocated there, and Shiboken's deletion of the Qt object off the GUI thread can
+    deadlock against the GUI thread (the GIL on one side, a Qt mutex on the other): the hang issue 11
+    describes. So automatic collection is switched off and pyqtgraph's ``GarbageCollector`` collects on a
+    GUI-thread timer instead, generation by generation as Python would. Everything alive at start-up is
+    frozen out of the collector's view (``gc.freeze``), so a full collection only walks objects made
+    since and stays short. Reference counting still frees acyclic objects at once, on any thread; the
+    runner's rule (workers never hold Qt objects, gui/runner.py) covers that path.
+    """
+    global _collector
+    if _collector is None:
+        gc.collect()
+        gc.freeze()
+        _collector = GarbageCollector(interval=GC_INTERVAL_S)  # calls gc.disable()
+    return _collector
+
 
 def create_application(argv: list[str]) -> QApplication:
     app = QApplication.instance() or QApplication(argv)
+    collect_garbage_on_gui_thread()
     app.setOrganizationName("musictagger")
     app.setApplicationName("musictagger")
     apply_dark_theme(app)

@@ -1,10 +1,10 @@
-"""Computes label explanations (``musictagger.explain``) off the GUI thread; reports by queued signals.
+"""Computes label explanations (``musictagger.explain``) off the GUI thread, through ``gui/runner.py``.
 
-One explanation at a time, in its own single-thread pool, so a slow map (~10 s for a 4-minute track on a
-laptop CPU) never delays the analysis of the next track, which runs in ``AnalysisWorker``'s pool. A new
+One explanation at a time, on its own lane, so a slow map (~10 s for a 4-minute track on a
+laptop CPU) never delays the analysis of the next track, which runs on ``AnalysisWorker``'s lane. A new
 request (another label, another track) cancels the running one: a forward pre-hook on the worker's own
 copy of the network raises between batches of patches, the only cancel point ``explain`` leaves; results
-that still arrive for an older request are dropped. The networks are loaded lazily in the pool thread
+that still arrive for an older request are dropped. The networks are loaded lazily on the lane
 and belong to it alone (the hook could not be put on a network the analysis thread shares), and maps are
 cached per (track, model, label, method) in memory and on disk.
 """
@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import os
 import threading
-import traceback
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from musictagger.analysis import TrackAnalysis
 from musictagger.catalog import load_model
 from musictagger.device import resolve_device
-from musictagger.errors import MusictaggerError
 from musictagger.explain import DEFAULT_METHOD, ExplanationCache, default_cache_dir, describe, explain
-from musictagger.gui.latest_job import LatestJob, LatestJobRunner
+from musictagger.gui.runner import Runner, Task, TaskCancelled, TaskContext
 from musictagger.taxonomy import Vocabulary
+
+LANE = "explain"
 
 # The model a canonical label is explained with when none of its source tags has a score to compare.
 DEFAULT_EXPLAIN_MODEL = "MSD_musicnn"
@@ -75,55 +75,62 @@ class ExplainCancelled(Exception):
     """Raised inside the network's forward when the request it serves is no longer wanted."""
 
 
-class _JobSignals(QObject):
-    finished = Signal(int, object, str)  # job id, Explanation, sentence from describe()
-    failed = Signal(int, str)  # job id, message a user can read
-    cancelled = Signal(int)
+class ExplainModels:
+    """The lane's own copies of the networks, each with a cancel hook. Plain Python, used on the lane only."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self.running_cancel_event: threading.Event | None = None  # the request being computed now
+        self._models: dict[str, tuple[torch.nn.Module, object]] = {}
+
+    def get(self, name: str):
+        if name not in self._models:
+            net, card = load_model(name, device=str(resolve_device(self.device)))
+            net.register_forward_pre_hook(self._check_cancelled)
+            self._models[name] = (net, card)
+        return self._models[name]
+
+    def _check_cancelled(self, _module, _inputs) -> None:
+        event = self.running_cancel_event
+        if event is not None and event.is_set():
+            raise ExplainCancelled
 
 
-class _ExplainJob(LatestJob):
-    def __init__(self, job_id: int, owner: ExplainWorker, spectrogram, target: ExplainTarget, track_key):
-        super().__init__(job_id)
-        self.owner = owner
-        self.spectrogram = spectrogram
-        self.target = target
-        self.track_key = track_key
-        self.signals = _JobSignals()
-
-    def run(self) -> None:
-        signals = self.signals
-        try:
-            if self.cancel_event.is_set():
-                raise ExplainCancelled
-            net_and_card = self.owner.model_for_pool_thread(self.target.model)
-            self.owner.running_cancel_event = self.cancel_event
-            try:
-                explanation = explain(
-                    net_and_card,
-                    self.spectrogram,
-                    self.target.model,
-                    self.target.label,
-                    method=self.owner.method,
-                    track_key=self.track_key,
-                    cache=self.owner.cache,
-                    vocabulary=self.owner.vocabulary,
-                )
-            finally:
-                self.owner.running_cancel_event = None
-            sentence = describe(explanation, self.spectrogram, mel=net_and_card[1].mel)
-        except ExplainCancelled:
-            signals.cancelled.emit(self.job_id)
-        except MusictaggerError as exc:
-            signals.failed.emit(self.job_id, str(exc))
-        except Exception as exc:  # a bug must reach the caption, not kill the pool thread
-            traceback.print_exc()
-            signals.failed.emit(self.job_id, f"{type(exc).__name__}: {exc}")
-        else:
-            signals.finished.emit(self.job_id, explanation, sentence)
+@dataclass(frozen=True)
+class ExplainRequest:
+    spectrogram: np.ndarray
+    target: ExplainTarget
+    track_key: str
+    method: str
+    cache: ExplanationCache
+    vocabulary: Vocabulary | None
 
 
-class ExplainWorker(LatestJobRunner):
-    """Explains one (track, label) at a time in a pool thread; lives in and signals to the GUI thread."""
+def explain_for_display(ctx: TaskContext, models: ExplainModels, request: ExplainRequest):
+    """The lane's side: the map (cached) and its sentence."""
+    ctx.check()
+    net_and_card = models.get(request.target.model)
+    models.running_cancel_event = ctx.cancel_event
+    try:
+        explanation = explain(
+            net_and_card,
+            request.spectrogram,
+            request.target.model,
+            request.target.label,
+            method=request.method,
+            track_key=request.track_key,
+            cache=request.cache,
+            vocabulary=request.vocabulary,
+        )
+    except ExplainCancelled:
+        raise TaskCancelled from None
+    finally:
+        models.running_cancel_event = None
+    return explanation, describe(explanation, request.spectrogram, mel=net_and_card[1].mel)
+
+
+class ExplainWorker(QObject):
+    """Explains one (track, label) at a time on its own lane; lives in and signals to the GUI thread."""
 
     finished = Signal(object, str)  # Explanation, describe() sentence: only for the current request
     failed = Signal(str)
@@ -136,56 +143,56 @@ class ExplainWorker(LatestJobRunner):
         method: str = DEFAULT_METHOD,
         cache: ExplanationCache | None = None,
         vocabulary: Vocabulary | None = None,
+        runner: Runner | None = None,
     ):
         super().__init__(parent)
-        self.device = device
+        self.runner = runner if runner is not None else Runner(self)
         self.method = method
         self.cache = cache if cache is not None else ExplanationCache(directory=default_cache_dir())
         self.vocabulary = vocabulary
-        self.running_cancel_event: threading.Event | None = None  # set by the pool thread only
-        self._models: dict[str, tuple[torch.nn.Module, object]] = {}
+        self.models = ExplainModels(device)
+        self._current: Task | None = None
 
-    # -- GUI thread API ---------------------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        return self.models.device
+
+    @device.setter
+    def device(self, value: str) -> None:
+        self.models.device = value
 
     def request(self, spectrogram: np.ndarray, target: ExplainTarget, track_key: str) -> None:
         """Explain ``target`` over ``spectrogram``, cancelling whatever was asked before."""
         self.cancel()
-        job = _ExplainJob(self._new_job_id(), self, spectrogram, target, track_key)
-        queued = Qt.ConnectionType.QueuedConnection
-        job.signals.finished.connect(self._on_finished, queued)
-        job.signals.failed.connect(self._on_failed, queued)
-        job.signals.cancelled.connect(self._on_cancelled, queued)
-        self._start(job)
+        request = ExplainRequest(spectrogram, target, track_key, self.method, self.cache, self.vocabulary)
+        task: Task | None = None
 
-    # -- pool thread ------------------------------------------------------------------------------
+        def finished(result) -> None:
+            if self._current is task:
+                self._current = None
+                self.finished.emit(*result)
 
-    def model_for_pool_thread(self, name: str):
-        if name not in self._models:
-            net, card = load_model(name, device=str(resolve_device(self.device)))
-            net.register_forward_pre_hook(self._check_cancelled)
-            self._models[name] = (net, card)
-        return self._models[name]
+        def failed(message: str) -> None:
+            if self._current is task:
+                self._current = None
+                self.failed.emit(message)
 
-    def _check_cancelled(self, _module, _inputs) -> None:
-        event = self.running_cancel_event
-        if event is not None and event.is_set():
-            raise ExplainCancelled
+        task = self.runner.submit(
+            LANE, explain_for_display, self.models, request, on_done=finished, on_error=failed
+        )
+        self._current = task
 
-    # -- forwarding (GUI thread) --------------------------------------------------------------------
+    def cancel(self) -> None:
+        if self._current is not None:
+            self._current.cancel()
+            self._current = None
 
-    @Slot(int, object, str)
-    def _on_finished(self, job_id: int, explanation, sentence: str) -> None:
-        if self._retire(job_id):
-            self.finished.emit(explanation, sentence)
+    def is_busy(self) -> bool:
+        return self._current is not None
 
-    @Slot(int, str)
-    def _on_failed(self, job_id: int, message: str) -> None:
-        if self._retire(job_id):
-            self.failed.emit(message)
-
-    @Slot(int)
-    def _on_cancelled(self, job_id: int) -> None:
-        self._retire(job_id)
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        self.cancel()
+        self.runner.wait(LANE, timeout_ms / 1000)
 
 
 def track_key(path: str) -> str:

@@ -2,14 +2,13 @@
 
 The same path as ``train-head --library``: the labels are the genres or moods already in the files'
 tags, with the user's reviews in the app winning; the head reads the stored embeddings, so nothing is
-re-analysed. Cross-validation runs on a pool thread; its report is shown before anything is saved.
+re-analysed. Cross-validation runs on a runner lane (gui/runner.py); its report is shown before
+anything is saved.
 """
 
 from __future__ import annotations
 
-import traceback
-
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QComboBox,
@@ -26,61 +25,45 @@ from PySide6.QtWidgets import (
 )
 
 from musictagger.catalog import TAGGER_ARCHITECTURES, available_models, user_models_dir
+from musictagger.errors import MusictaggerError
+from musictagger.gui.runner import Runner
 from musictagger.heads.build import HeadTraining, train_head
 from musictagger.heads.model import save_head
+from musictagger.heads.report import format_head_report
 from musictagger.heads.sources import library_tracks
 from musictagger.library.db import Library
 
 SOURCES = (("both", "file tags and my reviews"), ("tags", "file tags only"), ("reviews", "my reviews only"))
 
 
-class _Signals(QObject):
-    done = Signal(object, str)  # HeadTraining, the report text
-    failed = Signal(str)
+class NotEnoughLabels(MusictaggerError):
+    """The library has too few labelled, analysed tracks to learn from."""
 
 
-class _TrainJob(QRunnable):
-    def __init__(self, library: Library, field: str, source: str, name: str, min_tracks: int):
-        super().__init__()
-        self.signals = _Signals()
-        self.args = (library, field, source, name, min_tracks)
-        self.finished = False
-
-    def run(self) -> None:
-        library, field, source, name, min_tracks = self.args
-        try:
-            self._run(library, field, source, name, min_tracks)
-        finally:
-            self.finished = True
-
-    def _run(self, library: Library, field: str, source: str, name: str, min_tracks: int) -> None:
-        from musictagger.cli.train_head import format_head_report
-
-        try:
-            models = available_models(TAGGER_ARCHITECTURES)
-            with library.session() as session:
-                tracks = library_tracks(session, field, models, source=source)
-            tracks = tracks.drop_rare(min_tracks)
-            if len(tracks.label_names()) < 2:
-                have = ", ".join(tracks.label_names()) or "none"
-                self.signals.failed.emit(
-                    f"Need at least two {field} labels with {min_tracks} or more analysed tracks each "
-                    f"(have: {have}). Tag or review more tracks, or lower the minimum."
-                )
-                return
-            result = train_head(
-                tracks, name=name, category=field, inputs=models, source=f"library {field} ({source})"
-            )
-            report = format_head_report(result.card.metrics, result.card.labels)
-            if tracks.dropped:
-                left = ", ".join(f"{label} ({n})" for label, n in sorted(tracks.dropped.items()))
-                report += f"\nleft out (fewer than {min_tracks} tracks): {left}"
-            if tracks.errors:
-                report += f"\n{len(tracks.errors)} labelled track(s) not analysed yet, not used"
-            self.signals.done.emit(result, report)
-        except Exception as exc:  # shown in the dialog; the app goes on
-            traceback.print_exc()
-            self.signals.failed.emit(f"{type(exc).__name__}: {exc}")
+def cross_validate_library_head(
+    _ctx, library: Library, field: str, source: str, name: str, min_tracks: int
+) -> tuple[HeadTraining, str]:
+    """The runner task: the library's labelled tracks → nested cross-validation → (result, report)."""
+    models = available_models(TAGGER_ARCHITECTURES)
+    with library.session() as session:
+        tracks = library_tracks(session, field, models, source=source)
+    tracks = tracks.drop_rare(min_tracks)
+    if len(tracks.label_names()) < 2:
+        have = ", ".join(tracks.label_names()) or "none"
+        raise NotEnoughLabels(
+            f"Need at least two {field} labels with {min_tracks} or more analysed tracks each "
+            f"(have: {have}). Tag or review more tracks, or lower the minimum."
+        )
+    result = train_head(
+        tracks, name=name, category=field, inputs=models, source=f"library {field} ({source})"
+    )
+    report = format_head_report(result.card.metrics, result.card.labels)
+    if tracks.dropped:
+        left = ", ".join(f"{label} ({n})" for label, n in sorted(tracks.dropped.items()))
+        report += f"\nleft out (fewer than {min_tracks} tracks): {left}"
+    if tracks.errors:
+        report += f"\n{len(tracks.errors)} labelled track(s) not analysed yet, not used"
+    return result, report
 
 
 class HeadDialog(QDialog):
@@ -88,12 +71,12 @@ class HeadDialog(QDialog):
 
     head_saved = Signal(str)  # the head's name
 
-    def __init__(self, library: Library, parent: QWidget | None = None):
+    def __init__(self, library: Library, parent: QWidget | None = None, *, runner: Runner | None = None):
         super().__init__(parent)
         self.setWindowTitle("Learn my genres / moods")
         self.library = library
+        self.runner = runner if runner is not None else Runner(self)
         self.result: HeadTraining | None = None
-        self._jobs: list[_TrainJob] = []  # kept until they finish: their signals must outlive the run
         self.field = QComboBox()
         self.field.addItems(["genre", "mood"])
         self.source = QComboBox()
@@ -142,18 +125,18 @@ class HeadDialog(QDialog):
         self.save_button.setEnabled(False)
         self.train_button.setEnabled(False)
         self.status.setText("Cross-validating…")
-        job = _TrainJob(
+        self.runner.submit(
+            "train-head",
+            cross_validate_library_head,
             self.library,
             self.field.currentText(),
             self.source.currentData(),
             self.name.text() or f"my_{self.field.currentText()}s",
             self.min_tracks.value(),
+            on_done=lambda done: self._on_done(*done),
+            on_error=self._on_failed,
+            supersede=True,
         )
-        job.signals.done.connect(self._on_done)
-        job.signals.failed.connect(self._on_failed)
-        job.setAutoDelete(False)  # its signals must outlive the queued delivery
-        self._jobs = [j for j in self._jobs if not j.finished] + [job]
-        QThreadPool.globalInstance().start(job)
 
     def _on_done(self, result: HeadTraining, report: str) -> None:
         self.result = result

@@ -34,6 +34,7 @@ from musictagger.gui.library_view import EmptyLibrary, LibraryView
 from musictagger.gui.library_worker import EtaClock, LibraryWorker
 from musictagger.gui.mood_map import MoodMap
 from musictagger.gui.player import Player
+from musictagger.gui.runner import Runner
 from musictagger.gui.settings import AppSettings
 from musictagger.gui.tag_actions import TagActions
 from musictagger.gui.track_view import TrackView, format_time
@@ -74,12 +75,16 @@ class MainWindow(QMainWindow):
         app_settings = AppSettings(self.settings)
         device = device or app_settings.device
         models = app_settings.models
+        # Every background job of the window (and of its dialogs) goes through this one runner.
+        self.runner = Runner(self)
         self.track_view = TrackView()
         self.track_view.explainer.device = device
-        self.worker = AnalysisWorker(self, device=device, model_names=models)
+        self.worker = AnalysisWorker(self, device=device, model_names=models, runner=self.runner)
         self.player = Player(self, enabled=playback)
         self.library_worker = (
-            LibraryWorker(self.library, self, device=device, model_names=models) if self.library else None
+            LibraryWorker(self.library, self, device=device, model_names=models, runner=self.runner)
+            if self.library
+            else None
         )
         self._build_library_layout()
 
@@ -305,6 +310,7 @@ class MainWindow(QMainWindow):
         self.worker.shutdown()
         if self.library_worker is not None:
             self.library_worker.shutdown()
+        self.runner.shutdown()  # a write or undo in flight finishes its file first
         super().closeEvent(event)
 
     # -- the library: layout ------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ class TagActions:
             self.review_panel.review_changed.connect(lambda ids: self._refresh_rows(ids))
 
     def open_head_dialog(self) -> HeadDialog:
-        dialog = HeadDialog(self.window.library, self.window)
+        dialog = HeadDialog(self.window.library, self.window, runner=self.window.runner)
         dialog.head_saved.connect(self._head_saved)
         self.head_dialog = dialog  # kept: its cross-validation may still be running when it is closed
         dialog.open()
@@ -98,6 +98,7 @@ class TagActions:
             track_ids,
             self.app_settings.write_policy(),
             parent=window,
+            runner=window.runner,
         )
         dialog.finished_writing.connect(lambda _report: window.refresh_library())
         dialog.open()
@@ -106,10 +107,13 @@ class TagActions:
     def undo_last(self, *, ask: bool = True) -> None:
         if self.window.library is None:
             return
-        report = undo_last_batch(self.window.library, self.window, ask=ask)
-        if report is not None:
-            self.window.statusBar().showMessage(f"Undo: {report.written} files restored", 8000)
-            self.window.refresh_library()
+        window = self.window
+
+        def undone(report) -> None:
+            window.statusBar().showMessage(f"Undo: {report.written} files restored", 8000)
+            window.refresh_library()
+
+        undo_last_batch(window.runner, window.library, window, ask=ask, on_done=undone)
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.window.settings, parent=self.window)

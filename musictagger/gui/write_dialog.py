@@ -1,27 +1,23 @@
-"""The write dialog: the dry run first, then "Write N files" on a worker thread, then what happened.
+"""The write dialog: the dry run first, then "Write N files" in the background, then what happened.
 
 How to plug in (MainWindow)::
 
-    from musictagger.gui.write_dialog import WriteDialog, undo_last_batch
+    dialog = WriteDialog(library, vocabulary, track_ids, policy, parent=window, runner=window.runner)
+    dialog.batch_written.connect(window.refresh_library)   # batch id; also emitted after an undo
+    dialog.open()
 
-    def write_selected(self):
-        policy = AppSettings(self.settings).write_policy()
-        dialog = WriteDialog(self.library, self.vocabulary, self.selected_track_ids(), policy, parent=self)
-        dialog.batch_written.connect(self.refresh_library_view)   # batch id; also emitted after an undo
-        dialog.exec()
-
-    undo_action.triggered.connect(lambda: undo_last_batch(self.library, self) and self.refresh_library_view())
-
-Planning (reads every file's tags) and writing run on a QThread; only queued signals come back, and only
-the GUI thread touches widgets. Closing the dialog while writing waits for the current file: a write is
-never cut half way (each file is replaced atomically anyway, and the journal stays consistent).
+Planning (reads every file's tags), writing and undo run on the runner's ``write`` lane (gui/runner.py):
+one lane, so writes and undos never overlap (Picard serialises saves the same way). Only plain data goes
+to the lane (the Library, track ids, plans, the policy) and comes back (plans, a BatchReport); only the
+GUI thread touches widgets. Closing the dialog while writing waits for the current file: a write is never
+cut half way (each file is replaced atomically anyway, and the journal stays consistent).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QThread, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QCloseEvent, QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
@@ -35,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from musictagger.gui.runner import Runner, Task
 from musictagger.library.db import Library
 from musictagger.library.policy import WritePolicy
 from musictagger.library.review import planned_writes_with_reviews
@@ -48,25 +45,7 @@ from musictagger.library.writing import (
 )
 from musictagger.taxonomy import Vocabulary
 
-
-class _Job(QThread):
-    """Runs one function off the GUI thread; its result or error comes back as a queued signal."""
-
-    progress = Signal(int, int)
-    succeeded = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, work: Callable[[Callable[[int, int], None]], object], parent: QWidget | None = None):
-        super().__init__(parent)
-        self._work = work
-
-    def run(self) -> None:
-        try:
-            result = self._work(self.progress.emit)
-        except Exception as exc:
-            self.failed.emit(f"{exc.__class__.__name__}: {exc}")
-        else:
-            self.succeeded.emit(result)
+LANE = "write"
 
 
 def plan_for(
@@ -75,6 +54,27 @@ def plan_for(
     """The dialog's plan: the policy, with the user's reviews taking precedence."""
     with library.session() as session:
         return planned_writes_with_reviews(session, list(track_ids), policy, vocabulary)
+
+
+def _plan_task(_ctx, library, vocabulary, track_ids, policy) -> list[PlannedWrite]:
+    return plan_for(library, vocabulary, track_ids, policy)
+
+
+def _write_task(ctx, library, plans, policy, description) -> BatchReport:
+    return apply_writes(
+        library,
+        plans,
+        policy,
+        description,
+        on_progress=lambda done, total: ctx.report("progress", done, total),
+    )
+
+
+def _undo_task(_ctx, library) -> BatchReport | None:
+    try:
+        return undo_batch(library)
+    except UndoError as exc:
+        return BatchReport(batch_id=None, failed=[("", str(exc))])
 
 
 def describe_report(report: BatchReport, verb: str = "Wrote") -> str:
@@ -86,11 +86,17 @@ def describe_report(report: BatchReport, verb: str = "Wrote") -> str:
 
 
 def undo_last_batch(
-    library: Library, parent: QWidget | None = None, *, ask: bool = True
-) -> BatchReport | None:
-    """Undo the latest write batch after the user confirms; None when cancelled or nothing to undo.
+    runner: Runner,
+    library: Library,
+    parent: QWidget | None = None,
+    *,
+    ask: bool = True,
+    on_done: Callable[[BatchReport], object] | None = None,
+) -> Task | None:
+    """Undo the latest write batch in the background after the user confirms; None when cancelled.
 
-    Runs on the calling (GUI) thread: an undo writes back only the files of one batch.
+    ``on_done(report)`` runs on the GUI thread once every file is back; nothing to undo and failures are
+    told in a message box.
     """
     if ask:
         answer = QMessageBox.question(
@@ -100,14 +106,23 @@ def undo_last_batch(
         )
         if answer != QMessageBox.StandardButton.Yes:
             return None
-    try:
-        report = undo_batch(library)
-    except UndoError as exc:
-        QMessageBox.information(parent, "Undo last batch", str(exc))
-        return None
-    if report.failed:
-        QMessageBox.warning(parent, "Undo last batch", describe_report(report, "Restored"))
-    return report
+
+    def undone(report: BatchReport) -> None:
+        if report.batch_id is None:  # there was nothing to undo: the report carries the reason
+            QMessageBox.information(parent, "Undo last batch", report.failed[0][1])
+            return
+        if report.failed:
+            QMessageBox.warning(parent, "Undo last batch", describe_report(report, "Restored"))
+        if on_done is not None:
+            on_done(report)
+
+    return runner.submit(
+        LANE,
+        _undo_task,
+        library,
+        on_done=undone,
+        on_error=lambda message: QMessageBox.warning(parent, "Undo last batch", message),
+    )
 
 
 class WriteDialog(QDialog):
@@ -124,8 +139,11 @@ class WriteDialog(QDialog):
         track_ids: Sequence[int],
         policy: WritePolicy,
         parent: QWidget | None = None,
+        *,
+        runner: Runner | None = None,
     ):
         super().__init__(parent)
+        self.runner = runner if runner is not None else Runner(self)
         self.setWindowTitle("Write tags")
         self.resize(760, 480)
         self.library = library
@@ -134,7 +152,6 @@ class WriteDialog(QDialog):
         self.policy = policy
         self.plans: list[PlannedWrite] = []
         self.report: BatchReport | None = None
-        self._job: _Job | None = None
         self._busy = False
 
         layout = QVBoxLayout(self)
@@ -164,19 +181,20 @@ class WriteDialog(QDialog):
         self.undo_button.clicked.connect(self.undo_last)
         self.close_button.clicked.connect(self.reject)
         layout.addWidget(self.buttons)
-        self._start(lambda _progress: plan_for(library, vocabulary, self.track_ids, policy), self._planned)
+        self._start(_plan_task, (library, vocabulary, self.track_ids, policy), self._planned)
 
     # -- steps ------------------------------------------------------------------------------------
 
-    def _start(self, work, on_success) -> None:
-        if self._job is not None:
-            self._job.wait()  # its result has arrived; the thread may still be returning from run()
+    def _start(self, task, args: tuple, on_success) -> None:
         self._busy = True
-        self._job = _Job(work, self)
-        self._job.progress.connect(self._on_progress)
-        self._job.succeeded.connect(on_success)
-        self._job.failed.connect(self._on_failed)
-        self._job.start()
+        self.runner.submit(
+            LANE,
+            task,
+            *args,
+            on_event={"progress": self._on_progress},
+            on_done=on_success,
+            on_error=self._on_failed,
+        )
 
     @property
     def busy(self) -> bool:
@@ -212,12 +230,8 @@ class WriteDialog(QDialog):
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.summary.setText("Writing…")
-        plans, policy, library = list(self.plans), self.policy, self.library
         description = f"GUI: {self.files_to_write()} file(s)"
-        self._start(
-            lambda progress: apply_writes(library, plans, policy, description, on_progress=progress),
-            self._written,
-        )
+        self._start(_write_task, (self.library, list(self.plans), self.policy, description), self._written)
 
     @Slot(object)
     def _written(self, report: BatchReport) -> None:
@@ -234,10 +248,12 @@ class WriteDialog(QDialog):
     def undo_last(self, *, ask: bool = True) -> None:
         if self.busy:
             return
-        report = undo_last_batch(self.library, self, ask=ask)
-        if report is not None:
+
+        def undone(report: BatchReport) -> None:
             self.result_label.setText(describe_report(report, "Restored"))
             self.batch_written.emit(report.batch_id)
+
+        undo_last_batch(self.runner, self.library, self, ask=ask, on_done=undone)
 
     @Slot(int, int)
     def _on_progress(self, done: int, total: int) -> None:
@@ -254,8 +270,7 @@ class WriteDialog(QDialog):
     # -- closing ----------------------------------------------------------------------------------
 
     def wait_idle(self, ms: int = 60_000) -> None:
-        if self._job is not None:
-            self._job.wait(ms)
+        self.runner.wait(LANE, ms / 1000)
 
     def done(self, result: int) -> None:
         self.wait_idle()  # a write in flight finishes its file and the journal before the dialog goes
