@@ -1,7 +1,8 @@
 """Where things live: shipped resources and models in the repo, user data and settings per platform.
 
 Environment variables override each location so tests, portable installs and shared setups need no code
-change: ``MUSICTAGGER_DATA_DIR``, ``MUSICTAGGER_CONFIG_DIR``, ``MUSICTAGGER_MODELS``.
+change: ``MUSICTAGGER_DATA_DIR``, ``MUSICTAGGER_CONFIG_DIR``, ``MUSICTAGGER_CACHE_DIR``,
+``MUSICTAGGER_LOG_DIR``, ``MUSICTAGGER_MODELS``.
 """
 
 from __future__ import annotations
@@ -40,3 +41,10 @@ def cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(os.environ.get("MUSICTAGGER_CACHE_DIR") or user_cache_dir(APP_NAME))
+
+
+def log_dir() -> Path:
+    """The app's and the CLI's log files (``logs.configure_logging``)."""
+    from platformdirs import user_log_dir
+
+    return Path(os.environ.get("MUSICTAGGER_LOG_DIR") or user_log_dir(APP_NAME))

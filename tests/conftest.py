@@ -48,6 +48,7 @@ def isolated_user_folders(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MUSICTAGGER_DATA_DIR", str(home / "data"))
     monkeypatch.setenv("MUSICTAGGER_CONFIG_DIR", str(home / "config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("MUSICTAGGER_LOG_DIR", str(home / "logs"))
 
 
 # A hang must fail fast and say where every thread stood. pytest-timeout (``timeout`` in pyproject.toml)
