@@ -6,4 +6,5 @@ cd "$(dirname "$0")"
 scripts/bootstrap.sh dev
 .venv/bin/python -m ruff check .
 .venv/bin/python -m ruff format --check .
+.venv/bin/lint-imports --no-cache  # the architecture contracts in pyproject.toml
 QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest "$@"

@@ -33,9 +33,9 @@ sys.path.insert(0, str(REPO))
 
 from musictagger.analysis import Analyzer  # noqa: E402
 from musictagger.catalog import load_card  # noqa: E402
+from musictagger.head_training.build import train_head  # noqa: E402
+from musictagger.head_training.sources import TrainingTracks, dataset_tracks  # noqa: E402
 from musictagger.heads import available_heads, head_input, load_head, predict  # noqa: E402
-from musictagger.heads.build import train_head  # noqa: E402
-from musictagger.heads.sources import TrainingTracks, dataset_tracks  # noqa: E402
 from musictagger.research.datasets import LabelledSet, read_csv  # noqa: E402
 from musictagger.research.metrics import bootstrap_interval, classification_report  # noqa: E402
 

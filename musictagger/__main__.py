@@ -1,5 +1,27 @@
+"""The launcher: ``musictagger`` (console script), ``python -m musictagger`` and ``python main.py``.
+
+With no argument it opens the desktop app; with any argument it runs the command line. It is the one
+module that knows both front ends: ``cli`` and ``gui`` never import each other (pyproject.toml's
+import-linter contracts), and neither is imported before it is needed, so ``musictagger tag`` never
+loads Qt and the app never parses command-line options it does not have.
+"""
+
+from __future__ import annotations
+
 import sys
+from collections.abc import Sequence
 
-from musictagger.cli import main
 
-sys.exit(main())
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        from musictagger.gui.app import main as open_app
+
+        return open_app(["musictagger"])
+    from musictagger.cli import main as run_command
+
+    return run_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

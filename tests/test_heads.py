@@ -101,8 +101,8 @@ def test_dry_run_saves_nothing_and_a_label_below_the_folds_is_cross_validated_le
 
 
 def test_head_from_the_library_learns_the_users_own_labels_and_reviews_win(tmp_path, analyzer, vocabulary):
-    from musictagger.heads.build import train_head
-    from musictagger.heads.sources import library_tracks
+    from musictagger.head_training.build import train_head
+    from musictagger.head_training.sources import library_tracks
     from musictagger.library import open_library
     from musictagger.library.review import set_review
     from musictagger.library.scanner import scan
@@ -196,7 +196,7 @@ def test_head_input_refuses_embeddings_of_the_wrong_models(analyzer):
 
 
 def test_dataset_embeddings_are_cached_and_a_damaged_entry_is_recomputed(clip_set, analyzer):
-    from musictagger.heads.sources import _cache_file, dataset_tracks
+    from musictagger.head_training.sources import _cache_file, dataset_tracks
 
     paths = [str(p) for p in sorted((clip_set / "jazz").iterdir())[:2]]
     first = dataset_tracks(paths, [("jazz",)] * 2, [None] * 2, analyzer)

@@ -317,3 +317,10 @@ def test_emotion_cnn_saves_and_loads_by_name(registered):
     assert isinstance(loaded, EmotionCNN) and loaded.multilabel and loaded_card.labels == tuple(labels)
     with torch.no_grad():
         assert torch.equal(model(mel).probs, loaded(mel).probs)
+
+
+def test_the_nets_default_feature_count_is_the_feature_extractors():
+    from musictagger.nets.parallel_cnn import DEFAULT_N_FEATURES
+    from musictagger.research.features import N_FEATURES
+
+    assert DEFAULT_N_FEATURES == N_FEATURES

@@ -1,6 +1,7 @@
 """The command line: ``python main.py COMMAND ...`` (also ``python -m musictagger``).
 
-With no command, ``python main.py`` opens the desktop app (the only place Qt is imported).
+With no argument at all, ``python main.py`` opens the desktop app instead: ``musictagger/__main__.py``
+chooses between the two front ends, which never import each other.
 
 Each command lives in its own module with ``add_parser(subparsers)`` and ``run(args) -> exit code``.
 Exit codes: 0 everything worked, 1 some files failed (each reported), 2 the command could not run.
@@ -35,10 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        from musictagger.gui.app import main as open_app
-
-        return open_app(["musictagger"])
+    if args.command is None:  # the launcher (musictagger/__main__.py) opens the app when no argument is given
+        parser.print_help(sys.stderr)
+        return 2
     try:
         return args.run(args)
     except MusictaggerError as exc:

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from musictagger.catalog import CATEGORIES, TAGGER_ARCHITECTURES, available_models, user_models_dir
 from musictagger.cli.common import add_db_option, open_db
 from musictagger.errors import MusictaggerError
+from musictagger.head_training.report import format_head_report
 from musictagger.heads.model import FEATURE_SETS, save_head
 
 
@@ -103,7 +104,7 @@ def _valid_name(name: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musictagger.heads.build import train_head
+    from musictagger.head_training.build import train_head
 
     if not _valid_name(args.name):
         raise HeadTrainingError(f"{args.name!r}: a head name may hold letters, digits, '-', '_' and '.'")
@@ -170,7 +171,7 @@ def _renames(pairs: list[str]) -> dict[str, str]:
 
 def _collect(args: argparse.Namespace, models: list[str]):
     from musictagger.analysis import Analyzer
-    from musictagger.heads.sources import dataset_tracks, library_tracks
+    from musictagger.head_training.sources import dataset_tracks, library_tracks
 
     if args.library:
         with open_db(args) as library, library.session() as session:
@@ -192,27 +193,3 @@ def _collect(args: argparse.Namespace, models: list[str]):
             progress=lambda done, total: bar.update(done - bar.n),
         )
     return tracks, f"dataset {args.dataset}"
-
-
-def format_head_report(metrics: dict, labels: tuple[str, ...]) -> str:
-    """The cross-validated numbers as a person reads them."""
-    lines = [metrics.get("protocol", ""), f"tracks: {metrics.get('n_tracks')}"]
-    if "accuracy" in metrics:
-        lo, hi = metrics["accuracy_ci"]
-        lines.append(f"accuracy   {metrics['accuracy']:.3f}  (95% CI {lo:.3f}-{hi:.3f})")
-        lo, hi = metrics["macro_f1_ci"]
-        lines.append(f"macro-F1   {metrics['macro_f1']:.3f}  (95% CI {lo:.3f}-{hi:.3f})")
-    else:
-        for key in ("macro_roc_auc", "macro_pr_auc", "macro_f1"):
-            if metrics.get(key) is not None:
-                lines.append(f"{key:<14} {metrics[key]:.3f}")
-        lines.extend(f"note: {note}" for note in metrics.get("notes", []))
-    per = metrics.get("per_class") or metrics.get("per_tag") or {}
-    if per:
-        lines.append(f"{'label':<24} {'precision':>9} {'recall':>7} {'f1':>6} {'tracks':>6}")
-        for label in labels:
-            row = {"precision": float("nan"), "recall": float("nan"), "f1": float("nan"), "support": 0}
-            row.update(per.get(label, {}))
-            numbers = f"{row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} {row['support']:>6}"
-            lines.append(f"{label:<24} {numbers}")
-    return "\n".join(lines)

@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
 from musictagger.catalog import TAGGER_ARCHITECTURES, available_models, user_models_dir
 from musictagger.errors import MusictaggerError
 from musictagger.gui.runner import Runner
-from musictagger.heads.build import HeadTraining, train_head
+from musictagger.head_training.build import HeadTraining, train_head
+from musictagger.head_training.report import format_head_report
+from musictagger.head_training.sources import library_tracks
 from musictagger.heads.model import save_head
-from musictagger.heads.report import format_head_report
-from musictagger.heads.sources import library_tracks
 from musictagger.library.db import Library
 
 SOURCES = (("both", "file tags and my reviews"), ("tags", "file tags only"), ("reviews", "my reviews only"))

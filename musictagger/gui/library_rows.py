@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from musictagger.catalog import load_card
 from musictagger.errors import ModelError
+from musictagger.head_training.sources import stored_outputs
 from musictagger.heads.model import available_heads, head_input, load_head, mood_plane, predict
-from musictagger.heads.sources import stored_outputs
 from musictagger.library.schema import Analysis, Track, TrackLabel, WriteEntry
 from musictagger.taxonomy import SelectionPolicy, Vocabulary
 

@@ -6,25 +6,49 @@ connects the window's selection to the review panel and the dialogs to the windo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QStatusBar, QWidget
 
 from musictagger.gui.head_dialog import HeadDialog
+from musictagger.gui.library_model import LibraryModel
+from musictagger.gui.library_view import LibraryView
 from musictagger.gui.review_panel import ReviewPanel
+from musictagger.gui.runner import Runner
 from musictagger.gui.settings import AppSettings
 from musictagger.gui.settings_dialog import SettingsDialog, apply_theme
+from musictagger.gui.track_view import TrackView
+from musictagger.gui.worker import AnalysisWorker
 from musictagger.gui.write_dialog import WriteDialog, undo_last_batch
+from musictagger.library.db import Library
 
-if TYPE_CHECKING:
-    from musictagger.gui.main_window import MainWindow
+
+class TagActionsHost(Protocol):
+    """What the Tags menu needs of its window (MainWindow is one); named here so that this module never
+    imports main_window.py, which imports this one."""
+
+    library: Library | None
+    library_model: LibraryModel
+    library_view: LibraryView
+    runner: Runner
+    settings: QSettings
+    tags_menu: QMenu
+    track_view: TrackView
+    worker: AnalysisWorker
+
+    def add_side_panel(self, widget: QWidget, title: str) -> QDockWidget: ...
+    def refresh_library(self) -> None: ...
+    def refresh_mood_map(self) -> None: ...
+    def show_error(self, text: str) -> None: ...
+    def statusBar(self) -> QStatusBar: ...
 
 
 class TagActions:
     """Owns the review panel and the Tags menu's actions of one main window."""
 
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: TagActionsHost):
         self.window = window
         self.app_settings = AppSettings(window.settings)
         self.review_panel: ReviewPanel | None = None

@@ -1,8 +1,7 @@
 """Heads: small classifiers on the taggers' track embeddings, for taxonomies the taggers lack.
 
-``model`` (the network, its card, loading and saving), ``training`` (fitting and nested cross-validation),
-``sources`` (labelled tracks from a dataset or from the user's library), ``build`` (cross-validate,
-report, fit, card).
+``model``: the network, its card, loading, saving and prediction: what the analysis runs. Learning a head
+(sources, cross-validation, reports) is ``musictagger.head_training``.
 """
 
 from musictagger.heads.model import (

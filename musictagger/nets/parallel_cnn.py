@@ -71,6 +71,9 @@ ARCHITECTURE_NAME = "parallel_cnn"
 OUTPUT_WEIGHT = "output.weight"
 INTERACTIONS = ("none", "audio_to_visual", "visual_to_audio", "two_way")
 
+#: Hand-made features per frame of ``research.features`` (its ``N_FEATURES``; a test keeps the two equal).
+#: Spelled out so that the net, a runtime module, does not import the training side (and librosa).
+DEFAULT_N_FEATURES = 45
 DEFAULT_VISUAL_CHANNELS = (16, 32, 64, 128)
 DEFAULT_AUDIO_CHANNELS = (32, 64, 64)
 _BLOCK_DROPOUT = 0.1  # the paper's dropout after each conv block
@@ -246,13 +249,11 @@ def build(card: Any) -> ParallelCNN:
     ``n_mels`` comes from ``card.mel``, the number of outputs from ``card.labels`` and sigmoid vs
     softmax from ``card.task``.
     """
-    from musictagger.research.features import N_FEATURES  # lazy: importing the net must not import librosa
-
     config = dict(card.config)
     return ParallelCNN(
         n_labels=len(card.labels),
         n_mels=int(card.mel.get("n_mels", 96)),
-        n_features=int(config.get("n_features", N_FEATURES)),
+        n_features=int(config.get("n_features", DEFAULT_N_FEATURES)),
         interaction=str(config.get("interaction", "audio_to_visual")),
         visual_channels=[int(c) for c in config.get("visual_channels", DEFAULT_VISUAL_CHANNELS)],
         audio_channels=[int(c) for c in config.get("audio_channels", DEFAULT_AUDIO_CHANNELS)],

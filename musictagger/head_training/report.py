@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 def format_head_report(metrics: dict, labels: tuple[str, ...]) -> str:
     """The cross-validated numbers as a person reads them."""
     lines = [metrics.get("protocol", ""), f"tracks: {metrics.get('n_tracks')}"]

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from musictagger import __version__
+from musictagger.head_training.sources import TrainingTracks
+from musictagger.head_training.training import cross_validate, fit_head, select_l2
 from musictagger.heads.model import FEATURE_SETS, EmbeddingHead, HeadCard, head_input, label_matrix
-from musictagger.heads.sources import TrainingTracks
-from musictagger.heads.training import cross_validate, fit_head, select_l2
 from musictagger.research.datasets import (
     DatasetError,
     Example,
