@@ -42,12 +42,17 @@ def test_spec_parses_and_names_existing_paths():
     script = _root_relative(analysis.args[0].elts[0].args[0])
     assert script == ROOT / "main.py" and script.is_file()
     keywords = {k.arg: k.value for k in analysis.keywords}
-    datas = {
-        target.value: _root_relative(source.args[0])
+    pairs = [
+        (target.value, _root_relative(source.args[0]))
         for source, target in (t.elts for t in keywords["datas"].elts)
-    }
+    ]
+    datas = {target: path for target, path in pairs if target != "."}
     assert set(datas) == {"models", "resources", "musictagger/library/migrations"}
     assert all(path.is_dir() for path in datas.values())
+    # The licence and the notices at the bundle's root, beside resources/ (musictagger/about.py).
+    at_root = {path for target, path in pairs if target == "."}
+    assert at_root == {ROOT / "LICENSE", ROOT / "THIRD_PARTY_NOTICES.md"}
+    assert all(path.is_file() for path in at_root)
     assert (datas["resources"] / "vocabulary.json").is_file()
     # Where db.py looks for them at run time, relative to the bundle root as to the checkout.
     from musictagger.library.db import MIGRATIONS_DIR
