@@ -13,7 +13,10 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from musictagger.logs import configure_logging
+
     args = list(sys.argv[1:] if argv is None else argv)
+    configure_logging()  # once, for either front end: a rotating file in the user's log folder
     if not args:
         from musictagger.gui.app import main as open_app
 

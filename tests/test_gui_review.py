@@ -72,6 +72,18 @@ def env(qtbot, tmp_path, analysed_index):
     lib.close()
 
 
+def show(qtbot, panel, track_ids):
+    """Select tracks in the panel and wait until they are shown (loaded on the runner's review lane)."""
+    with qtbot.waitSignal(panel.shown, timeout=TIMEOUT_MS):
+        panel.show_tracks(track_ids)
+
+
+def decided(qtbot, panel, action):
+    """Do what a reviewer does and wait until the decision is stored and shown back."""
+    with qtbot.waitSignal(panel.review_changed, timeout=TIMEOUT_MS):
+        action()
+
+
 def test_parse_values_canonicalises_known_names(env):
     _, vocabulary, _, _ = env
     assert parse_values(" hip hop ; My Own Thing,, jazz", vocabulary) == ["Hip-Hop", "My Own Thing", "Jazz"]
@@ -82,7 +94,7 @@ def test_panel_accept_edit_reject_persist(qtbot, env):
     panel = ReviewPanel(lib, vocabulary, SelectionPolicy(top_n=3, min_score=0.0))
     qtbot.addWidget(panel)
     track = ids["untagged.wav"]
-    panel.show_tracks([track])
+    show(qtbot, panel, [track])
     suggested = list(panel.genre.accept_buttons)
     assert suggested, "the models suggest at least one genre"
     assert "In the file — genre: (none)" in panel.in_file.text()
@@ -94,24 +106,25 @@ def test_panel_accept_edit_reject_persist(qtbot, env):
         review = reviews_for(session, [track])[track]["genre"]
     assert (review.status, review.values) == ("accepted", (suggested[0],))
 
-    panel.mood.set_values_text("chill; My Own Mood")
+    decided(qtbot, panel, lambda: panel.mood.set_values_text("chill; My Own Mood"))
     with lib.session() as session:
         review = reviews_for(session, [track])[track]["mood"]
     assert (review.status, review.values) == ("edited", ("Chill", "My Own Mood"))
     assert panel.mood.edit.text() == "Chill; My Own Mood"  # shown back after the refresh
 
-    panel.genre.reject_buttons[suggested[0]].click()  # the only accepted value: the field is rejected
+    # The only accepted value: the field is rejected.
+    decided(qtbot, panel, panel.genre.reject_buttons[suggested[0]].click)
     with lib.session() as session:
         assert reviews_for(session, [track])[track]["genre"].status == "rejected"
 
-    panel.genre.reset_button.click()
+    decided(qtbot, panel, panel.genre.reset_button.click)
     with lib.session() as session:
         assert set(reviews_for(session, [track])[track]) == {"mood"}
 
     # A fresh panel on the same index shows what was stored.
     again = ReviewPanel(lib, vocabulary)
     qtbot.addWidget(again)
-    again.show_tracks([track])
+    show(qtbot, again, [track])
     assert again.mood.edit.text() == "Chill; My Own Mood"
     assert again.mood.decision.text().startswith("Edited")
 
@@ -121,7 +134,7 @@ def test_panel_accept_all_for_a_selection(qtbot, env):
     panel = ReviewPanel(lib, vocabulary)
     qtbot.addWidget(panel)
     selection = sorted(ids.values())
-    panel.show_tracks(selection)
+    show(qtbot, panel, selection)
     assert panel.title.text() == "3 tracks"
     with qtbot.waitSignal(panel.review_changed):
         panel.accept_all_button.click()
@@ -148,10 +161,10 @@ def test_write_dialog_writes_reviewed_values_and_undo_restores(qtbot, env, monke
     panel = ReviewPanel(lib, vocabulary)
     qtbot.addWidget(panel)
     flac, wav = ids["tagged.flac"], ids["untagged.wav"]
-    panel.show_tracks([flac])
-    panel.genre.set_values_text("Lounge; jazz")
-    panel.show_tracks([wav])
-    panel.mood.set_values_text("Dreamy")
+    show(qtbot, panel, [flac])
+    decided(qtbot, panel, lambda: panel.genre.set_values_text("Lounge; jazz"))
+    show(qtbot, panel, [wav])
+    decided(qtbot, panel, lambda: panel.mood.set_values_text("Dreamy"))
     before = {name: read_tags(music / name) for name in ("tagged.flac", "untagged.wav")}
 
     policy = WritePolicy(genre="fill", mood="fill")

@@ -14,12 +14,13 @@ Decisions are stored at once in the index (library/review.py), so the write dial
 Per suggestion: ✓ adds it to the field's accepted values, ✗ drops it (with no earlier decision, ✗ keeps
 the other suggestions); the text box sets the values outright (any text; the vocabulary's names are
 offered); "Accept all suggestions" accepts each selected track's own suggestions; "Reset" forgets.
-All work runs on the GUI thread: each action is one small query on the index.
+Loading a selection and storing a decision run on the runner's ``review`` lane (gui/runner.py), in
+order: the panel hands over a ``ReviewState`` snapshot (plain data) and shows the one that comes back, so
+a slow disk or a 10,000-track selection never freezes the window.
 """
 
 from __future__ import annotations
 
-import os
 import re
 
 from PySide6.QtCore import QStringListModel, Qt, Signal, Slot
@@ -35,12 +36,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from musictagger.gui.runner import Runner, Task
 from musictagger.library.db import Library
 from musictagger.library.policy import LABEL_FIELDS
-from musictagger.library.review import Review, clear_reviews, reviews_for, set_review, suggestions_for
-from musictagger.library.schema import Track
-from musictagger.tags import TagReadError, read_tags
+from musictagger.library.review import Review
+from musictagger.library.review_decisions import ReviewState, decide, load_review_state
 from musictagger.taxonomy import SelectionPolicy, Vocabulary
+
+LANE = "review"
 
 _SPLIT = re.compile(r"[;,]")
 
@@ -168,6 +171,7 @@ class ReviewPanel(QWidget):
     """Review of the selected tracks' genre and mood suggestions, stored in the library index."""
 
     review_changed = Signal(list)  # the track ids whose review changed
+    shown = Signal(list)  # the track ids now shown (after a selection or a decision was loaded)
 
     def __init__(
         self,
@@ -175,14 +179,16 @@ class ReviewPanel(QWidget):
         vocabulary: Vocabulary,
         selection: SelectionPolicy | None = None,
         parent: QWidget | None = None,
+        *,
+        runner: Runner | None = None,
     ):
         super().__init__(parent)
         self.library = library
         self.vocabulary = vocabulary
         self.selection = selection or SelectionPolicy()
-        self.track_ids: list[int] = []
-        self._suggestions: dict[int, dict[str, list[tuple[str, float]]]] = {}
-        self._reviews: dict[int, dict[str, Review]] = {}
+        self.runner = runner if runner is not None else Runner(self)
+        self.state = ReviewState(())
+        self._loading: Task | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 0, 0, 0)
@@ -197,10 +203,10 @@ class ReviewPanel(QWidget):
         self.fields: dict[str, FieldReview] = {}
         for field in LABEL_FIELDS:
             widget = FieldReview(field, vocabulary)
-            widget.edited.connect(self._on_edited)
-            widget.accepted_one.connect(self._on_accept_one)
-            widget.rejected_one.connect(self._on_reject_one)
-            widget.reset.connect(self._on_reset)
+            widget.edited.connect(lambda name, values: self._decide("edit", name, values=values))
+            widget.accepted_one.connect(lambda name, label: self._decide("accept_one", name, label=label))
+            widget.rejected_one.connect(lambda name, label: self._decide("reject_one", name, label=label))
+            widget.reset.connect(lambda name: self._decide("reset", name))
             self.fields[field] = widget
             layout.addWidget(widget)
         self.accept_all_button = QPushButton("Accept all suggestions")
@@ -209,7 +215,7 @@ class ReviewPanel(QWidget):
         layout.addWidget(self.accept_all_button)
         layout.addStretch(1)
         self.setMinimumWidth(240)
-        self.show_tracks([])
+        self._render(self.state)
 
     @property
     def genre(self) -> FieldReview:
@@ -219,66 +225,82 @@ class ReviewPanel(QWidget):
     def mood(self) -> FieldReview:
         return self.fields["mood"]
 
+    @property
+    def track_ids(self) -> list[int]:
+        return list(self.state.track_ids)
+
     def set_selection_policy(self, selection: SelectionPolicy) -> None:
         self.selection = selection
         self.show_tracks(self.track_ids)
+
+    def busy(self) -> bool:
+        """A selection or a decision is being loaded or stored."""
+        return self.runner.busy(LANE)
 
     # -- showing ----------------------------------------------------------------------------------
 
     @Slot(list)
     def show_tracks(self, track_ids: list[int]) -> None:
-        self.track_ids = list(dict.fromkeys(int(t) for t in track_ids))
-        ids = self.track_ids
-        with self.library.session() as session:
-            self._suggestions = suggestions_for(session, ids, self.selection.min_score)
-            self._reviews = reviews_for(session, ids)
-            tracks = [session.get(Track, t) for t in ids[:1]]
-        enabled = bool(ids)
-        self.accept_all_button.setEnabled(enabled)
-        for widget in self.fields.values():
-            widget.setEnabled(enabled)
+        """Show ``track_ids`` (loaded in the background; the newest selection wins)."""
+        ids = list(dict.fromkeys(int(t) for t in track_ids))
+        if self._loading is not None:  # an older selection: not wanted any more (decisions still are)
+            self._loading.cancel()
+            self._loading = None
+        if not ids:
+            self._render(ReviewState((), selection=self.selection))
+            return
+        self._set_enabled(False)
+        self._loading = self.runner.submit(
+            LANE, _load, self.library, ids, self.selection, on_done=self._loaded, on_error=self._on_failed
+        )
+
+    def _loaded(self, state: ReviewState) -> None:
+        self._loading = None
+        self._render(state)
+
+    def _render(self, state: ReviewState) -> None:
+        self.state = state
+        ids = state.track_ids
+        self._set_enabled(bool(ids))
         if not ids:
             self.title.setText("No track selected")
             self.in_file.setText("")
-        elif len(ids) == 1 and tracks[0] is not None:
-            track = tracks[0]
-            self.title.setText(track.title or os.path.basename(track.path))
-            self.in_file.setText(self._file_summary(track))
+        elif len(ids) == 1:
+            self.title.setText(state.first_title)
+            self.in_file.setText(
+                "\n".join(
+                    f"In the file — {field}: {'; '.join(state.first_file_values.get(field, [])) or '(none)'}"
+                    for field in LABEL_FIELDS
+                )
+            )
         else:
             self.title.setText(f"{len(ids)} tracks")
             self.in_file.setText("")
         for field, widget in self.fields.items():
             self._show_field(field, widget)
+        self.shown.emit(list(ids))
 
-    def _file_summary(self, track: Track) -> str:
-        # Read from the file itself: the index may be stale if something else tagged it since the scan.
-        try:
-            tags = read_tags(os.fsdecode(track.path_key))
-        except TagReadError:
-            tags = track.file_tags or {}
-        lines = [
-            f"In the file — {field}: {'; '.join(tags.get(field, [])) or '(none)'}" for field in LABEL_FIELDS
-        ]
-        return "\n".join(lines)
-
-    def _shown_suggestions(self, track_id: int, field: str) -> list[tuple[str, float]]:
-        return self._suggestions.get(track_id, {}).get(field, [])[: self.selection.top_n]
+    def _set_enabled(self, enabled: bool) -> None:
+        self.accept_all_button.setEnabled(enabled)
+        for widget in self.fields.values():
+            widget.setEnabled(enabled)
 
     def _show_field(self, field: str, widget: FieldReview) -> None:
-        ids = self.track_ids
+        state = self.state
+        ids = state.track_ids
         if len(ids) == 1:
-            suggestions = self._shown_suggestions(ids[0], field)
-            review = self._reviews.get(ids[0], {}).get(field)
-            values = self._decided_values(ids[0], field)
+            suggestions = state.shown_suggestions(ids[0], field)
+            values = state.decided_values(ids[0], field)
+            review = state.review(ids[0], field)
             widget.set_state(suggestions, values, _describe(review), "type values; ; between them")
             return
         # Several tracks: each suggestion once, with its mean score over the tracks that have it.
         scores: dict[str, list[float]] = {}
         for track_id in ids:
-            for label, score in self._shown_suggestions(track_id, field):
+            for label, score in state.shown_suggestions(track_id, field):
                 scores.setdefault(label, []).append(score)
         merged = sorted(((label, sum(s) / len(s)) for label, s in scores.items()), key=lambda item: -item[1])
-        statuses = {self._reviews.get(t, {}).get(field, None) for t in ids}
+        statuses = {state.review(t, field) for t in ids}
         summary = (
             f"{len(ids)} tracks; " + ", ".join(sorted({r.status if r else "not reviewed" for r in statuses}))
             if ids
@@ -286,65 +308,44 @@ class ReviewPanel(QWidget):
         )
         widget.set_state(merged, None, summary, f"set for all {len(ids)} tracks" if ids else "")
 
-    def _decided_values(self, track_id: int, field: str) -> list[str] | None:
-        """The values a review fixes for the field; None when there is no review or it was rejected."""
-        review = self._reviews.get(track_id, {}).get(field)
-        if review is None or review.status == "rejected":
-            return None
-        if review.values is None:
-            return [label for label, _ in self._shown_suggestions(track_id, field)]
-        return list(review.values)
+    def _on_failed(self, message: str) -> None:
+        self.title.setText("Could not read the review")
+        self.in_file.setText(message)
 
     # -- deciding ---------------------------------------------------------------------------------
 
     @Slot()
     def accept_all(self) -> None:
-        self._store(
-            lambda session: [set_review(session, self.track_ids, f, None, "accepted") for f in LABEL_FIELDS]
+        self._decide("accept_all")
+
+    def _decide(self, decision: str, field: str | None = None, **details) -> None:
+        """Store a decision in the background (in order with the others), then show the stored state."""
+        if not self.state.track_ids:
+            return
+        self._set_enabled(False)
+        self.runner.submit(
+            LANE,
+            _decide,
+            self.library,
+            self.state,
+            decision,
+            field,
+            details,
+            on_done=self._decided,
+            on_error=self._on_failed,
         )
 
-    def _on_edited(self, field: str, values: list[str]) -> None:
-        self._store(lambda session: set_review(session, self.track_ids, field, values, "edited"))
+    def _decided(self, state: ReviewState) -> None:
+        self._render(state)
+        self.review_changed.emit(list(state.track_ids))
 
-    def _on_reset(self, field: str) -> None:
-        self._store(lambda session: clear_reviews(session, self.track_ids, field))
 
-    def _on_accept_one(self, field: str, label: str) -> None:
-        def change(session) -> None:
-            for track_id in self.track_ids:
-                values = self._decided_values(track_id, field) or []
-                if label.casefold() not in {v.casefold() for v in values}:
-                    values.append(label)
-                set_review(session, [track_id], field, values, self._status_for(track_id, field, values))
+def _load(_ctx, library: Library, track_ids: list[int], selection: SelectionPolicy) -> ReviewState:
+    return load_review_state(library, track_ids, selection)
 
-        self._store(change)
 
-    def _on_reject_one(self, field: str, label: str) -> None:
-        def change(session) -> None:
-            for track_id in self.track_ids:
-                values = self._decided_values(track_id, field)
-                if values is None:  # no decision yet: rejecting one keeps the other suggestions
-                    values = [name for name, _ in self._shown_suggestions(track_id, field)]
-                kept = [v for v in values if v.casefold() != label.casefold()]
-                status = self._status_for(track_id, field, kept) if kept else "rejected"
-                set_review(session, [track_id], field, kept or None, status)
-
-        self._store(change)
-
-    def _status_for(self, track_id: int, field: str, values: list[str]) -> str:
-        """``accepted`` when every value is one of the track's suggestions, ``edited`` otherwise."""
-        suggested = {label.casefold() for label, _ in self._suggestions.get(track_id, {}).get(field, [])}
-        return "accepted" if all(v.casefold() in suggested for v in values) else "edited"
-
-    def _store(self, change) -> None:
-        if not self.track_ids:
-            return
-        with self.library.session() as session:
-            change(session)
-            session.commit()
-        ids = list(self.track_ids)
-        self.show_tracks(ids)
-        self.review_changed.emit(ids)
+def _decide(_ctx, library: Library, state: ReviewState, decision: str, field: str | None, details: dict):
+    return decide(library, state, decision, field, **details)
 
 
 def _describe(review: Review | None) -> str:
