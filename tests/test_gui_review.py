@@ -10,10 +10,10 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from musictagger.gui.app import create_application
@@ -27,6 +27,7 @@ from musictagger.library.review import planned_writes_with_reviews, reviews_for
 from musictagger.library.scanner import scan
 from musictagger.library.store import analyse_pending
 from musictagger.library.writing import format_diff
+from musictagger.settings import Settings, load_settings, save_settings, settings_path
 from musictagger.tags import read_tags
 from musictagger.taxonomy import SelectionPolicy, load_vocabulary
 
@@ -201,30 +202,34 @@ def test_write_dialog_with_nothing_to_write(qtbot, env):
     assert "Nothing to change" in dialog.diff_view.toPlainText()
 
 
-def _settings(tmp_path):
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-def test_settings_defaults_match_the_core(tmp_path):
-    prefs = AppSettings(_settings(tmp_path))
+def test_settings_defaults_match_the_core():
+    prefs = AppSettings()  # this test's settings.toml (conftest points MUSICTAGGER_CONFIG_DIR away)
+    assert not prefs.path.exists()
     assert prefs.write_policy() == WritePolicy()
     assert prefs.selection_policy() == SelectionPolicy()
     assert (prefs.device, prefs.theme, prefs.models) == ("auto", "dark", None)
 
 
-def test_settings_round_trip_and_survive_bad_values(tmp_path):
-    prefs = AppSettings(_settings(tmp_path))
-    prefs.device = "cpu"
-    prefs.models = ["MTT_musicnn"]
-    prefs.set_field_mode("genre", "merge")
-    prefs.set_field_mode("mood", "replace")
-    prefs.set_writes_field("mood", False)
-    prefs.max_genres, prefs.max_moods, prefs.min_score = 1, 3, 0.35
-    prefs.comment_block, prefs.id3v23_separator = True, " / "
-    prefs.display_threshold, prefs.display_cap, prefs.theme = 0.25, 5, "light"
-    prefs.qsettings.sync()
-
-    again = AppSettings(_settings(tmp_path))  # read back from the INI file
+def test_settings_are_settings_toml_and_survive_bad_values(tmp_path):
+    prefs = AppSettings()
+    assert prefs.path == settings_path()
+    prefs.save(
+        prefs.current.replace(
+            analysis={"device": "cpu", "models": ("MTT_musicnn",)},
+            display={"threshold": 0.25, "cap": 5, "theme": "light"},
+            write={
+                "genre_mode": "merge",
+                "mood_mode": "replace",
+                "write_mood": False,
+                "max_genres": 1,
+                "max_moods": 3,
+                "min_score": 0.35,
+                "comment_block": True,
+                "id3v23_separator": " / ",
+            },
+        )
+    )
+    again = AppSettings()  # read back from the file, as the CLI reads it
     assert again.write_policy() == WritePolicy(
         genre="merge",
         mood="skip",
@@ -234,27 +239,26 @@ def test_settings_round_trip_and_survive_bad_values(tmp_path):
         comment_block=True,
         id3v23_separator=" / ",
     )
-    assert again.field_mode("mood") == "replace"  # kept for when mood is written again
+    assert again.current.write.mood_mode == "replace"  # kept for when mood is written again
     assert again.selection_policy() == SelectionPolicy(top_n=5, min_score=0.25)
     assert (again.device, again.models, again.theme) == ("cpu", ["MTT_musicnn"], "light")
+    assert load_settings() == again.current
 
-    raw = _settings(tmp_path)
-    raw.setValue("write/max_genres", "lots")
-    raw.setValue("write/min_score", "2")
-    raw.setValue("write/genre_mode", "overwrite")
-    raw.setValue("analysis/device", "tpu")
-    raw.sync()
-    broken = AppSettings(_settings(tmp_path))
-    assert broken.write_policy().max_genres == WritePolicy().max_genres
-    assert broken.write_policy().min_score == WritePolicy().min_score
-    assert broken.write_policy().genre == "fill"
-    assert broken.device == "auto"
+    # A hand edit is seen by the next read, without a restart; bad values fall back per key.
+    text = settings_path().read_text(encoding="utf-8")
+    text = text.replace("max_genres = 1", 'max_genres = "lots"').replace("min_score = 0.35", "min_score = 2")
+    text = text.replace('genre_mode = "merge"', 'genre_mode = "overwrite"').replace('"cpu"', '"tpu"')
+    settings_path().write_text(text.replace("max_moods = 3", "max_moods = 1"), encoding="utf-8")
+    policy = again.write_policy()
+    assert (policy.max_genres, policy.min_score, policy.genre) == (2, 0.2, "fill")
+    assert policy.max_moods == 1  # the readable edit is taken
+    assert again.device == "auto"
 
 
-def test_settings_dialog_stores_on_ok_only(qtbot, tmp_path):
+def test_settings_dialog_stores_on_ok_only(qtbot):
     create_application([])
-    settings = _settings(tmp_path)
-    dialog = SettingsDialog(settings)
+    path = settings_path()
+    dialog = SettingsDialog()
     qtbot.addWidget(dialog)
     assert dialog.device_box.itemData(0) == "auto" and dialog.device_box.findData("cuda") >= 0
     assert set(dialog.model_boxes) and all(box.isChecked() for box in dialog.model_boxes.values())
@@ -264,10 +268,16 @@ def test_settings_dialog_stores_on_ok_only(qtbot, tmp_path):
     dialog.comment_block_box.setChecked(True)
     dialog.theme_box.setCurrentText("light")
     dialog.reject()
-    assert AppSettings(settings).write_policy() == WritePolicy()  # Cancel stored nothing
+    assert not path.exists()  # Cancel stored nothing
 
-    dialog = SettingsDialog(settings)
+    # The user's own comments and keys survive the dialog.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# my notes\n[write]\nmax_moods = 1  # one mood for the crate\nmy_key = 7\n", encoding="utf-8"
+    )
+    dialog = SettingsDialog()
     qtbot.addWidget(dialog)
+    assert dialog.max_boxes["mood"].value() == 1
     dialog.mode_boxes["genre"].setCurrentIndex(dialog.mode_boxes["genre"].findData("replace"))
     dialog.write_boxes["mood"].setChecked(False)
     dialog.max_boxes["genre"].setValue(4)
@@ -276,9 +286,24 @@ def test_settings_dialog_stores_on_ok_only(qtbot, tmp_path):
     dialog.model_boxes[first_model].setChecked(False)
     with qtbot.waitSignal(dialog.settings_saved):
         dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
-    prefs = AppSettings(_settings(tmp_path))
-    assert prefs.write_policy() == WritePolicy(genre="replace", mood="skip", max_genres=4, comment_block=True)
-    assert first_model not in (prefs.models or [])
-    shown = SettingsDialog(settings)
+    saved = load_settings()
+    assert saved.write_policy() == WritePolicy(
+        genre="replace", mood="skip", max_genres=4, max_moods=1, comment_block=True
+    )
+    assert first_model not in (saved.analysis.models or ())
+    text = path.read_text(encoding="utf-8")
+    assert "# my notes" in text and "max_moods = 1  # one mood for the crate" in text
+    assert tomllib.loads(text)["write"]["my_key"] == 7
+    shown = SettingsDialog()
     qtbot.addWidget(shown)
     assert not shown.write_boxes["mood"].isChecked()  # shown as stored
+    assert not shown.model_boxes[first_model].isChecked()
+
+
+def test_settings_dialog_keeps_a_device_set_by_hand(qtbot):
+    create_application([])
+    save_settings(Settings().replace(analysis={"device": "cuda:1"}))
+    dialog = SettingsDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.device_box.currentData() == "cuda:1"
+    assert dialog.edited() == load_settings()  # OK without a change changes nothing

@@ -198,11 +198,11 @@ def test_missing_qtmultimedia_disables_play_with_reason(qtbot, tmp_path, monkeyp
 
 
 def test_models_chosen_in_settings_are_the_ones_the_window_runs(qtbot, tmp_path):
-    from musictagger.gui.settings import AppSettings
+    from musictagger.settings import Settings, save_settings
 
     create_application([])
-    settings = QSettings(str(tmp_path / "chosen.ini"), QSettings.Format.IniFormat)
-    AppSettings(settings).models = ["MTT_musicnn"]
+    settings = QSettings(str(tmp_path / "chosen.ini"), QSettings.Format.IniFormat)  # the layout only
+    save_settings(Settings().replace(analysis={"models": ("MTT_musicnn",)}))  # the test's settings.toml
     win = MainWindow(settings, device="cpu", playback=False)
     qtbot.addWidget(win)
     try:

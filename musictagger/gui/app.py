@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     app = create_application(argv)
     window = MainWindow()
-    apply_theme(app, AppSettings(window.settings).theme)
+    apply_theme(app, AppSettings().theme)
     window.show()
     args = argv[1:]
     folders = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--add-folder"]

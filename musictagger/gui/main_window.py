@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         self.library = self._open_library(library)
         # Device and models come from Settings unless the caller forces a device (tests, scripts);
         # a change in the Settings dialog applies from the next start (the models are loaded once).
-        app_settings = AppSettings(self.settings)
+        app_settings = AppSettings()  # settings.toml; self.settings (QSettings) keeps the layout
         device = device or app_settings.device
         models = app_settings.models
         # Every background job of the window (and of its dialogs) goes through this one runner.

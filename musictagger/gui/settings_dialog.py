@@ -1,24 +1,27 @@
 """The settings dialog: device, models, what the panels show, how tags are written, the theme.
 
+It edits ``settings.toml`` (musictagger/settings.py), the file the command line reads too: the file is
+read when the dialog opens and written, atomically and keeping the user's comments, on OK. Nothing is
+stored until OK: Cancel leaves the file as it was.
+
 How to plug in (MainWindow)::
 
-    from musictagger.gui.settings import AppSettings
     from musictagger.gui.settings_dialog import SettingsDialog, apply_theme
 
     def show_settings(self):
-        dialog = SettingsDialog(self.settings, parent=self)      # the window's QSettings
-        dialog.settings_saved.connect(self.on_settings_saved)    # re-read AppSettings(self.settings)
+        dialog = SettingsDialog(parent=self)                     # the user's settings.toml
+        dialog.settings_saved.connect(self.on_settings_saved)    # AppSettings sees the new file at once
         dialog.exec()
 
-    # on_settings_saved: apply_theme(QApplication.instance(), prefs.theme); a changed device or model
-    # list needs a new AnalysisWorker (models are loaded once per worker).
-
-Nothing is stored until OK: Cancel leaves the settings as they were.
+    # on_settings_saved: apply_theme(QApplication.instance(), AppSettings().theme); a changed device or
+    # model list needs a new AnalysisWorker (models are loaded once per worker).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Signal
+import os
+
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -40,6 +43,7 @@ from musictagger.device import _mps_available
 from musictagger.gui import theme as dark
 from musictagger.gui.settings import DEVICES, THEMES, AppSettings
 from musictagger.library.policy import LABEL_FIELDS, MODES
+from musictagger.settings import Settings
 
 MODE_HELP = {
     "fill": "only where the file has no value",
@@ -67,14 +71,15 @@ def apply_theme(app: QApplication, name: str) -> None:
 
 
 class SettingsDialog(QDialog):
-    """Edits an AppSettings over the given QSettings; emits settings_saved after OK stored them."""
+    """Edits a settings file (default: the user's settings.toml); emits settings_saved after OK stored it."""
 
     settings_saved = Signal()
 
-    def __init__(self, settings: QSettings, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, *, path: str | os.PathLike | None = None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.prefs = AppSettings(settings)
+        self.prefs = AppSettings(path)
+        self.loaded = Settings()  # what load() showed: store() edits it, so keys the dialog lacks are kept
         layout = QVBoxLayout(self)
         layout.addWidget(self._analysis_group())
         layout.addWidget(self._display_group())
@@ -158,44 +163,55 @@ class SettingsDialog(QDialog):
     # -- load / store -----------------------------------------------------------------------------
 
     def load(self) -> None:
-        prefs = self.prefs
-        self.device_box.setCurrentIndex(max(0, self.device_box.findData(prefs.device)))
-        chosen = prefs.models
+        settings = self.loaded = self.prefs.current
+        analysis, display, write = settings.analysis, settings.display, settings.write
+        if self.device_box.findData(analysis.device) < 0:  # e.g. cuda:1, set in the file by hand
+            self.device_box.addItem(analysis.device, analysis.device)
+        self.device_box.setCurrentIndex(max(0, self.device_box.findData(analysis.device)))
         for name, box in self.model_boxes.items():
-            box.setChecked(chosen is None or name in chosen)
-        self.threshold_box.setValue(prefs.display_threshold)
-        self.cap_box.setValue(prefs.display_cap)
-        self.theme_box.setCurrentText(prefs.theme)
-        maxima = {"genre": prefs.max_genres, "mood": prefs.max_moods}
+            box.setChecked(analysis.models is None or name in analysis.models)
+        self.threshold_box.setValue(display.threshold)
+        self.cap_box.setValue(display.cap)
+        self.theme_box.setCurrentText(display.theme)
+        maxima = {"genre": write.max_genres, "mood": write.max_moods}
         for field in LABEL_FIELDS:
-            self.write_boxes[field].setChecked(prefs.writes_field(field))
-            self.mode_boxes[field].setCurrentIndex(self.mode_boxes[field].findData(prefs.field_mode(field)))
+            self.write_boxes[field].setChecked(write.writes(field))
+            self.mode_boxes[field].setCurrentIndex(self.mode_boxes[field].findData(write.mode(field)))
             self.max_boxes[field].setValue(maxima[field])
-            self.mode_boxes[field].setEnabled(prefs.writes_field(field))
-            self.max_boxes[field].setEnabled(prefs.writes_field(field))
-        self.min_score_box.setValue(prefs.min_score)
-        self.comment_block_box.setChecked(prefs.comment_block)
-        self.separator_edit.setText(prefs.id3v23_separator)
+            self.mode_boxes[field].setEnabled(write.writes(field))
+            self.max_boxes[field].setEnabled(write.writes(field))
+        self.min_score_box.setValue(write.min_score)
+        self.comment_block_box.setChecked(write.comment_block)
+        self.separator_edit.setText(write.id3v23_separator)
 
-    def store(self) -> None:
-        prefs = self.prefs
-        prefs.device = self.device_box.currentData()
+    def edited(self) -> Settings:
+        """The settings as the dialog shows them (the file's other keys as they were)."""
         checked = [name for name, box in self.model_boxes.items() if box.isChecked()]
         # All checked is stored as "every model", so a model added later is used without a visit here.
-        prefs.models = None if len(checked) == len(self.model_boxes) else checked
-        prefs.display_threshold = self.threshold_box.value()
-        prefs.display_cap = self.cap_box.value()
-        prefs.theme = self.theme_box.currentText()
-        for field in LABEL_FIELDS:
-            prefs.set_writes_field(field, self.write_boxes[field].isChecked())
-            prefs.set_field_mode(field, self.mode_boxes[field].currentData())
-        prefs.max_genres = self.max_boxes["genre"].value()
-        prefs.max_moods = self.max_boxes["mood"].value()
-        prefs.min_score = self.min_score_box.value()
-        prefs.comment_block = self.comment_block_box.isChecked()
-        if self.separator_edit.text():
-            prefs.id3v23_separator = self.separator_edit.text()
-        prefs.qsettings.sync()
+        models = None if len(checked) == len(self.model_boxes) else tuple(checked)
+        return self.loaded.replace(
+            analysis={"device": self.device_box.currentData(), "models": models},
+            display={
+                "threshold": self.threshold_box.value(),
+                "cap": self.cap_box.value(),
+                "theme": self.theme_box.currentText(),
+            },
+            write={
+                "write_genre": self.write_boxes["genre"].isChecked(),
+                "write_mood": self.write_boxes["mood"].isChecked(),
+                "genre_mode": self.mode_boxes["genre"].currentData(),
+                "mood_mode": self.mode_boxes["mood"].currentData(),
+                "max_genres": self.max_boxes["genre"].value(),
+                "max_moods": self.max_boxes["mood"].value(),
+                "min_score": self.min_score_box.value(),
+                "comment_block": self.comment_block_box.isChecked(),
+                # An emptied separator keeps the one there was: ID3v2.3 needs one.
+                "id3v23_separator": self.separator_edit.text() or self.loaded.write.id3v23_separator,
+            },
+        )
+
+    def store(self) -> None:
+        self.prefs.save(self.edited())
 
     def accept(self) -> None:
         self.store()

@@ -50,7 +50,7 @@ class TagActions:
 
     def __init__(self, window: TagActionsHost):
         self.window = window
-        self.app_settings = AppSettings(window.settings)
+        self.app_settings = AppSettings()
         self.review_panel: ReviewPanel | None = None
         self.head_dialog: HeadDialog | None = None
         menu = window.tags_menu
@@ -140,7 +140,7 @@ class TagActions:
         undo_last_batch(window.runner, window.library, window, ask=ask, on_done=undone)
 
     def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.window.settings, parent=self.window)
+        dialog = SettingsDialog(parent=self.window)
         dialog.settings_saved.connect(self._settings_saved)
         dialog.open()
         return dialog
