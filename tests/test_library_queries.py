@@ -190,3 +190,91 @@ def test_an_m3u8_export_replaces_the_old_playlist_atomically_and_keeps_odd_names
     with pytest.raises(OSError):
         export_m3u8([odd], out)
     assert out.read_text() == "#EXTM3U\n" and os.listdir(out.parent) == ["set.m3u8"]
+
+
+# --- one search rule for `list --search` and the app's table -----------------------------------------------
+
+SEARCH_TRACKS = [
+    ("/music/Pop/halo.flac", "Halo", "Beyoncé", "I Am... Sasha Fierce"),
+    ("/music/Metal/kickstart.mp3", "Kickstart My Heart", "Mötley Crüe", "Dr. Feelgood"),
+    ("/music/Techno/Straße.wav", "Straße der Nacht", "Ｋｒａｆｔ", None),
+    ("/music/Misc/ﬁre.ogg", None, None, "STRASSE"),
+    ("/music/Misc/Sigur.mp3", "Hoppípolla", "Sigur Rós", "Takk..."),
+    ("/music/Misc/plain.mp3", "Beyonce Tribute", "Cover Band", "Covers"),
+    ("/music/Misc/Øresund.mp3", "Øresund", None, None),
+]
+
+SEARCHES = {
+    "beyonce": {"halo.flac", "plain.mp3"},
+    "BEYONCÉ": {"halo.flac", "plain.mp3"},
+    "MÖTLEY": {"kickstart.mp3"},
+    "motley crue": {"kickstart.mp3"},
+    "straße": {"Straße.wav", "ﬁre.ogg"},
+    "STRASSE": {"Straße.wav", "ﬁre.ogg"},
+    "kraft": {"Straße.wav"},  # full-width letters
+    "fire": {"ﬁre.ogg"},  # the ligature
+    "hoppipolla": {"Sigur.mp3"},
+    "ros": {"Sigur.mp3"},
+    "oresund": {"Øresund.mp3"},
+    "  halo  ": {"halo.flac"},
+    "fierce/": set(),  # no match across two columns
+    "100%": set(),
+}
+
+
+@pytest.fixture
+def search_session(tmp_path):
+    with open_library(tmp_path / "search.sqlite") as library, library.session() as session:
+        now = utc_now()
+        for path, title, artist, album in SEARCH_TRACKS:
+            session.add(
+                Track(
+                    path_key=os.fsencode(path),
+                    path=path,
+                    folder=os.path.dirname(path),
+                    size=1,
+                    mtime_ns=1,
+                    title=title,
+                    artist=artist,
+                    album=album,
+                    file_tags={},
+                    scanned_at=now,
+                )
+            )
+        session.commit()
+        yield session
+
+
+def test_fold_text_ignores_case_accents_and_width():
+    from musictagger.library.queries import fold_text
+
+    assert fold_text("Beyoncé") == "beyonce"
+    assert fold_text("MÖTLEY CRÜE") == "motley crue"
+    assert fold_text("straße") == fold_text("STRASSE") == "strasse"
+    assert fold_text("Ｋｒａｆｔ") == "kraft"
+    assert fold_text("ﬁre") == "fire"
+    assert fold_text("Beyonce\u0301") == "beyonce"  # decomposed accents too
+    assert fold_text("東京") == "東京"
+    assert fold_text(None) == fold_text("") == ""
+
+
+@pytest.mark.parametrize(("text", "expected"), SEARCHES.items())
+def test_list_and_the_library_table_find_the_same_tracks(search_session, text, expected):
+    from musictagger.gui.library_rows import TrackFilter, filtered_ids
+
+    by_list = find_tracks(search_session, text=text)
+    assert {os.path.basename(t.path) for t in by_list} == expected
+    by_table = filtered_ids(search_session, TrackFilter(text=text))
+    assert by_table == [t.id for t in by_list]  # same tracks, same (path) order
+
+
+def test_the_search_runs_in_sql_on_a_connection_opened_before(tmp_path):
+    """A connection pooled before queries.py registered the fold still gets it from the session."""
+    from sqlalchemy import select
+
+    from musictagger.library.queries import search_condition
+
+    with open_library(tmp_path / "early.sqlite") as library, library.session() as session:
+        session.connection().connection.dbapi_connection.create_function("musictagger_fold", 1, None)
+        query = select(Track.id).where(search_condition("beyonce", session))
+        assert list(session.scalars(query)) == []

@@ -20,6 +20,7 @@ from musictagger.catalog import load_card
 from musictagger.errors import ModelError
 from musictagger.head_training.sources import stored_outputs
 from musictagger.heads.model import available_heads, head_input, load_head, mood_plane, predict
+from musictagger.library.queries import ensure_fold_function, search_condition
 from musictagger.library.schema import Analysis, Track, TrackLabel, WriteEntry
 from musictagger.taxonomy import SelectionPolicy, Vocabulary
 
@@ -101,15 +102,8 @@ def _filtered(query: Select, track_filter: TrackFilter) -> Select:
                 TrackLabel.category == category, TrackLabel.label == name, TrackLabel.score >= MIN_SCORE
             )
             query = query.where(Track.id.in_(labelled))
-    text = track_filter.text.strip()
-    if text and text.isascii():
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            Track.path.ilike(pattern, escape="\\")
-            | Track.title.ilike(pattern, escape="\\")
-            | Track.artist.ilike(pattern, escape="\\")
-            | Track.album.ilike(pattern, escape="\\")
-        )
+    if track_filter.text.strip():  # the one search rule, shared with `list --search`
+        query = query.where(search_condition(track_filter.text))
     return query
 
 
@@ -118,13 +112,8 @@ SORT_COLUMNS = ("path", "title", "artist", "album", "duration", "confidence", "s
 
 def filtered_ids(session: Session, track_filter: TrackFilter, sort: SortKey = SortKey()) -> list[int]:
     """Ids of the present tracks matching ``track_filter``, in ``sort`` order (NULLs last, then path)."""
-    text = track_filter.text.strip()
-    # SQLite's LIKE folds ASCII only, so non-ASCII text is matched here, after the label filters.
-    fold_in_python = bool(text) and not text.isascii()
-    columns = [Track.id]
-    if fold_in_python:
-        columns += [Track.path, Track.title, Track.artist, Track.album]
-    query = _filtered(select(*columns), track_filter)
+    ensure_fold_function(session)  # the text search runs in SQL (library/queries.py)
+    query = _filtered(select(Track.id), track_filter)
     if sort.column == "confidence":
         best = _best_genre_score().subquery()
         query = query.outerjoin(best, best.c.track_id == Track.id)
@@ -142,11 +131,7 @@ def filtered_ids(session: Session, track_filter: TrackFilter, sort: SortKey = So
         }[sort.column]
     key = key.desc() if sort.descending else key.asc()
     query = query.order_by(key.nulls_last(), Track.path, Track.id)
-    rows = session.execute(query).all()
-    if not fold_in_python:
-        return [row[0] for row in rows]
-    needle = text.casefold()
-    return [row[0] for row in rows if any(needle in (value or "").casefold() for value in row[1:])]
+    return list(session.scalars(query))
 
 
 def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
