@@ -7,7 +7,7 @@ rows are then loaded ``PAGE_SIZE`` at a time by ``fetchMore`` (a fixed handful o
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 
 from musictagger.gui import theme
@@ -20,10 +20,14 @@ from musictagger.gui.library_rows import (
     filtered_ids,
     load_rows,
 )
+from musictagger.gui.runner import Runner
 from musictagger.gui.track_view import format_time
 from musictagger.library.db import Library
 
 PAGE_SIZE = 500
+#: Rows whose track changed (an analysis landed, a review was stored) are re-read together, at most this
+#: often, in one query on the runner's ``table`` lane: a 1,000-track "accept all" is one query, not 1,000.
+REFRESH_MS = 100
 
 # (header, sort column of library_rows.filtered_ids)
 COLUMNS = (
@@ -49,9 +53,15 @@ NO_PARENT = QModelIndex()  # the table's root: rows have no children
 class LibraryModel(QAbstractTableModel):
     counts_changed = Signal(int, int)  # rows loaded, rows matching
 
-    def __init__(self, library: Library | None, parent=None):
+    def __init__(self, library: Library | None, parent=None, *, runner: Runner | None = None):
         super().__init__(parent)
         self.library = library
+        self.runner = runner if runner is not None else Runner(self)
+        self._stale: set[int] = set()
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_MS)
+        self._refresh_timer.timeout.connect(self._refresh_stale)
         self.track_filter = TrackFilter()
         self.sort_key = SortKey()
         self._ids: list[int] = []
@@ -101,15 +111,35 @@ class LibraryModel(QAbstractTableModel):
         return self._row_of.get(track_id)
 
     def refresh_track(self, track_id: int) -> None:
-        """Re-read one loaded row (an analysis just landed for it)."""
-        row = self._row_of.get(track_id)
-        if row is None or self.library is None:
+        """Re-read one loaded row (an analysis just landed for it), batched with the others."""
+        self.refresh_tracks([track_id])
+
+    def refresh_tracks(self, track_ids) -> None:
+        """Re-read the loaded rows of ``track_ids`` in the background, in one query with any others due."""
+        loaded = [track_id for track_id in track_ids if track_id in self._row_of]
+        if not loaded or self.library is None:
             return
-        with self.library.session() as session:
-            fresh = load_rows(session, [track_id])
-        if fresh:
-            self._rows[row] = fresh[0]
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        self._stale.update(loaded)
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def refreshing(self) -> bool:
+        """Rows are waiting to be re-read or being re-read."""
+        return bool(self._stale) or self._refresh_timer.isActive() or self.runner.busy(TABLE_LANE)
+
+    def _refresh_stale(self) -> None:
+        ids, self._stale = sorted(self._stale), set()
+        self.runner.submit(TABLE_LANE, _load_rows, self.library, ids, on_done=self._apply_fresh)
+
+    def _apply_fresh(self, rows: list[TrackRow]) -> None:
+        changed = []
+        for fresh in rows:
+            row = self._row_of.get(fresh.id)
+            if row is not None:
+                self._rows[row] = fresh
+                changed.append(row)
+        if changed:
+            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), len(COLUMNS) - 1))
 
     # -- lazy fetching --------------------------------------------------------------------------------
 
@@ -175,6 +205,14 @@ class LibraryModel(QAbstractTableModel):
         """Sorting re-queries with ORDER BY: the view never sorts rows it has not loaded."""
         self.sort_key = SortKey(COLUMNS[column][1], order == Qt.SortOrder.DescendingOrder)
         self.reload()
+
+
+TABLE_LANE = "table"
+
+
+def _load_rows(_ctx, library: Library, track_ids: list[int]) -> list[TrackRow]:
+    with library.session() as session:
+        return load_rows(session, track_ids)
 
 
 def _display(row: TrackRow, column: int) -> str:

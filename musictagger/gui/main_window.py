@@ -8,14 +8,22 @@ from __future__ import annotations
 import json
 import os
 
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -25,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy import delete, func, select
 
+from musictagger.about import about_text
 from musictagger.audio import AUDIO_EXTENSIONS
 from musictagger.gui import theme
 from musictagger.gui.facets import FacetPanel
@@ -42,6 +51,7 @@ from musictagger.gui.worker import AnalysisWorker
 from musictagger.library.db import Library, LibraryError, default_url, open_library
 from musictagger.library.queries import tracks_under
 from musictagger.library.schema import Meta, Track
+from musictagger.logs import configure_logging
 
 FOLDERS_KEY = "gui.folders"  # the folders the user added, in the index's meta table: they travel with it
 LIVE_REFRESH_MS = 1500  # facets and mood map follow the analysis at most this often
@@ -137,6 +147,14 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.search_action)
         # -- plug-in point: review / settings / write dialogs add their actions to this menu --------------
         self.tags_menu = self.menuBar().addMenu("&Tags")
+        help_menu = self.menuBar().addMenu("&Help")
+        self.open_log_action = help_menu.addAction("Open &log folder")
+        self.open_log_action.setToolTip("the app's log files, to attach to a bug report")
+        self.open_log_action.triggered.connect(self.open_log_folder)
+        help_menu.addSeparator()
+        self.about_action = help_menu.addAction("&About musictagger")
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
 
         self.play_action = QAction("▶ Play", self)
         self.play_action.setShortcut(Qt.Key.Key_Space)
@@ -200,6 +218,18 @@ class MainWindow(QMainWindow):
             lambda playing: self.play_action.setText("❚❚ Pause" if playing else "▶ Play")
         )
         self.player.error.connect(lambda message: self.show_error(f"Playback: {message}"))
+
+    # -- help -----------------------------------------------------------------------------------------
+
+    def open_log_folder(self) -> bool:
+        folder = configure_logging(console=False)  # makes sure the folder exists; keeps the handlers
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "About musictagger", about_text(), parent=self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
+        return box
 
     # -- opening tracks -----------------------------------------------------------------------------
 
@@ -328,7 +358,7 @@ class MainWindow(QMainWindow):
     _library_error = ""
 
     def _build_library_layout(self) -> None:
-        self.library_model = LibraryModel(self.library, self)
+        self.library_model = LibraryModel(self.library, self, runner=self.runner)
         self.library_view = LibraryView(self.library_model)
         self.mood_map = MoodMap()
         self.tabs = QTabWidget()

@@ -152,15 +152,22 @@ class Runner(QObject):
         on_cancelled: Callable[[], Any] | None = None,
         supersede: bool = False,
     ) -> Task:
-        """Run ``fn(ctx, *args)`` on ``lane``'s thread; callbacks run later on the GUI thread."""
-        if self._closed:
-            raise RuntimeError("the runner is shut down")
+        """Run ``fn(ctx, *args)`` on ``lane``'s thread; callbacks run later on the GUI thread.
+
+        Once the runner is shut down (the window is closing) a task is not run: the handle comes back
+        already cancelled and no callback is called.
+        """
         _refuse_qt(fn, args)
-        if supersede:
-            self.cancel_lane(lane)
         task_id = next(self._ids)
         context = TaskContext(task_id, self._events, threading.Event())
         task = Task(task_id, lane, context, dict(on_event or {}), on_done, on_error, on_cancelled)
+        if self._closed:
+            log.debug("not run, the runner is shut down: %s", getattr(fn, "__qualname__", fn))
+            task.cancel()
+            task.finished = True
+            return task
+        if supersede:
+            self.cancel_lane(lane)
         self._tasks[task_id] = task
         executor = self._lanes.get(lane)
         if executor is None:

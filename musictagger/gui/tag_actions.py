@@ -80,7 +80,10 @@ class TagActions:
 
         if window.library is not None:
             self.review_panel = ReviewPanel(
-                window.library, window.track_view.vocabulary, self.app_settings.selection_policy()
+                window.library,
+                window.track_view.vocabulary,
+                self.app_settings.selection_policy(),
+                runner=window.runner,
             )
             # Narrow is fine (values wrap, lists scroll); a wide minimum would force the window wider.
             self.review_panel.setMinimumWidth(160)
@@ -157,5 +160,4 @@ class TagActions:
             self.show_selection()
 
     def _refresh_rows(self, track_ids: list[int]) -> None:
-        for track_id in track_ids:
-            self.window.library_model.refresh_track(track_id)
+        self.window.library_model.refresh_tracks(track_ids)

@@ -1,6 +1,7 @@
 """The library index's tables (SQLAlchemy 2 declarative models).
 
-Changing a table means adding a migration in ``db.py`` (MIGRATIONS) too: an existing library must open.
+Changing a table means adding an Alembic revision in ``library/migrations/versions/`` too: an existing
+library must open.
 Paths are stored twice: ``path_key`` holds the file system's own bytes (a POSIX name need not be UTF-8 and
 must round-trip exactly), ``path`` a readable text form for display, sorting and searching.
 """
@@ -29,7 +30,7 @@ class Base(DeclarativeBase):
 
 
 class Meta(Base):
-    """Key/value facts about the index itself; ``schema_version`` drives migrations."""
+    """Key/value facts about the index itself (the library's folders, the pre-Alembic ``schema_version``)."""
 
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -144,7 +145,7 @@ class TrackReview(Base):
     ``accepted`` with ``values`` None means "the track's own suggestions", resolved when writes are
     planned (so "accept all" on a selection needs no per-track values); ``accepted`` or ``edited`` with a
     list means exactly those values; ``rejected`` means leave the field as the file has it.
-    Added in schema version 2 (db.py: _add_track_reviews); the migration's copy must match this.
+    Added by revision 0002 (library/migrations/versions/0002_track_reviews.py); its copy must match this.
     """
 
     __tablename__ = "track_reviews"

@@ -1,0 +1,210 @@
+"""Does the GUI thread stay responsive while the app works on a 1,000-track library? Prints a table.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_gui_stalls.py [--tracks 1000] [--probe-ms 5]
+
+The real main window (offscreen, CPU) on a fresh library of N copies of the shipped test recordings
+(tests/data/formats: every container), driven as a user would, one phase after another:
+
+- **analysis**: File ▸ Add music folder: the scan and the analysis of every track in the background;
+- **review**: select all, then "Accept all suggestions" in the review panel;
+- **write**: Tags ▸ Write tags of selected tracks: the dry run, then Write;
+- **undo**: Tags ▸ Undo last write batch.
+
+An event-loop probe (a QTimer every ``--probe-ms``) stamps each tick; a stall is a gap between two
+ticks beyond the timer's own interval. Per phase: ticks, the longest stall, the 99th percentile, and how
+many stalls passed 50 ms. A watchdog thread names what the GUI thread was running during each stall over
+the limit (the innermost frames of the project's code), so a regression says where it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+SOURCES = ROOT / "tests" / "data" / "formats"
+LIMIT_MS = 50.0
+
+
+class Probe:
+    """Stamps every tick of a fast GUI-thread timer; a watchdog thread samples the GUI thread's stack
+    whenever the last tick is older than the limit."""
+
+    def __init__(self, interval_ms: int):
+        self.interval_ms = interval_ms
+        self.ticks: list[float] = []
+        self.culprits: Counter[str] = Counter()
+        self._clock = QElapsedTimer()
+        self._clock.start()
+        self._timer = QTimer()
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._tick)
+        self._gui_thread = threading.get_ident()
+        self._last = time.perf_counter()
+        self._stop = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name="stall-watchdog", daemon=True)
+
+    def start(self) -> None:
+        self._timer.start()
+        self._watchdog.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._stop.set()
+
+    def mark(self) -> int:
+        return len(self.ticks)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self._last = now
+        self.ticks.append(now)
+
+    def _watch(self) -> None:
+        sampled_for = 0.0
+        while not self._stop.wait(0.01):
+            last = self._last
+            if (time.perf_counter() - last) * 1000 > LIMIT_MS and sampled_for != last:
+                sampled_for = last
+                frame = sys._current_frames().get(self._gui_thread)
+                if frame is not None:
+                    self.culprits[_where(frame)] += 1
+
+    def stalls_ms(self, start: int, end: int) -> np.ndarray:
+        ticks = np.asarray(self.ticks[start:end])
+        if len(ticks) < 2:
+            return np.zeros(0)
+        return np.maximum(np.diff(ticks) * 1000 - self.interval_ms, 0.0)
+
+
+def _where(frame) -> str:
+    stack = traceback.extract_stack(frame)
+    ours = [f for f in stack if "musictagger" in f.filename and "bench" not in f.filename]
+    chosen = ours[-2:] if ours else stack[-2:]
+    return " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(chosen))
+
+
+def wait_until(app: QApplication, condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not finish in {timeout_s:.0f} s")
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def make_library(folder: Path, tracks: int) -> None:
+    sources = sorted(p for p in SOURCES.iterdir() if p.suffix != ".md")
+    for index in range(tracks):
+        source = sources[index % len(sources)]
+        shutil.copyfile(source, folder / f"{index:05d} {source.stem}{source.suffix}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tracks", type=int, default=1000)
+    parser.add_argument("--probe-ms", type=int, default=5)
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per phase at most")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="musictagger-stalls-"))
+    for name, sub in (("DATA", "data"), ("CONFIG", "config"), ("CACHE", "cache"), ("LOG", "log")):
+        os.environ[f"MUSICTAGGER_{name}_DIR"] = str(home / sub)
+    os.environ["MUSICTAGGER_DB"] = str(home / "library.sqlite")
+    music = home / "music"
+    music.mkdir()
+    make_library(music, args.tracks)
+
+    from musictagger.gui.app import create_application
+    from musictagger.gui.main_window import MainWindow
+
+    app = create_application([])
+    settings = QSettings(str(home / "window.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, device="cpu", playback=False)
+    window.show()
+    wait_until(app, lambda: window.worker.device_name, 300, "loading the models")
+    probe = Probe(args.probe_ms)
+    probe.start()
+    phases: list[tuple[str, int, int, float]] = []
+
+    def phase(name: str, start_action, done, timeout_s: float = args.timeout) -> None:
+        first = probe.mark()
+        started = time.perf_counter()
+        start_action()
+        wait_until(app, done, timeout_s, name)
+        for _ in range(20):  # let the results land and the last refreshes run
+            app.processEvents()
+            time.sleep(0.005)
+        phases.append((name, first, probe.mark(), time.perf_counter() - started))
+        print(f"  {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+
+    worker = window.library_worker
+    phase("analysis", lambda: window.add_folders([music]), lambda: not worker.is_busy())
+    panel = window.tag_actions.review_panel
+    review_done: list[bool] = []
+    panel.review_changed.connect(lambda _ids: review_done.append(True))
+
+    def select_all() -> None:
+        window.library_view.table.selectAll()
+
+    phase("select all", select_all, lambda: not panel.busy() and len(panel.track_ids) == args.tracks)
+    phase("review", panel.accept_all, lambda: bool(review_done) and not panel.busy())
+    dialogs = []
+    written: list[object] = []
+
+    def open_and_write() -> None:
+        dialog = window.tag_actions.open_write_dialog(selected_only=True)
+        dialog.finished_writing.connect(written.append)
+        dialog.planned.connect(lambda _count: dialog.write())
+        dialogs.append(dialog)
+
+    phase("write", open_and_write, lambda: bool(written))
+    dialogs[0].close()
+    phase("undo", lambda: window.tag_actions.undo_last(ask=False), lambda: not window.runner.busy("write"))
+    probe.stop()
+    import gc
+
+    started = time.perf_counter()
+    gc.collect()
+    full_collection_ms = (time.perf_counter() - started) * 1000
+
+    print(f"GUI thread stalls, {args.tracks} tracks, probe every {args.probe_ms} ms (limit {LIMIT_MS:.0f} ms)")
+    print(f"{'phase':<12} {'seconds':>8} {'ticks':>7} {'max ms':>8} {'p99 ms':>8} {'>50 ms':>7}")
+    worst = 0.0
+    for name, first, last, seconds in phases:
+        stalls = probe.stalls_ms(first, last)
+        longest = float(stalls.max()) if len(stalls) else 0.0
+        worst = max(worst, longest)
+        p99 = float(np.percentile(stalls, 99)) if len(stalls) else 0.0
+        over = int((stalls > LIMIT_MS).sum())
+        print(f"{name:<12} {seconds:>8.1f} {last - first:>7} {longest:>8.1f} {p99:>8.1f} {over:>7}")
+    written_report = written[0] if written else None
+    if written_report is not None:
+        print(f"written: {written_report.written} files, {len(written_report.failed)} failed")
+    print(f"a full garbage collection on the GUI thread now takes {full_collection_ms:.1f} ms")
+    if probe.culprits:
+        print("where the GUI thread was during stalls over the limit (samples):")
+        for where, count in probe.culprits.most_common(12):
+            print(f"  {count:>4}  {where}")
+    window.close()
+    shutil.rmtree(home, ignore_errors=True)
+    return 0 if worst <= LIMIT_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
