@@ -183,7 +183,7 @@ def main() -> int:
     gc.collect()
     full_collection_ms = (time.perf_counter() - started) * 1000
 
-    print(f"GUI thread stalls, {args.tracks} tracks, probe every {args.probe_ms} ms (limit {LIMIT_MS:.0f} ms)")
+    print(f"GUI thread stalls, {args.tracks} tracks, probe every {args.probe_ms} ms, limit {LIMIT_MS:.0f} ms")
     print(f"{'phase':<12} {'seconds':>8} {'ticks':>7} {'max ms':>8} {'p99 ms':>8} {'>50 ms':>7}")
     worst = 0.0
     for name, first, last, seconds in phases:
