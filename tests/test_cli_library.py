@@ -70,3 +70,144 @@ def test_scan_write_query_export_and_undo(tmp_path):
     assert undone.returncode == 0 and "4 files restored" in undone.stderr
     assert {p.name: read_tags(p) for p in music.iterdir() if p.name != "broken.mp3"} == originals
     assert run_cli("undo", db=db).returncode == 2  # nothing left to undo: said clearly, no traceback
+
+
+# --- the CLI as a skin over the services: settings.toml, reviews, analysis options -------------------------
+
+FORMATS = DATA / "formats"
+
+
+def write_settings_file(**tables):
+    from musictagger.settings import Settings, save_settings
+
+    base = {"analysis": {"device": "cpu", "models": ("MTT_musicnn",), "workers": 1}}
+    for name, values in tables.items():
+        base[name] = {**base.get(name, {}), **values}
+    return save_settings(Settings().replace(**base))
+
+
+def in_process(capsys, *args):
+    from musictagger.cli import main
+
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_tag_write_follows_settings_toml_and_the_reviews(tmp_path, capsys, monkeypatch):
+    from musictagger.library import Track, open_library
+    from musictagger.library.review import set_review
+    from musictagger.services import analysis as analysis_service
+    from musictagger.services.writes import format_diff, plan_write
+    from musictagger.settings import load_settings
+
+    music = tmp_path / "Music"
+    music.mkdir()
+    for name in ("untagged.wav", "tagged.flac", "untagged.mp3"):
+        shutil.copy(FORMATS / name, music / name)
+    db = tmp_path / "index.sqlite"
+    write_settings_file(
+        analysis={"run_heads": False, "batch_size": 5},
+        write={"genre_mode": "replace", "max_genres": 1, "comment_block": True, "min_score": 0.05},
+    )
+    built = []
+    real = analysis_service.Analyzer
+
+    def spy(*args, **kwargs):
+        built.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(analysis_service, "Analyzer", spy)
+    code, _, err = in_process(capsys, "scan", music, "--db", db, "--quiet")
+    assert code == 0 and "analysed 3 tracks with models MTT_musicnn on CPU" in err
+    assert built[-1] == ((("MTT_musicnn",),), {"device": "cpu", "batch_size": 5, "heads": ()})
+
+    with open_library(db) as library:
+        with library.session() as session:
+            ids = {os.path.basename(t.path): t.id for t in session.query(Track)}
+            set_review(session, [ids["tagged.flac"]], "genre", ["Lounge"], "edited")
+            set_review(session, [ids["untagged.wav"]], "mood", None, "rejected")
+            session.commit()
+        settings = load_settings()
+        expected = format_diff(plan_write(library, settings.load_vocabulary(), ids.values(), settings))
+    before = digests(music)
+
+    code, out, err = in_process(capsys, "tag", music, "--dry-run", "--db", db, "--quiet")
+    assert code == 0 and out.strip() == expected.strip()  # the app's plan: settings and reviews
+    assert "dry run" in err and digests(music) == before
+
+    code, out, err = in_process(capsys, "tag", music, "--write", "--db", db, "--quiet")
+    assert code == 0 and "3 files written" in err
+    flac, wav, mp3 = (read_tags(music / n) for n in ("tagged.flac", "untagged.wav", "untagged.mp3"))
+    assert flac["genre"] == ["Lounge"]  # the review, not the settings' replace
+    assert "mood" not in wav  # rejected: left alone
+    assert len(mp3["genre"]) == 1 and mp3["comment"][0].startswith("[")  # max_genres 1, comment block
+
+    # Options override the file for one run, and reach the Analyzer.
+    code, _, _ = in_process(
+        capsys, "scan", music, "--db", db, "--quiet", "--batch-size", "2", "--workers", "3", "--head",
+        "genre_gtzan", "--model", "MSD_musicnn", "--model", "MTT_musicnn",
+    )  # fmt: skip
+    assert code == 0
+    assert built[-1] == (
+        (("MSD_musicnn", "MTT_musicnn"),),
+        {"device": "cpu", "batch_size": 2, "heads": ("genre_gtzan",)},
+    )
+    assert load_settings().analysis.batch_size == 5  # the file itself is unchanged
+    code, _, err = in_process(capsys, "undo", "--db", db)
+    assert code == 0 and "3 files restored" in err
+    assert read_tags(music / "tagged.flac")["genre"] == read_tags(FORMATS / "tagged.flac")["genre"]
+
+
+def test_tag_printing_uses_the_display_settings(capsys):
+    write_settings_file(display={"cap": 1, "threshold": 0.0}, analysis={"run_heads": False})
+    code, out, _ = in_process(capsys, "tag", METAL, "--json", "--quiet")
+    record = json.loads(out)
+    assert code == 0 and len(record["genres"]) == 1 and len(record["moods"]) == 1
+    assert list(record["tags"]) == ["MTT_musicnn"] and record["heads"] == {}
+    code, out, _ = in_process(capsys, "tag", METAL, "--json", "--quiet", "--top", "2")
+    assert len(json.loads(out)["genres"]) == 2
+
+
+def test_bad_options_and_bad_settings(capsys, caplog):
+    from musictagger.settings import settings_path
+
+    code, _, err = in_process(capsys, "scan", "/nowhere", "--device", "tpu", "--no-analyse")
+    assert code == 2 and "analysis.device" in err
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text("[display]\ncap = 'many'\n", encoding="utf-8")
+    code, out, _ = in_process(capsys, "list", "--json")  # an unusable value never stops a command
+    assert code == 0 and out == ""
+    assert "display.cap" in caplog.text
+
+
+def test_list_and_export_search_like_the_app(tmp_path, capsys):
+    from musictagger.gui.library_rows import TrackFilter, filtered_ids
+    from musictagger.library import Track, TrackLabel, open_library
+    from musictagger.library.scanner import utc_now
+
+    db = tmp_path / "index.sqlite"
+    with open_library(db) as library, library.session() as session:
+        for path, artist, genre in (("/m/a.mp3", "Beyoncé", "Pop"), ("/m/b.mp3", "Mötley Crüe", "Metal")):
+            track = Track(
+                path_key=os.fsencode(path), path=path, folder="/m", size=1, mtime_ns=1, title="x",
+                artist=artist, file_tags={}, scanned_at=utc_now(), duration_s=60.0,
+            )  # fmt: skip
+            track.labels.append(TrackLabel(category="genre", label=genre, score=0.15, rank=1))
+            session.add(track)
+        session.commit()
+        table = {
+            text: [session.get(Track, i).path for i in filtered_ids(session, TrackFilter(text=text))]
+            for text in ("BEYONCE", "motley", "x")
+        }
+    for text, paths in table.items():
+        code, out, _ = in_process(capsys, "list", "--search", text, "--json", "--db", db)
+        assert code == 0 and [json.loads(line)["path"] for line in out.splitlines()] == paths
+    # Labels count from the display threshold (0.1) as in the app's facets; --min-score overrides.
+    code, out, _ = in_process(capsys, "list", "--genre", "metal", "--db", db)
+    assert out.startswith("/m/b.mp3  genres: Metal")
+    code, out, _ = in_process(capsys, "list", "--genre", "metal", "--min-score", "0.2", "--db", db)
+    assert out == ""
+    playlist = tmp_path / "p.m3u8"
+    code, _, err = in_process(capsys, "export", playlist, "--search", "beyonce", "--db", db)
+    assert code == 0 and "1 tracks" in err and playlist.read_text().splitlines()[-1] == "/m/a.mp3"

@@ -6,15 +6,15 @@ import argparse
 import sys
 
 from musictagger.cli.common import add_db_option, open_db
-from musictagger.cli.list_tracks import add_query_options, query
-from musictagger.library.queries import export_m3u8
+from musictagger.cli.list_tracks import add_query_options, query_settings
+from musictagger.services.export import export_playlist
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
         help="write an M3U8 playlist of tracks by genre/mood (Rekordbox, Serato, Traktor import it)",
-        description=__doc__,
+        description="Write an extended M3U8 playlist of the tracks 'list' would list with the same options.",
     )
     p.add_argument("out", metavar="OUT.m3u8")
     add_query_options(p)
@@ -23,8 +23,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_db(args) as library, library.session() as session:
-        tracks = query(session, args)
-        export_m3u8(tracks, args.out)
-    print(f"musictagger: {len(tracks)} tracks written to {args.out}", file=sys.stderr)
+    settings = query_settings(args)
+    vocabulary = settings.load_vocabulary()
+    with open_db(args) as library:
+        path, count = export_playlist(
+            library,
+            vocabulary,
+            args.out,
+            genres=args.genre,
+            moods=args.mood,
+            text=args.search,
+            min_score=settings.display.threshold,
+        )
+    print(f"musictagger: {count} tracks written to {path}", file=sys.stderr)
     return 0

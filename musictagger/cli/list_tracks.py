@@ -5,15 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 
-from musictagger.cli.common import add_db_option, open_db
-from musictagger.library.queries import find_tracks
-from musictagger.taxonomy import load_vocabulary
+from musictagger.cli.common import add_db_option, open_db, run_settings, score
+from musictagger.services.search import find
+from musictagger.services.suggest import track_suggestions
+from musictagger.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("list", help="list indexed tracks by genre, mood or text", description=__doc__)
+    p = sub.add_parser(
+        "list",
+        help="list indexed tracks by genre, mood or text",
+        description="List the indexed tracks having every genre and mood asked for (any spelling the "
+        "vocabulary knows) and whose title, artist, album or path contains the text (case, accents and "
+        "width ignored, as in the app's search), with the genres and moods the app shows for them.",
+    )
     add_query_options(p)
-    p.add_argument("--json", action="store_true", help="one JSON object per track")
+    p.add_argument("--json", action="store_true", help="one JSON object per track, with its reviews")
     add_db_option(p)
     p.set_defaults(run=run)
 
@@ -25,48 +32,51 @@ def add_query_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--mood", action="append", default=[], metavar="M", help="has mood M (repeatable: all of them)"
     )
-    p.add_argument("--search", metavar="TEXT", help="path, title, artist or album contains TEXT")
     p.add_argument(
-        "--min-score", type=float, default=0.2, metavar="P", help="label confidence at least P (0.2)"
+        "--search",
+        metavar="TEXT",
+        help="title, artist, album or path contains TEXT (case and accents ignored)",
     )
-
-
-def query(session, args: argparse.Namespace):
-    # Users type labels their way ("hip hop", "jazz"): look them up by the vocabulary's spelling.
-    vocabulary = load_vocabulary()
-
-    def canonical(names: list[str]) -> list[str]:
-        return [vocabulary.canonical_name(name) or name for name in names]
-
-    return find_tracks(
-        session,
-        genres=canonical(args.genre),
-        moods=canonical(args.mood),
-        text=args.search,
-        min_score=args.min_score,
+    p.add_argument(
+        "--min-score",
+        type=score,
+        metavar="P",
+        help="a label counts at confidence P or more (default: [display] threshold of settings.toml, 0.1)",
     )
+    p.add_argument("--vocabulary", metavar="FILE", help="vocabulary JSON (default: as in settings.toml)")
 
 
-def labels_of(track, category: str, min_score: float) -> list[dict]:
-    ranked = sorted(
-        (lb for lb in track.labels if lb.category == category and lb.score >= min_score),
-        key=lambda lb: -lb.score,
-    )
-    return [{"label": lb.label, "score": round(lb.score, 4)} for lb in ranked[:3]]
+def query_settings(args: argparse.Namespace) -> Settings:
+    """settings.toml with --min-score as the display threshold (the labels that count, and are shown)."""
+    settings = run_settings(args)
+    if args.min_score is not None:
+        settings = settings.replace(display={"threshold": args.min_score})
+    return settings
 
 
 def run(args: argparse.Namespace) -> int:
+    settings = query_settings(args)
+    vocabulary = settings.load_vocabulary()
+    min_score = settings.display.threshold
     with open_db(args) as library, library.session() as session:
-        for track in query(session, args):
-            genres = labels_of(track, "genre", args.min_score)
-            moods = labels_of(track, "mood", args.min_score)
+        tracks = find(
+            session, vocabulary, genres=args.genre, moods=args.mood, text=args.search, min_score=min_score
+        )
+        suggestions = track_suggestions(session, vocabulary, [t.id for t in tracks], settings)
+        for track in tracks:
+            fields = suggestions[track.id]
             if args.json:
-                print(
-                    json.dumps(
-                        {"path": track.path, "duration_s": track.duration_s, "genres": genres, "moods": moods}
-                    )
-                )
+                record = {
+                    "path": track.path,
+                    "duration_s": track.duration_s,
+                    "genres": fields["genre"].as_dict()["suggested"],
+                    "moods": fields["mood"].as_dict()["suggested"],
+                }
+                reviews = {name: f.as_dict()["review"] for name, f in fields.items() if f.review is not None}
+                if reviews:
+                    record["reviews"] = reviews
+                print(json.dumps(record, ensure_ascii=False))
             else:
-                fmt = lambda items: ", ".join(i["label"] for i in items) or "-"  # noqa: E731
-                print(f"{track.path}  genres: {fmt(genres)}  moods: {fmt(moods)}")
+                names = {name: ", ".join(label for label, _ in f.shown) or "-" for name, f in fields.items()}
+                print(f"{track.path}  genres: {names['genre']}  moods: {names['mood']}")
     return 0

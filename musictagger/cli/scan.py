@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from musictagger.analysis import Analyzer
-from musictagger.cli.common import add_db_option, open_db, progress, report_errors
-from musictagger.library.scanner import scan
-from musictagger.library.store import analyse_pending
-from musictagger.taxonomy import load_vocabulary
+from musictagger.cli.common import (
+    SETTINGS_NOTE,
+    add_analysis_options,
+    add_db_option,
+    open_db,
+    progress,
+    report_errors,
+    run_settings,
+)
+from musictagger.library.db import Library
+from musictagger.services.analysis import Models, scan_and_analyse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,53 +25,46 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Walk the paths, add new files to the library index, update changed ones, follow moved "
         "ones and mark deleted ones; then analyse every track the index has no current analysis for. "
         "Unchanged files are skipped, so a rescan is fast and an interrupted scan resumes. "
-        "Audio files are only read.",
+        f"Audio files are only read. Analysis {SETTINGS_NOTE}.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
     add_db_option(p)
     p.add_argument("--no-analyse", action="store_true", help="only index files, do not analyse them")
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
-    p.add_argument(
-        "--model", action="append", dest="models", metavar="NAME", help="model to run (repeatable)"
-    )
+    add_analysis_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    settings = run_settings(args)
+    # The models load before the index is touched: a bad model or device stops the run at once.
+    models = None if args.no_analyse else Models.load(settings)
     with open_db(args) as library:
         if not args.quiet:
             print(f"musictagger: library {library.url}", file=sys.stderr)
-        failures = index_paths(library, args.paths, quiet=args.quiet)
-        if not args.no_analyse:
-            failures += analyse_library(library, args.models, args.device, quiet=args.quiet)
-    return 1 if failures else 0
+        return 1 if scan_and_report(library, args.paths, models, quiet=args.quiet) else 0
 
 
-def index_paths(library, paths, *, quiet: bool) -> int:
-    """Scan ``paths`` into the index with a progress bar; returns how many files failed."""
+def scan_and_report(library: Library, paths, models: Models | None, *, quiet: bool) -> int:
+    """services.analysis.scan_and_analyse with progress bars and the reports on stderr; returns how many
+    files failed (unreadable, or failing analysis)."""
     with progress(None, "file", quiet) as bar:
-        report = scan(library, paths, on_progress=lambda *_: bar.update(1))
+        scanned, _ = scan_and_analyse(library, paths, None, on_scan_progress=lambda *_: bar.update(1))
     print(
-        f"musictagger: scanned in {report.elapsed_s:.1f} s: {report.added} added, {report.updated} updated, "
-        f"{report.moved} moved, {report.unchanged} unchanged, {report.missing} missing, "
-        f"{len(report.errors)} unreadable",
+        f"musictagger: scanned in {scanned.elapsed_s:.1f} s: {scanned.added} added, {scanned.updated} "
+        f"updated, {scanned.moved} moved, {scanned.unchanged} unchanged, {scanned.missing} missing, "
+        f"{len(scanned.errors)} unreadable",
         file=sys.stderr,
     )
-    report_errors(report.errors)
-    return len(report.errors)
-
-
-def analyse_library(library, models, device: str, *, quiet: bool) -> int:
-    """Analyse every track lacking a current analysis; returns how many failed."""
-    analyzer = Analyzer(models, device=device)
-    vocabulary = load_vocabulary()
+    report_errors(scanned.errors)
+    if models is None:
+        return len(scanned.errors)
     with progress(None, "track", quiet) as bar:
-        report = analyse_pending(library, analyzer, vocabulary, on_result=lambda *_: bar.update(1))
+        _, analysed = scan_and_analyse(library, (), models, on_track=lambda *_: bar.update(1))
     print(
-        f"musictagger: analysed {report.analysed} tracks on {analyzer.device_name}, "
-        f"{len(report.errors)} failed",
+        f"musictagger: analysed {analysed.analysed} tracks with {models.describe()}, "
+        f"{len(analysed.errors)} failed",
         file=sys.stderr,
     )
-    report_errors(report.errors)
-    return len(report.errors)
+    report_errors(analysed.errors)
+    return len(scanned.errors) + len(analysed.errors)

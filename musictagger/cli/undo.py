@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from musictagger.cli.common import add_db_option, open_db, report_errors
-from musictagger.library.writing import list_batches, undo_batch
+from musictagger.services.writes import list_batches, undo
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "undo",
         help="revert a batch of tag writes (default: the latest); --list shows the batches",
         description="Write back the exact tags each file of a batch had before it (fields that were absent "
-        "are removed again). A file whose tags were changed since is left alone unless --force.",
+        "are removed again). A file whose tags were changed since is left alone unless --force. Batches "
+        "written by the app and by 'tag --write' are the same kind: either can be undone here.",
     )
     p.add_argument("batch", nargs="?", type=int, metavar="BATCH", help="batch number (see --list)")
     p.add_argument("--list", action="store_true", help="list the write batches, newest first")
@@ -26,8 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     with open_db(args) as library:
         if args.list:
-            with library.session() as session:
-                batches = list_batches(session)
+            batches = list_batches(library)
             if not batches:
                 print("no write batches")
             for b in batches:
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
                 when = f"{b.created_at:%Y-%m-%d %H:%M} UTC"
                 print(f"{b.id:>5}  {when}  {b.files:>5} files  {state:<22} {b.description}")
             return 0
-        report = undo_batch(library, args.batch, force=args.force)
+        report = undo(library, args.batch, force=args.force)
     print(
         f"musictagger: batch {report.batch_id}: {report.written} files restored, {len(report.failed)} not",
         file=sys.stderr,

@@ -1,0 +1,111 @@
+"""The models a user's settings ask for, loaded once, and a library's scan + analysis.
+
+models = Models.load(settings)                 # device, models, heads, batch size, decode workers
+scan_report, analyse_report = scan_and_analyse(library, ["~/Music"], models, should_stop=cancelled)
+for result in analyse_paths(["~/Music/new.flac"], models): ...   # no index: the printing `tag`
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from musictagger.analysis import AnalysisResult, Analyzer, analyse_files
+from musictagger.files import WalkError, iter_audio_files
+from musictagger.library.db import Library
+from musictagger.library.scanner import ProgressCallback, ScanReport, scan
+from musictagger.library.store import AnalyseReport, ResultCallback, analyse_pending
+from musictagger.settings import Settings
+from musictagger.taxonomy import Vocabulary
+
+
+@dataclass
+class Models:
+    """An Analyzer built from the settings' [analysis] table, the vocabulary, and how many decode threads
+    feed it. Loading takes seconds (the networks): load once, reuse for every track."""
+
+    analyzer: Analyzer
+    vocabulary: Vocabulary
+    decode_workers: int = 2
+
+    @classmethod
+    def load(cls, settings: Settings, *, vocabulary: Vocabulary | None = None) -> Models:
+        """Raises ModelError (no such model or head), DeviceError, VocabularyError: the run cannot start."""
+        analysis = settings.analysis
+        if vocabulary is None:
+            vocabulary = settings.load_vocabulary()  # first: a bad vocabulary fails before the models load
+        analyzer = Analyzer(
+            analysis.models,
+            device=analysis.device,
+            batch_size=analysis.batch_size,
+            heads=analysis.heads_to_run(),
+        )
+        return cls(analyzer=analyzer, vocabulary=vocabulary, decode_workers=analysis.workers)
+
+    def describe(self) -> str:
+        """``models A, B, heads C on <device>``: what a run says it uses."""
+        heads = f", heads {', '.join(self.analyzer.heads)}" if self.analyzer.heads else ""
+        return f"models {', '.join(self.analyzer.model_names)}{heads} on {self.analyzer.device_name}"
+
+
+def scan_and_analyse(
+    library: Library,
+    paths: Sequence[str | os.PathLike],
+    models: Models | None,
+    *,
+    on_scan_progress: ProgressCallback | None = None,
+    on_track: ResultCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    read_workers: int | None = None,
+) -> tuple[ScanReport | None, AnalyseReport | None]:
+    """Bring the index up to date with ``paths`` (library.scanner.scan), then analyse every track that
+    lacks a current analysis by ``models`` (library.store.analyse_pending).
+
+    No paths: analyse only (ScanReport None). ``models`` None: scan only (AnalyseReport None); so is a
+    scan that ``should_stop()`` ended. ``on_scan_progress(report so far, path)`` after each file,
+    ``on_track(track id, analysis or None, error or None)`` after each analysed track.
+    """
+    scan_report = None
+    if paths:
+        scan_report = scan(
+            library, paths, on_progress=on_scan_progress, should_stop=should_stop, read_workers=read_workers
+        )
+        if scan_report.stopped:
+            return scan_report, None
+    if models is None:
+        return scan_report, None
+    analyse_report = analyse_pending(
+        library,
+        models.analyzer,
+        models.vocabulary,
+        on_result=on_track,
+        should_stop=should_stop,
+        decode_workers=models.decode_workers,
+    )
+    return scan_report, analyse_report
+
+
+def audio_files(paths: Iterable[str | os.PathLike]) -> tuple[list[str], list[WalkError]]:
+    """The audio files under ``paths`` (walked recursively, stable order) and the paths that failed."""
+    files: list[str] = []
+    errors: list[WalkError] = []
+    for item in iter_audio_files(paths):
+        (errors if isinstance(item, WalkError) else files).append(item)
+    return files, errors
+
+
+def analyse_paths(
+    files: Sequence[str], models: Models, *, should_stop: Callable[[], bool] | None = None
+) -> Iterator[AnalysisResult]:
+    """Analyse audio files without any index, in order (decoding ahead on ``models.decode_workers``
+    threads); a file that fails gives a result with its error. Stops before the next file once
+    ``should_stop()`` is true."""
+    results = analyse_files(models.analyzer, files, decode_workers=models.decode_workers)
+    try:
+        for result in results:
+            yield result
+            if should_stop is not None and should_stop():
+                return
+    finally:
+        results.close()
