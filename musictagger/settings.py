@@ -280,6 +280,12 @@ class Settings:
             if name == "vocabulary":
                 changes[name] = values
             elif name in SECTIONS:
+                known = {f.name for f in dataclasses.fields(SECTIONS[name])}
+                unknown = sorted(set(values) - known)
+                if unknown:
+                    raise SettingsValueError(
+                        f"no key {name}.{unknown[0]}; [{name}] has {', '.join(sorted(known))}"
+                    )
                 changes[name] = dataclasses.replace(getattr(self, name), **dict(values))
             else:
                 raise SettingsValueError(f"no settings table {name!r}")

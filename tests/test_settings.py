@@ -196,6 +196,8 @@ def test_settings_made_in_code_are_checked():
         Settings().replace(write={"max_genres": -1})
     with pytest.raises(SettingsValueError, match=r"analysis\.device"):
         AnalysisSettings(device="gpu")
+    with pytest.raises(ValueError, match=r"no key write\.max_genre"):
+        Settings().replace(write={"max_genre": 1})
     with pytest.raises(ValueError, match="no settings table"):
         Settings().replace(colours={"x": 1})
     assert AnalysisSettings(models=["a", "b"]).models == ("a", "b")  # lists are kept as tuples
