@@ -25,6 +25,7 @@ Every failure is an :class:`musictagger.errors.AudioLoadError` naming the file a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -48,7 +49,12 @@ _AV_OPEN_LOCK = threading.Lock()
 
 
 def open_av(path: str | os.PathLike[str], **options) -> av.container.InputContainer:
-    """``av.open(path, **options)`` for reading, safe to call from any thread."""
+    """``av.open(path, **options)`` for reading, safe to call from any thread.
+
+    FFmpeg's metadata is never used here, so tags that are not valid UTF-8 (an old tagger's Latin-1 Vorbis
+    comment) are ignored instead of failing the open (``metadata_errors="ignore"`` unless told otherwise).
+    """
+    options.setdefault("metadata_errors", "ignore")
     with _AV_OPEN_LOCK:
         return av.open(os.fspath(path), mode="r", **options)
 
@@ -87,6 +93,11 @@ _SF_BLOCK_FRAMES = 65536
 _MAX_CONSECUTIVE_BAD_PACKETS = 64
 # FFmpeg: packets to try while looking for the first decoded frame before declaring a file undecodable.
 _MAX_PRIMING_PACKETS = 256
+# A header's duration is believed only if the file holds at least this many bytes per second of it (4 kbit/s,
+# below music codecs' lowest): it sizes load_audio's first allocation.
+_MIN_BYTES_PER_SECOND = 500
+# Below this source sample rate a header is damaged, not a recording (telephone speech is 8 kHz).
+_MIN_SAMPLE_RATE = 1000
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,7 @@ class _Decoder:
 
     def __init__(self, path: str, info: AudioInfo, first: np.ndarray):
         self.path = path
-        self.info = info
+        self.info = _plausible(path, info)
         self._first: np.ndarray | None = first  # the block decoded while opening, to prove it decodes
 
     def chunks(self) -> Iterator[tuple[np.ndarray, int]]:
@@ -202,6 +213,24 @@ class _Decoder:
 
     def close(self) -> None:
         raise NotImplementedError
+
+
+def _plausible(path: str, info: AudioInfo) -> AudioInfo:
+    """The header's duration, unless the file is too small to hold that much audio: a damaged header
+    claims hours, or years, for a file of kilobytes, and load_audio would reserve memory for all of it.
+    Then the duration is unknown (None) and counted by decoding."""
+    duration = info.duration_s
+    if duration is None:
+        return info
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        size = None
+    plausible = size is None or duration * _MIN_BYTES_PER_SECOND <= size
+    if math.isfinite(duration) and duration > 0 and plausible:
+        return info
+    log.info("%s: the header's duration (%s s) cannot be right for %s bytes; ignored", path, duration, size)
+    return dataclasses.replace(info, duration_s=None)
 
 
 class _SoundfileDecoder(_Decoder):
@@ -325,7 +354,7 @@ class _PyAVDecoder(_Decoder):
 
     @classmethod
     def open(cls, path: str) -> _PyAVDecoder:
-        container = open_av(path, metadata_errors="ignore")
+        container = open_av(path)
         try:
             stream = container.streams.best("audio")
             if stream is None:
@@ -417,6 +446,11 @@ class _NoAudioStream(Exception):
     pass
 
 
+class _ImplausibleRate(Exception):
+    def __init__(self, rate: int):
+        super().__init__(f"its header gives a sample rate of {rate} Hz")
+
+
 def _open_decoder(path: str | os.PathLike[str]) -> _Decoder:
     path = os.fspath(path)
     if isinstance(path, bytes):
@@ -426,9 +460,17 @@ def _open_decoder(path: str | os.PathLike[str]) -> _Decoder:
     failures: list[tuple[str, Exception]] = []
     for name, opener in (("libsndfile", _SoundfileDecoder.open), ("ffmpeg", _PyAVDecoder.open)):
         try:
-            return opener(path)
+            decoder = opener(path)
         except Exception as exc:  # a decoder's failure is a verdict on the file, try the next
             failures.append((name, exc))
+            continue
+        if decoder.info.sample_rate < _MIN_SAMPLE_RATE:
+            # A damaged header (a WAV saying 1 Hz): resampled to 16 kHz, 2 s of data would become a day of
+            # audio and gigabytes of memory. No real recording has such a rate.
+            decoder.close()
+            failures.append((name, _ImplausibleRate(decoder.info.sample_rate)))
+            continue
+        return decoder
     raise AudioLoadError(path, _explain(head, failures))
 
 
@@ -503,6 +545,9 @@ def _explain(head: bytes, failures: list[tuple[str, Exception]]) -> str:
     if _looks_like_text(head):
         return "not an audio file (it is text)"
     errors = dict(failures)
+    rates = [exc for exc in errors.values() if isinstance(exc, _ImplausibleRate)]
+    if rates:
+        return f"corrupt: {rates[0]}"
     ff = errors.get("ffmpeg")
     if isinstance(ff, _NoAudioStream):
         return "not an audio file (no audio stream)"

@@ -93,6 +93,15 @@ def display_path(path: str | bytes) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def report_path(path: str | bytes) -> str:
+    """A path as an error report shows it: display_path on one line, its line breaks, tabs and other control
+    characters escaped (a file may be named ``"a\\nb.mp3"``; printed as is, it would break the line)."""
+    text = display_path(path)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class _Known(NamedTuple):
     """One indexed file, as the scan needs it."""
 
@@ -194,7 +203,7 @@ class _Scan:
             if stop_requested():
                 return
             if isinstance(item, WalkError):
-                self.report.errors.append((display_path(item.path), item.cause))
+                self.report.errors.append((report_path(item.path), item.cause))
                 self.unwalked.append(os.fsencode(item.path))
             else:
                 self.visit(item)
@@ -292,7 +301,7 @@ class _Scan:
         return self.exists[known.id]
 
     def file_failed(self, path: str, failure: _ReadFailure) -> None:
-        self.report.errors.append((display_path(path), failure.cause))
+        self.report.errors.append((report_path(path), failure.cause))
 
     def abandon_reads(self) -> None:
         """After a stop (or a failure): reads not yet started are dropped, not stored."""

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from musictagger.analysis import Analyzer, TrackAnalysis, analyse_files
 from musictagger.catalog import ModelCard
 from musictagger.library.db import Library
-from musictagger.library.scanner import utc_now
+from musictagger.library.scanner import report_path, utc_now
 from musictagger.library.schema import Analysis, Track, TrackLabel
 from musictagger.taxonomy import Vocabulary
 
@@ -191,7 +191,7 @@ def analyse_pending(
                     continue
                 if cause is not None:
                     track.error = cause
-                    report.errors.append((track.path, cause))
+                    report.errors.append((report_path(track.path_key), cause))
                 else:
                     save_analysis(session, track, result.analysis, analyzer.cards, vocabulary)
                     report.analysed += 1

@@ -260,4 +260,41 @@ def open_audio(path: str | os.PathLike) -> tuple[Container, mutagen.FileType]:
     try:
         return container, container.load(path)
     except Exception as exc:  # a corrupt file can make a parser raise anything; it is a per-file error
-        raise TagReadError(path, f"cannot parse as {container.description}: {exc}") from exc
+        raise TagReadError(path, f"cannot parse as {container.description}: {_reason(exc, path)}") from exc
+
+
+def _reason(exc: BaseException, path: str | os.PathLike) -> str:
+    """A parser's message on one line, without the file's name (the error names it already)."""
+    name = os.fspath(path)
+    name = os.fsdecode(name) if isinstance(name, bytes) else name
+    text = str(exc).replace(repr(name), "the file").replace(name, "the file").strip()
+    return (text.splitlines()[0][:200] if text else "") or type(exc).__name__
+
+
+def structure_problem(container: Container, path: str | os.PathLike) -> str | None:
+    """What is wrong with a WAV (RIFF) or AIFF (FORM) file's chunk layout, if anything: a chunk running past
+    the end of the file (a truncated download) leaves a tag appended at the end inside that chunk, where
+    no reader looks. None for other containers, or when the layout is sound."""
+    if container.name not in ("wav", "aiff"):
+        return None
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"FORM"):
+                return None
+            order = "big" if head[:4] == b"FORM" else "little"
+            pos = 12
+            for _ in range(10_000):
+                if pos + 8 > size:
+                    return None
+                f.seek(pos)
+                chunk = f.read(8)
+                length = int.from_bytes(chunk[4:], order)
+                if pos + 8 + length > size:
+                    name = chunk[:4].decode("latin-1").strip() or "?"
+                    return f"its '{name}' chunk claims {length} bytes but only {size - pos - 8} follow"
+                pos += 8 + length + (length & 1)
+    except OSError:
+        return None
+    return None

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from musictagger.tags.audio_payload import audio_payload_digest
-from musictagger.tags.containers import Container, open_audio
+from musictagger.tags.containers import Container, open_audio, structure_problem
 from musictagger.tags.errors import TagReadError, TagWriteError
 from musictagger.tags.fields import FIELDS, TagFamily
 from musictagger.tags.styles import StorageStyle, StyleOptions
@@ -99,6 +99,14 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, _Refused):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def _detail(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when it has none), for a cause in parentheses."""
+    text = str(exc).strip()
+    if isinstance(getattr(exc, "strerror", None), str) and exc.strerror:  # OSError, av.FFmpegError
+        text = exc.strerror  # without the errno and the (temporary) file name
+    return (text.splitlines()[0][:200] if text else "") or type(exc).__name__
 
 
 def _check_can_replace(path: str | os.PathLike, target: Path) -> os.stat_result:
@@ -207,7 +215,10 @@ def _verify(
     original_audio: str,
 ) -> None:
     fmt = container.tag_format
-    audio = container.load(temp)
+    try:
+        audio = container.load(temp)
+    except Exception as exc:
+        raise _VerificationError(f"the written copy cannot be read back ({_detail(exc)})") from exc
     if audio.tags is None:
         if any(requested.values()):
             raise _VerificationError("the written copy has no tag")
@@ -227,7 +238,11 @@ def _verify(
         differing = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
         raise _VerificationError(f"fields we did not write changed: {', '.join(differing)}")
     # (b) the audio is untouched
-    if audio_payload_digest(temp) != original_audio:
+    try:
+        written_audio = audio_payload_digest(temp)
+    except Exception as exc:
+        raise _VerificationError(f"FFmpeg cannot read the written copy's audio ({_detail(exc)})") from exc
+    if written_audio != original_audio:
         raise _VerificationError("the audio payload differs from the original's")
 
 
@@ -277,25 +292,46 @@ def write_tags(
             except ValueError as exc:
                 raise _Refused(f"{name}: {exc}") from exc
 
-        original_snapshot = fmt.snapshot(original)
+        try:
+            original_snapshot = fmt.snapshot(original)
+        except Exception as exc:
+            raise _Refused(f"the file's tag is damaged ({_detail(exc)})") from exc
         try:
             original_audio = audio_payload_digest(target)
         except Exception as exc:
-            raise _Refused(f"FFmpeg cannot read the audio, so a write could not be verified: {exc}") from exc
+            raise _Refused(
+                f"FFmpeg cannot read the audio, so a write could not be verified ({_detail(exc)})"
+            ) from exc
         temp = _make_temp_copy(target)
-        _apply(container, temp, family, styles, requested, options)
+        try:
+            _apply(container, temp, family, styles, requested, options)
+        except OSError:
+            raise
+        except Exception as exc:  # mutagen on a damaged container: a size field or table it cannot update
+            raise _Refused(
+                f"the {container.name.upper()} file looks damaged: its tag cannot be saved ({_detail(exc)})"
+            ) from exc
         _fsync_path(temp)
-        _verify(
-            container,
-            temp,
-            family,
-            styles,
-            requested,
-            options,
-            original_snapshot,
-            tags is not None,
-            original_audio,
-        )
+        try:
+            _verify(
+                container,
+                temp,
+                family,
+                styles,
+                requested,
+                options,
+                original_snapshot,
+                tags is not None,
+                original_audio,
+            )
+        except _VerificationError as exc:
+            problem = structure_problem(container, target)
+            if problem is None:
+                raise
+            raise _Refused(
+                f"the {container.name.upper()} file is truncated or damaged ({problem}); "
+                "a tag cannot be added to it safely"
+            ) from exc
         _copy_file_attributes(target, temp, before_stat)
         now = os.stat(target)
         if (now.st_ino, now.st_size, now.st_mtime_ns) != (
