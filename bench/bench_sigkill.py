@@ -97,7 +97,7 @@ class Step:
 
 def _step(mode: str, cap: int, block: bool) -> Step:
     args = ("--policy", mode, "--max-genres", str(cap), "--max-moods", str(cap))
-    args += ("--min-score", str(MIN_SCORE)) + (("--comment-block",) if block else ())
+    args += ("--min-score", str(MIN_SCORE), "--comment-block" if block else "--no-comment-block")
     policy = WritePolicy(
         genre=mode, mood=mode, max_genres=cap, max_moods=cap, min_score=MIN_SCORE, comment_block=block
     )
