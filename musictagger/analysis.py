@@ -391,6 +391,10 @@ def analyse_files(
             except MusictaggerError as exc:
                 yield AnalysisResult(path=path, error=exc)
                 continue
+            except MemoryError:  # a very long recording on a small machine: say so, not numpy's words
+                cause = "not enough memory to decode and analyse it (is it many hours long?)"
+                yield AnalysisResult(path=path, error=AnalysisError(path, cause))
+                continue
             except Exception as exc:  # a decoder or library bug must not end a 20,000-track batch
                 yield AnalysisResult(path=path, error=AnalysisError(path, f"{type(exc).__name__}: {exc}"))
                 continue

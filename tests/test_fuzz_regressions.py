@@ -198,3 +198,24 @@ def test_an_analysis_error_for_a_name_with_a_line_break_is_one_line(library, tmp
     shown, cause = report.errors[0]
     assert shown.isprintable() and shown == os.fsdecode(path).replace("\n", "\\n").replace("\t", "\\t")
     assert cause == "not an audio file (it is text)"
+
+
+def test_running_out_of_memory_on_one_file_is_reported_in_words(tmp_path):
+    # Was: "MemoryError: Unable to allocate 6.53 GiB for an array with shape (1753096983,) ..." (numpy's
+    # message, as the fuzz run's oversized MP3 gave it before the decoder stopped believing its header).
+    from types import SimpleNamespace
+
+    from musictagger.analysis import AnalysisError, analyse_files
+
+    def decode(path):
+        if "long" in os.fspath(path):
+            raise MemoryError("Unable to allocate 6.53 GiB for an array with shape (1753096983,)")
+        return {16000: np.zeros(16000, np.float32)}
+
+    stub = SimpleNamespace(decode=decode, analyse_decoded=lambda path, audio: SimpleNamespace(path=path))
+    results = list(analyse_files(stub, ["long.mp3", "short.mp3"], decode_workers=1))
+    assert [r.path for r in results] == ["long.mp3", "short.mp3"]  # the batch went on
+    error = results[0].error
+    assert isinstance(error, AnalysisError) and _clean(error.cause) and "memory" in error.cause
+    assert "numpy" not in error.cause and "GiB" not in error.cause
+    assert results[1].error is None
