@@ -6,7 +6,9 @@ The real main window (offscreen, CPU) on a fresh library of N copies of the ship
 (tests/data/formats: every container), driven as a user would, one phase after another:
 
 - **analysis**: File ▸ Add music folder: the scan and the analysis of every track in the background;
-- **review**: select all, then "Accept all suggestions" in the review panel;
+- **select all**: scroll to the end of the table (its pages load) and select every row: the review panel
+  loads the selection;
+- **review**: "Accept all suggestions" in the review panel;
 - **write**: Tags ▸ Write tags of selected tracks: the dry run, then Write;
 - **undo**: Tags ▸ Undo last write batch.
 
@@ -160,6 +162,10 @@ def main() -> int:
     panel.review_changed.connect(lambda _ids: review_done.append(True))
 
     def select_all() -> None:
+        model = window.library_model
+        while model.canFetchMore():  # what scrolling to the end does: the table loads a page at a time
+            model.fetchMore()
+            wait_until(app, lambda: not model.loading(), 60, "a page of the table")
         window.library_view.table.selectAll()
 
     phase("select all", select_all, lambda: not panel.busy() and len(panel.track_ids) == args.tracks)

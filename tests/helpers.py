@@ -46,3 +46,8 @@ def close_window(win) -> None:
         win.library_worker.shutdown()
     if win.library is not None:
         win.library.close()
+
+
+def wait_for_table(qtbot, model, timeout_ms: int = 60_000) -> None:
+    """Until the library table has what it asked for: its queries run in the background."""
+    qtbot.waitUntil(lambda: not model.loading(), timeout=timeout_ms)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import close_window, open_window
+from helpers import close_window, open_window, wait_for_table
 from PySide6.QtCore import Qt, QTimer
 from sqlalchemy import insert
 
@@ -61,6 +61,9 @@ def analysed(qtbot, window, music_folder):
     try:
         with qtbot.waitSignal(window.library_worker.finished, timeout=LIBRARY_TIMEOUT_MS) as blocker:
             window.add_folders([music_folder])
+        # Facet counts and the empty/non-empty state follow in the background.
+        qtbot.waitUntil(lambda: not window.runner.busy("library-summary"), timeout=LIBRARY_TIMEOUT_MS)
+        wait_for_table(qtbot, window.library_model)
     finally:
         timer.stop()
     window.ticks = ticks
@@ -101,6 +104,7 @@ def test_facets_filter_the_table_and_combine(qtbot, analysed):
     assert "Metal" in facets.genres.labels()
     facets.genres.toggle(facets.genres.item_for("Metal"))
     model = window.library_model
+    wait_for_table(qtbot, model)
     assert 1 <= model.rowCount() < len(FIXTURES)
     assert all("Metal" in model.row_data(r).genres for r in range(model.rowCount()))
     assert facets.clear_button.isEnabled()
@@ -109,10 +113,12 @@ def test_facets_filter_the_table_and_combine(qtbot, analysed):
     metal_count = model.rowCount()
     mood = facets.moods.labels()[0]
     facets.set_checked("mood", mood)
+    wait_for_table(qtbot, model)
     assert model.rowCount() <= metal_count
     assert model.track_filter.genres == ("Metal",) and model.track_filter.moods == (mood,)
 
     facets.clear()
+    wait_for_table(qtbot, model)
     assert model.rowCount() == len(FIXTURES)
     assert not facets.clear_button.isEnabled()
 
@@ -124,6 +130,7 @@ def test_mood_facet_alone_filters(qtbot, analysed):
     item = facets.moods.item_for(label)
     count = int(item.text().rsplit("·", 1)[1])
     facets.moods.toggle(item)
+    wait_for_table(qtbot, window.library_model)
     assert window.library_model.rowCount() == count
 
 
@@ -154,7 +161,8 @@ def test_selecting_a_row_shows_the_track(qtbot, analysed):
 
 def test_mood_map_shows_every_analysed_track_and_click_opens_it(qtbot, analysed):
     window = analysed
-    window.tabs.setCurrentWidget(window.mood_map)
+    window.tabs.setCurrentWidget(window.mood_map)  # the map's query runs in the background
+    qtbot.waitUntil(lambda: not window.runner.busy("mood-map"), timeout=LIBRARY_TIMEOUT_MS)
     points = window.mood_map.points
     assert len(points.ids) == len(FIXTURES)
     assert all(-1 <= v <= 1 for v in points.x + points.y)
@@ -205,7 +213,14 @@ def test_pause_holds_and_cancel_stops_the_analysis(qtbot, window, music_folder):
 
 def test_remove_folder_forgets_tracks_but_keeps_files(qtbot, analysed, music_folder):
     window = analysed
-    assert window.remove_folder(str(music_folder)) == len(FIXTURES)
+    window.remove_folder(str(music_folder))  # in the background, on the library lane
+    qtbot.waitUntil(
+        lambda: not window.runner.busy("library") and not window.runner.busy("library-summary"),
+        timeout=LIBRARY_TIMEOUT_MS,
+    )
+    removed = f"Removed {len(FIXTURES)} tracks of {music_folder} from the library (files untouched)"
+    assert window.status_text() == removed
+    wait_for_table(qtbot, window.library_model)
     assert window.library_model.rowCount() == 0
     assert window.folders() == []
     assert len(list(music_folder.iterdir())) == len(FIXTURES)
@@ -269,6 +284,7 @@ def test_hundred_thousand_tracks_open_scroll_and_sort_lazily(qtbot, tmp_path, n)
         view.resize(1000, 600)
         view.show()
         model.reload()
+        wait_for_table(qtbot, model)
         opened = time.perf_counter() - started
         assert model.matching_count() == n
         assert model.rowCount() == PAGE_SIZE  # one page, not the library
@@ -279,10 +295,11 @@ def test_hundred_thousand_tracks_open_scroll_and_sort_lazily(qtbot, tmp_path, n)
         bar = view.table.verticalScrollBar()
         for _ in range(4):
             bar.setValue(bar.maximum())
-            qtbot.wait(1)
+            wait_for_table(qtbot, model)  # each page arrives from the background
         assert PAGE_SIZE < model.rowCount() < n  # it fetched more, but not everything
         while model.canFetchMore():
             model.fetchMore()
+            wait_for_table(qtbot, model)
         view.table.scrollToBottom()
         scrolled = time.perf_counter() - started
         assert model.rowCount() == n
@@ -293,17 +310,20 @@ def test_hundred_thousand_tracks_open_scroll_and_sort_lazily(qtbot, tmp_path, n)
         # Sorting re-queries and starts again from one page.
         started = time.perf_counter()
         view.table.sortByColumn(COL_TITLE, Qt.SortOrder.DescendingOrder)
+        wait_for_table(qtbot, model)
         sorted_in = time.perf_counter() - started
         assert model.rowCount() == PAGE_SIZE
         assert model.index(0, COL_TITLE).data() == f"Title {n - 1:06d}"
         assert sorted_in < 5, f"sorting took {sorted_in:.1f} s"
         view.table.sortByColumn(COL_GENRES, Qt.SortOrder.DescendingOrder)  # by confidence
+        wait_for_table(qtbot, model)
         assert model.row_data(0).confidence >= model.row_data(PAGE_SIZE - 1).confidence
 
         # Filtering by a genre and a mood narrows in SQL.
         from musictagger.gui.library_rows import TrackFilter
 
         model.set_filter(TrackFilter(genres=("Rock",), moods=("Happy",)))
+        wait_for_table(qtbot, model)
         assert 0 < model.matching_count() < n
         assert all("Rock" in model.row_data(r).genres for r in range(model.rowCount()))
     finally:

@@ -15,7 +15,7 @@ import time
 
 import pytest
 from conftest import DATA, METAL
-from helpers import close_window, open_window
+from helpers import close_window, open_window, wait_for_table
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QMainWindow, QMenu, QVBoxLayout, QWidget
 
@@ -64,6 +64,7 @@ def test_gc_stays_on_the_gui_thread_while_windows_come_and_go_during_analysis(qt
             rounds += 1
             qtbot.wait(5)  # the event loop runs: results land, the GUI thread's collector gets its turn
         assert not win.library_worker.is_busy(), "the analysis did not finish"
+        wait_for_table(qtbot, win.library_model)
         gc.collect()
     finally:
         gc.callbacks.remove(watch)

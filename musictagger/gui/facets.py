@@ -6,10 +6,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
-from musictagger.gui.library_rows import MIN_SCORE
-from musictagger.library.db import Library
-from musictagger.library.queries import label_counts
-
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -89,14 +85,6 @@ class FacetPanel(QWidget):
             layout.addWidget(facet, 1)
             facet.itemChanged.connect(self._emit)
         layout.addWidget(self.clear_button)
-
-    def refresh(self, library: Library | None) -> None:
-        """Recount every label (one grouped query per category)."""
-        if library is None:
-            return
-        with library.session() as session:
-            self.genres.set_counts(label_counts(session, "genre", MIN_SCORE))
-            self.moods.set_counts(label_counts(session, "mood", MIN_SCORE))
 
     def set_checked(self, category: str, label: str, checked: bool = True) -> None:
         facet = self.genres if category == "genre" else self.moods

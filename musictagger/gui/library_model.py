@@ -1,8 +1,11 @@
 """The track table's model: every indexed track, fetched a page at a time as the view scrolls.
 
-A reset (new filter, new sort, new scan) runs one query for the ordered ids of every matching track;
-rows are then loaded ``PAGE_SIZE`` at a time by ``fetchMore`` (a fixed handful of queries per page), so
-``data()`` only ever reads memory. A finished analysis refreshes its one row through ``refresh_track``.
+A reset (new filter, new sort, new scan) runs one query for the ordered ids of every matching track and
+reads the first page; rows are then loaded ``PAGE_SIZE`` at a time by ``fetchMore`` (a fixed handful of
+queries per page), so ``data()`` only ever reads memory. Every query runs on the runner (gui/runner.py):
+the ids on the ``table-reload`` lane (the newest filter wins), pages and re-read rows on the ``table``
+lane; results that belong to an older reset are dropped (``_generation``). The old rows stay on screen
+until the new ones arrive. ``loading()`` says whether anything is on its way.
 """
 
 from __future__ import annotations
@@ -68,6 +71,9 @@ class LibraryModel(QAbstractTableModel):
         self._rows: list[TrackRow] = []
         self._row_of: dict[int, int] = {}
         self.pages_loaded = 0  # for tests and the status line: how much was actually read
+        self._generation = 0  # bumped by every reset: results of an older one are dropped
+        self._fetching = False
+        self._wanted: tuple[int, object] | None = None  # (track id, callback) once its page is loaded
 
     # -- what is shown ------------------------------------------------------------------------------
 
@@ -81,18 +87,44 @@ class LibraryModel(QAbstractTableModel):
             self.reload()
 
     def reload(self) -> None:
-        """Query the matching ids again and show the first page."""
+        """Query the matching ids again and show the first page (in the background)."""
+        self._generation += 1
+        self._fetching = False
+        if self.library is None:
+            self._apply_reload(self._generation, ([], []))
+            return
+        generation = self._generation
+        self.runner.submit(
+            RELOAD_LANE,
+            _ids_and_first_page,
+            self.library,
+            self.track_filter,
+            self.sort_key,
+            on_done=lambda result: self._apply_reload(generation, result),
+            supersede=True,
+        )
+
+    def loading(self) -> bool:
+        """A reset, a page or re-read rows are on their way."""
+        return (
+            self.runner.busy(RELOAD_LANE)
+            or self.runner.busy(TABLE_LANE)
+            or self._fetching
+            or bool(self._stale)
+            or self._refresh_timer.isActive()
+        )
+
+    def _apply_reload(self, generation: int, result: tuple[list[int], list[TrackRow]]) -> None:
+        if generation != self._generation:
+            return
+        ids, rows = result
         self.beginResetModel()
-        self._ids, self._rows, self._row_of = [], [], {}
+        self._ids, self._rows = list(ids), []
+        self._row_of = {}
         self.pages_loaded = 0
-        if self.library is not None:
-            with self.library.session() as session:
-                self._ids = filtered_ids(session, self.track_filter, self.sort_key)
         self.endResetModel()
-        if self.canFetchMore(QModelIndex()):
-            self.fetchMore(QModelIndex())
-        else:
-            self.counts_changed.emit(0, 0)
+        self._insert_page(0, ids[: len(rows)], rows)
+        self.counts_changed.emit(len(self._rows), len(self._ids))
 
     def matching_count(self) -> int:
         return len(self._ids)
@@ -103,12 +135,21 @@ class LibraryModel(QAbstractTableModel):
     def row_data(self, row: int) -> TrackRow:
         return self._rows[row]
 
-    def row_of_track(self, track_id: int, *, fetch: bool = False) -> int | None:
-        """The row showing ``track_id``; with ``fetch``, pages are loaded until it is (if it matches)."""
-        if fetch and track_id not in self._row_of and track_id in set(self._ids):
-            while track_id not in self._row_of and self.canFetchMore(QModelIndex()):
-                self.fetchMore(QModelIndex())
+    def row_of_track(self, track_id: int) -> int | None:
+        """The row showing ``track_id``, if its page is loaded."""
         return self._row_of.get(track_id)
+
+    def when_loaded(self, track_id: int, callback) -> bool:
+        """Call ``callback(row)`` once ``track_id``'s row is loaded (pages are fetched up to it in the
+        background); False, and no call, when the track does not match the filter."""
+        if track_id in self._row_of:
+            callback(self._row_of[track_id])
+            return True
+        if track_id not in set(self._ids):
+            return False
+        self._wanted = (track_id, callback)
+        self.fetchMore()
+        return True
 
     def refresh_track(self, track_id: int) -> None:
         """Re-read one loaded row (an analysis just landed for it), batched with the others."""
@@ -122,10 +163,6 @@ class LibraryModel(QAbstractTableModel):
         self._stale.update(loaded)
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()
-
-    def refreshing(self) -> bool:
-        """Rows are waiting to be re-read or being re-read."""
-        return bool(self._stale) or self._refresh_timer.isActive() or self.runner.busy(TABLE_LANE)
 
     def _refresh_stale(self) -> None:
         ids, self._stale = sorted(self._stale), set()
@@ -147,12 +184,45 @@ class LibraryModel(QAbstractTableModel):
         return not parent.isValid() and len(self._rows) < len(self._ids)
 
     def fetchMore(self, parent: Index = NO_PARENT) -> None:
-        if parent.isValid() or self.library is None:
+        """Ask for the next page; it is inserted when it arrives (asking again meanwhile does nothing)."""
+        if parent.isValid() or self.library is None or self._fetching or not self.canFetchMore():
             return
         start = len(self._rows)
         page_ids = self._ids[start : start + PAGE_SIZE]
-        with self.library.session() as session:
-            rows = load_rows(session, page_ids)
+        generation = self._generation
+        self._fetching = True
+        self.runner.submit(
+            TABLE_LANE,
+            _load_rows,
+            self.library,
+            page_ids,
+            on_done=lambda rows: self._apply_page(generation, start, page_ids, rows),
+            on_error=lambda _message: self._page_failed(generation),
+        )
+
+    def _page_failed(self, generation: int) -> None:
+        if generation == self._generation:
+            self._fetching = False  # the next scroll asks again
+
+    def _apply_page(self, generation: int, start: int, page_ids: list[int], rows: list[TrackRow]) -> None:
+        if generation != self._generation:
+            return
+        self._fetching = False
+        if start != len(self._rows):
+            return
+        self._insert_page(start, page_ids, rows)
+        self.counts_changed.emit(len(self._rows), len(self._ids))
+        if self._wanted is not None:
+            track_id, callback = self._wanted
+            if track_id in self._row_of:
+                self._wanted = None
+                callback(self._row_of[track_id])
+            elif self.canFetchMore():
+                self.fetchMore()
+            else:
+                self._wanted = None
+
+    def _insert_page(self, start: int, page_ids: list[int], rows: list[TrackRow]) -> None:
         if len(rows) < len(page_ids):  # deleted meanwhile: keep ids and rows aligned
             after = start + len(page_ids)
             self._ids = self._ids[:start] + [row.id for row in rows] + self._ids[after:]
@@ -164,7 +234,6 @@ class LibraryModel(QAbstractTableModel):
         self._rows.extend(rows)
         self.pages_loaded += 1
         self.endInsertRows()
-        self.counts_changed.emit(len(self._rows), len(self._ids))
 
     # -- QAbstractTableModel --------------------------------------------------------------------------
 
@@ -208,6 +277,15 @@ class LibraryModel(QAbstractTableModel):
 
 
 TABLE_LANE = "table"
+RELOAD_LANE = "table-reload"
+
+
+def _ids_and_first_page(
+    _ctx, library: Library, track_filter: TrackFilter, sort_key: SortKey
+) -> tuple[list[int], list[TrackRow]]:
+    with library.session() as session:
+        ids = filtered_ids(session, track_filter, sort_key)
+        return ids, load_rows(session, ids[:PAGE_SIZE])
 
 
 def _load_rows(_ctx, library: Library, track_ids: list[int]) -> list[TrackRow]:

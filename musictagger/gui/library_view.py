@@ -98,13 +98,14 @@ class LibraryView(QWidget):
         layout.addWidget(self.table, 1)
 
     def select_track(self, track_id: int) -> bool:
-        """Select and show the row of ``track_id`` (loading pages up to it); False if it is filtered out."""
-        row = self.model.row_of_track(track_id, fetch=True)
-        if row is None:
-            return False
-        self.table.selectRow(row)
-        self.table.scrollTo(self.model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtCenter)
-        return True
+        """Select and show the row of ``track_id`` once its page is loaded (pages up to it are fetched in
+        the background); False if the filter hides it."""
+
+        def select(row: int) -> None:
+            self.table.selectRow(row)
+            self.table.scrollTo(self.model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtCenter)
+
+        return self.model.when_loaded(track_id, select)
 
     def selected_track_ids(self) -> list[int]:
         rows = self.table.selectionModel().selectedRows()

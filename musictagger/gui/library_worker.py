@@ -1,11 +1,11 @@
 """Scans folders and analyses what is new, on one background lane (``gui/runner.py``).
 
-One run at a time: each run scans its folders (``scanner.scan``), then analyses every pending track
-(``store.analyse_pending``). Runs asked for while one is going queue behind it on the same lane. The
-Analyzer is built lazily on that lane and kept for every later run. Pause holds the run between two
-tracks (the core's only stop points); cancel ends it there, keeping everything saved so far. The task
-gets plain data only (the ``Library``, folder paths, a ``RunControl`` of threading events) and reports
-plain data back (counts, ids, reports) as runner events.
+One run at a time: each run scans its folders, then analyses every pending track, through
+``services.analysis`` as the CLI's ``scan`` does. Runs asked for while one is going queue behind it on
+the same lane. The models are built lazily on that lane (from the settings) and kept for every later
+run. Pause holds the run between two tracks (the core's only stop points); cancel ends it there, keeping
+everything saved so far. The task gets plain data only (the ``Library``, folder paths, a ``RunControl``
+of threading events) and reports plain data back (counts, ids, reports) as runner events.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ import time
 from PySide6.QtCore import QObject, Signal
 
 from musictagger.gui.runner import Runner, Task, TaskContext
-from musictagger.gui.worker import LazyAnalyzer
 from musictagger.library.db import Library
-from musictagger.library.scanner import scan
-from musictagger.library.store import analyse_pending, analyses_needed
-from musictagger.taxonomy import load_vocabulary
+from musictagger.library.store import analyses_needed
+from musictagger.services.analysis import Models, scan_and_analyse
+from musictagger.settings import Settings
 
 LANE = "library"
 
@@ -44,31 +43,51 @@ class RunControl:
         return self.cancel.is_set()
 
 
-def scan_and_analyse(ctx: TaskContext, library: Library, models: LazyAnalyzer, folders, control: RunControl):
-    """The lane's side of one run: scan ``folders`` (none: skip), then analyse what is pending."""
+class LazyModels:
+    """The library analysis' models (services.analysis.Models: device, models, heads, batch size and
+    decode workers from the settings), built on first use on the lane, then kept. Plain Python."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._models: Models | None = None
+        self._lock = threading.Lock()
+
+    def get(self, ctx: TaskContext) -> Models:
+        with self._lock:
+            if self._models is None:
+                self._models = Models.load(self.settings)
+                ctx.report("device_ready", self._models.analyzer.device_name)
+            return self._models
+
+
+def scan_and_analyse_run(
+    ctx: TaskContext, library: Library, models: LazyModels, folders, control: RunControl
+):
+    """The lane's side of one run: scan ``folders`` (none: skip), then analyse what is pending, through
+    the same service the CLI's ``scan`` uses (services.analysis.scan_and_analyse)."""
     scan_report = analyse_report = None
     if folders and not control.should_stop():
-        scan_report = scan(
+        scan_report, _ = scan_and_analyse(
             library,
             folders,
-            on_progress=lambda report, path: ctx.report("scan_progress", _seen(report), path),
+            None,
+            on_scan_progress=lambda report, path: ctx.report("scan_progress", _seen(report), path),
             should_stop=control.should_stop,
         )
         ctx.report("scan_finished", scan_report)
     if not control.should_stop():
-        analyzer = models.get(ctx)
-        vocabulary = load_vocabulary()
+        loaded = models.get(ctx)
+        analyzer = loaded.analyzer
         versions = {name: card.version for name, card in analyzer.cards.items()}
         with library.session() as session:
             pending = len(analyses_needed(session, analyzer.model_names, versions))
         ctx.report("analysis_started", pending)
-        analyse_report = analyse_pending(
+        _, analyse_report = scan_and_analyse(
             library,
-            analyzer,
-            vocabulary,
-            on_result=lambda track_id, _analysis, error: ctx.report("track_analysed", track_id, error or ""),
+            [],
+            loaded,
+            on_track=lambda track_id, _analysis, error: ctx.report("track_analysed", track_id, error or ""),
             should_stop=control.should_stop,
-            decode_workers=1,  # the GUI keeps a core; decoding is far quicker than inference
         )
     return scan_report, analyse_report
 
@@ -94,14 +113,13 @@ class LibraryWorker(QObject):
         library: Library,
         parent: QObject | None = None,
         *,
-        device: str = "auto",
-        model_names=None,
+        settings: Settings | None = None,
         runner: Runner | None = None,
     ):
         super().__init__(parent)
         self.library = library
         self.runner = runner if runner is not None else Runner(self)
-        self.models = LazyAnalyzer(device, model_names)
+        self.models = LazyModels(settings or Settings())
         self.control = RunControl()
         self._runs: list[Task] = []
 
@@ -113,7 +131,7 @@ class LibraryWorker(QObject):
         task: Task | None = None
         task = self.runner.submit(
             LANE,
-            scan_and_analyse,
+            scan_and_analyse_run,
             self.library,
             self.models,
             list(folders),

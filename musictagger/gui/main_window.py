@@ -5,8 +5,8 @@ and write panels (``add_side_panel``, ``tags_menu``).
 
 from __future__ import annotations
 
-import json
 import os
+from dataclasses import dataclass
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import (
@@ -31,31 +31,72 @@ from PySide6.QtWidgets import (
     QToolButton,
     QWidget,
 )
-from sqlalchemy import delete, func, select
 
 from musictagger.about import about_text
 from musictagger.audio import AUDIO_EXTENSIONS
 from musictagger.gui import theme
 from musictagger.gui.facets import FacetPanel
 from musictagger.gui.library_model import LibraryModel
+from musictagger.gui.library_rows import MIN_SCORE as FACET_MIN_SCORE
 from musictagger.gui.library_rows import TrackFilter, mood_points
 from musictagger.gui.library_view import EmptyLibrary, LibraryView
+from musictagger.gui.library_worker import LANE as LIBRARY_WORKER_LANE
 from musictagger.gui.library_worker import EtaClock, LibraryWorker
 from musictagger.gui.mood_map import MoodMap
 from musictagger.gui.player import Player
-from musictagger.gui.runner import Runner
+from musictagger.gui.runner import Runner, Task
 from musictagger.gui.settings import AppSettings
 from musictagger.gui.tag_actions import TagActions
 from musictagger.gui.track_view import TrackView, format_time
 from musictagger.gui.worker import AnalysisWorker
 from musictagger.library.db import Library, LibraryError, default_url, open_library
-from musictagger.library.queries import tracks_under
-from musictagger.library.schema import Meta, Track
+from musictagger.library.queries import label_counts
+from musictagger.library.schema import Track
 from musictagger.logs import configure_logging
+from musictagger.services.folders import (
+    add_folders,
+    is_empty,
+    library_folders,
+    normalise_folder,
+    remove_folder,
+)
 
-FOLDERS_KEY = "gui.folders"  # the folders the user added, in the index's meta table: they travel with it
 LIVE_REFRESH_MS = 1500  # facets and mood map follow the analysis at most this often
-DELETE_CHUNK = 500
+# Runner lanes of the window's own queries (gui/runner.py); the library lane is the scans' own, so
+# folder changes run in order with them.
+LIBRARY_LANE = LIBRARY_WORKER_LANE
+VIEW_LANE = "library-summary"
+MOOD_MAP_LANE = "mood-map"
+
+
+@dataclass(frozen=True)
+class LibrarySummary:
+    """What the window shows about the whole library: read on a worker, shown on the GUI thread."""
+
+    empty: bool  # no track indexed
+    folders: tuple[str, ...]
+    genre_counts: list[tuple[str, int]]
+    mood_counts: list[tuple[str, int]]
+
+
+def _library_summary(_ctx, library: Library) -> LibrarySummary:
+    with library.session() as session:
+        genres = label_counts(session, "genre", FACET_MIN_SCORE)
+        moods = label_counts(session, "mood", FACET_MIN_SCORE)
+    return LibrarySummary(is_empty(library), tuple(library_folders(library)), genres, moods)
+
+
+def _mood_points(_ctx, library: Library, track_filter: TrackFilter, vocabulary):
+    with library.session() as session:
+        return mood_points(session, track_filter, vocabulary)
+
+
+def _add_folders(_ctx, library: Library, folders: list[str]) -> list[str]:
+    return add_folders(library, folders)
+
+
+def _remove_folder(_ctx, library: Library, folder: str) -> int:
+    return remove_folder(library, folder)
 
 
 def default_settings() -> QSettings:
@@ -78,13 +119,19 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = settings or default_settings()
         self.current_path: str | None = None
+        self._folders: list[str] = []
+        self._folders_unknown = True  # until the first summary has read them from the index
 
         self.library = self._open_library(library)
         # Device and models come from Settings unless the caller forces a device (tests, scripts);
         # a change in the Settings dialog applies from the next start (the models are loaded once).
-        app_settings = AppSettings()  # settings.toml; self.settings (QSettings) keeps the layout
-        device = device or app_settings.device
-        models = app_settings.models
+        # settings.toml (as the CLI reads it); self.settings (QSettings) keeps only the layout. A device
+        # forced by the caller (tests, scripts) wins over the file.
+        user_settings = AppSettings().current
+        if device is not None:
+            user_settings = user_settings.replace(analysis={"device": device})
+        device = user_settings.analysis.device
+        models = user_settings.analysis.models
         # Every background job of the window (and of its dialogs) goes through this one runner.
         self.runner = Runner(self)
         self.track_view = TrackView()
@@ -92,7 +139,7 @@ class MainWindow(QMainWindow):
         self.worker = AnalysisWorker(self, device=device, model_names=models, runner=self.runner)
         self.player = Player(self, enabled=playback)
         self.library_worker = (
-            LibraryWorker(self.library, self, device=device, model_names=models, runner=self.runner)
+            LibraryWorker(self.library, self, settings=user_settings, runner=self.runner)
             if self.library
             else None
         )
@@ -389,6 +436,8 @@ class MainWindow(QMainWindow):
             QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
         )
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.facets_dock)
+        # Until the first summary arrives (in the background) the window looks as for an empty library.
+        self.facets_dock.hide()
         self.resizeDocks([self.facets_dock], [220], Qt.Orientation.Horizontal)
 
         # Facet counts and the mood map follow a running analysis, throttled.
@@ -426,17 +475,12 @@ class MainWindow(QMainWindow):
         worker.busy_changed.connect(self._set_library_busy)
 
     # -- the library: folders --------------------------------------------------------------------------
+    # The folder list lives in the index (services/folders.py). The window keeps a copy, read once in
+    # the background at start and updated by its own changes; every change to the index runs on the
+    # runner's library lane, in order with the scans.
 
     def folders(self) -> list[str]:
-        if self.library is None:
-            return []
-        with self.library.session() as session:
-            row = session.get(Meta, FOLDERS_KEY)
-            return list(json.loads(row.value)) if row is not None else []
-
-    def _store_folders(self, folders: list[str]) -> None:
-        with self.library.session() as session, session.begin():
-            session.merge(Meta(key=FOLDERS_KEY, value=json.dumps(folders)))
+        return list(self._folders)
 
     def choose_folder(self) -> None:
         start = str(self.settings.value("last_directory", os.path.expanduser("~")))
@@ -450,9 +494,9 @@ class MainWindow(QMainWindow):
         if self.library is None or self.library_worker is None:
             self.show_error(f"The library is not available: {self._library_error}")
             return
-        known = self.folders()
-        added = [os.path.abspath(os.fspath(folder)) for folder in folders]
-        self._store_folders(known + [folder for folder in added if folder not in known])
+        added = [normalise_folder(folder) for folder in folders]
+        self._folders += [folder for folder in added if folder not in self._folders]
+        self.runner.submit(LIBRARY_LANE, _add_folders, self.library, added)
         self.library_stack.setCurrentWidget(self.tabs)
         self.facets_dock.show()
         self.track_view.show()
@@ -464,22 +508,28 @@ class MainWindow(QMainWindow):
             self.set_library_status("Scanning the library…")
             self.library_worker.start(self.folders())
 
-    def remove_folder(self, folder: str) -> int:
-        """Forget ``folder``'s tracks in the index (the files stay untouched); the number removed."""
+    def remove_folder(self, folder: str) -> Task | None:
+        """Forget ``folder``'s tracks in the index, in the background (the files stay untouched)."""
         if self.library is None:
-            return 0
+            return None
         if self.library_worker is not None and self.library_worker.is_busy():
             self.show_error("Wait for the scan to finish (or cancel it) before removing a folder")
-            return 0
-        with self.library.session() as session, session.begin():
-            ids = [track.id for track in tracks_under(session, folder, include_missing=True)]
-            for start in range(0, len(ids), DELETE_CHUNK):
-                # Analyses and labels go with their track (ON DELETE CASCADE).
-                session.execute(delete(Track).where(Track.id.in_(ids[start : start + DELETE_CHUNK])))
-        self._store_folders([known for known in self.folders() if known != folder])
-        self.refresh_library()
-        self.set_status(f"Removed {len(ids)} tracks of {folder} from the library (files untouched)")
-        return len(ids)
+            return None
+        path = normalise_folder(folder)
+        self._folders = [known for known in self._folders if known != path]
+
+        def removed(count: int) -> None:
+            self.refresh_library()
+            self.set_status(f"Removed {count} tracks of {folder} from the library (files untouched)")
+
+        return self.runner.submit(
+            LIBRARY_LANE,
+            _remove_folder,
+            self.library,
+            path,
+            on_done=removed,
+            on_error=lambda message: self.show_error(f"Could not remove {folder}: {message}"),
+        )
 
     def _fill_remove_folder_menu(self) -> None:
         self.remove_folder_menu.clear()
@@ -494,16 +544,20 @@ class MainWindow(QMainWindow):
 
     def refresh_library(self) -> None:
         """Re-read the table, facets and mood map from the index (after a scan, a removal, at start)."""
-        empty = True
-        if self.library is not None:
-            with self.library.session() as session:
-                empty = not session.scalar(select(func.count()).select_from(Track)) and not self.folders()
+        self.library_model.reload()
+        self._refresh_summaries()
+
+    def _show_summary(self, summary: LibrarySummary) -> None:
+        if self._folders_unknown:  # the first summary brings the folder list stored in the index
+            added_meanwhile = [folder for folder in self._folders if folder not in summary.folders]
+            self._folders, self._folders_unknown = [*summary.folders, *added_meanwhile], False
+        empty = summary.empty and not self._folders
         self.library_stack.setCurrentWidget(self.empty_state if empty else self.tabs)
         # First run: the add-folder action alone, in the middle of the window; the rest comes with music.
         self.facets_dock.setVisible(not empty)
         self.track_view.setVisible(not empty or self.current_path is not None)
-        self.library_model.reload()
-        self._refresh_summaries()
+        self.facets.genres.set_counts(summary.genre_counts)
+        self.facets.moods.set_counts(summary.mood_counts)
 
     def current_filter(self) -> TrackFilter:
         return TrackFilter(
@@ -518,7 +572,13 @@ class MainWindow(QMainWindow):
         self._refresh_mood_map_if_shown()
 
     def _refresh_summaries(self) -> None:
-        self.facets.refresh(self.library)
+        """Facet counts and whether the library is empty, read in the background (the newest wins)."""
+        if self.library is not None:
+            self.runner.submit(
+                VIEW_LANE, _library_summary, self.library, on_done=self._show_summary, supersede=True
+            )
+        else:
+            self._show_summary(LibrarySummary(True, (), [], []))
         self._mood_map_stale = True
         self._refresh_mood_map_if_shown()
 
@@ -528,12 +588,18 @@ class MainWindow(QMainWindow):
         self._refresh_mood_map_if_shown()
 
     def _refresh_mood_map_if_shown(self) -> None:
-        # The map's query reads every analysed track: only run it when someone is looking.
+        # The map reads every analysed track: only when someone is looking, and in the background.
         if self._mood_map_stale and self.library is not None and self.tabs.currentWidget() is self.mood_map:
-            with self.library.session() as session:
-                points = mood_points(session, self.current_filter(), self.track_view.vocabulary)
-            self.mood_map.set_points(points)
             self._mood_map_stale = False
+            self.runner.submit(
+                MOOD_MAP_LANE,
+                _mood_points,
+                self.library,
+                self.current_filter(),
+                self.track_view.vocabulary,
+                on_done=self.mood_map.set_points,
+                supersede=True,
+            )
 
     def _focus_search(self) -> None:
         self.tabs.setCurrentWidget(self.library_view)

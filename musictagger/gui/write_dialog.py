@@ -34,46 +34,39 @@ from PySide6.QtWidgets import (
 from musictagger.gui.runner import Runner, Task
 from musictagger.library.db import Library
 from musictagger.library.policy import WritePolicy
-from musictagger.library.review import planned_writes_with_reviews
-from musictagger.library.writing import (
-    BatchReport,
-    PlannedWrite,
-    UndoError,
-    apply_writes,
-    format_diff,
-    undo_batch,
-)
+from musictagger.library.writing import BatchReport, PlannedWrite, UndoError, format_diff
+from musictagger.services import writes
 from musictagger.taxonomy import Vocabulary
 
 LANE = "write"
 
 
-def plan_for(
-    library: Library, vocabulary: Vocabulary, track_ids: Sequence[int], policy: WritePolicy
-) -> list[PlannedWrite]:
-    """The dialog's plan: the policy, with the user's reviews taking precedence."""
-    with library.session() as session:
-        return planned_writes_with_reviews(session, list(track_ids), policy, vocabulary)
+# The dialog's three steps are the services the CLI's ``tag --write`` and ``undo`` call (services/writes.py),
+# so the app and the command line write the same bytes for the same library, reviews and settings.
 
 
-def _plan_task(_ctx, library, vocabulary, track_ids, policy) -> list[PlannedWrite]:
-    return plan_for(library, vocabulary, track_ids, policy)
-
-
-def _write_task(ctx, library, plans, policy, description) -> BatchReport:
-    return apply_writes(
+def _plan_task(ctx, library, vocabulary, track_ids, policy) -> list[PlannedWrite]:
+    return writes.plan_write(
         library,
-        plans,
+        vocabulary,
+        track_ids,
         policy,
-        description,
         on_progress=lambda done, total: ctx.report("progress", done, total),
+        should_stop=ctx.cancelled,
     )
 
 
-def _undo_task(_ctx, library) -> BatchReport | None:
+def _write_task(ctx, library, plans, policy, description) -> BatchReport:
+    def progress(done: int, total: int) -> None:
+        ctx.report("progress", done, total)
+
+    return writes.write(library, plans, policy, description, on_progress=progress)
+
+
+def _undo_task(_ctx, library) -> BatchReport:
     try:
-        return undo_batch(library)
-    except UndoError as exc:
+        return writes.undo(library)
+    except UndoError as exc:  # nothing to undo: the report carries the reason
         return BatchReport(batch_id=None, failed=[("", str(exc))])
 
 
