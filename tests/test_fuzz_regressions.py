@@ -219,3 +219,17 @@ def test_running_out_of_memory_on_one_file_is_reported_in_words(tmp_path):
     assert isinstance(error, AnalysisError) and _clean(error.cause) and "memory" in error.cause
     assert "numpy" not in error.cause and "GiB" not in error.cause
     assert results[1].error is None
+
+
+def test_a_chunk_with_a_garbage_header_is_named_by_position_not_by_its_bytes(tmp_path):
+    # Was: "its '\x00\n\x85\x01' chunk claims ..." -- the garbage ID printed as text, line break included.
+    def junk_chunk_before_the_tag(data: bytearray) -> None:
+        at = data.find(b"ID3 ")
+        data[at:at] = b"\x00\n\x85\x01" + struct.pack(">I", 0xED43ED3E) + b"\0" * 100
+
+    path = _damaged(tmp_path, "tagged.aiff", "junk.aiff", junk_chunk_before_the_tag)
+    before = _sha(path)
+    with pytest.raises(TagWriteError, match="truncated or damaged") as info:
+        write_tags(path, {"genre": ["House"]})
+    assert "damaged header" in info.value.cause and info.value.cause.isprintable()
+    assert _sha(path) == before

@@ -292,8 +292,10 @@ def structure_problem(container: Container, path: str | os.PathLike) -> str | No
                 chunk = f.read(8)
                 length = int.from_bytes(chunk[4:], order)
                 if pos + 8 + length > size:
-                    name = chunk[:4].decode("latin-1").strip() or "?"
-                    return f"its '{name}' chunk claims {length} bytes but only {size - pos - 8} follow"
+                    claim = f"claims {length} bytes but only {size - pos - 8} follow"
+                    if all(0x20 <= byte < 0x7F for byte in chunk[:4]):
+                        return f"its '{chunk[:4].decode('ascii')}' chunk {claim}"
+                    return f"the chunk at byte {pos} has a damaged header and {claim}"
                 pos += 8 + length + (length & 1)
     except OSError:
         return None
