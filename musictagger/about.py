@@ -81,7 +81,8 @@ def about_text() -> str:
         "Genre and mood tags for a music library, from the audio itself.",
         "",
         f"Licence: GNU General Public License, version 3 or (at your option) any later version ({LICENCE}).",
-        "This program comes with ABSOLUTELY NO WARRANTY; it is free software, and you are welcome to",
+        # One line per paragraph: the About box wraps them to its width.
+        "This program comes with ABSOLUTELY NO WARRANTY; it is free software, and you are welcome to "
         "redistribute it under the conditions of that licence.",
     ]
     licence = shipped_file(LICENCE_FILE)

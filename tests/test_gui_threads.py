@@ -209,3 +209,22 @@ def test_a_task_submitted_after_shutdown_is_not_run(qtbot):
     task = runner.submit("lane", lambda _ctx: ran.append(True), on_done=ran.append)
     qtbot.wait(50)
     assert task.finished and ran == [] and not runner.busy()
+
+
+def test_lane_threads_run_at_a_lower_priority_than_the_gui_thread(qtbot):
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("per-thread niceness is Linux's")
+    runner = Runner()
+    results: list[int] = []
+    runner.submit(
+        "lane",
+        lambda _ctx: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+        on_done=results.append,
+    )
+    qtbot.waitUntil(lambda: bool(results), timeout=5000)
+    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert results[0] == min(19, gui + 10)
+    runner.shutdown()

@@ -118,12 +118,15 @@ class LibraryModel(QAbstractTableModel):
         if generation != self._generation:
             return
         ids, rows = result
+        page_ids = ids[:PAGE_SIZE]
+        if len(rows) < len(page_ids):  # deleted meanwhile: keep ids and rows aligned
+            ids = [row.id for row in rows] + ids[PAGE_SIZE:]
+        # The first page goes in with the reset, so the view never sees an empty table to fill.
         self.beginResetModel()
-        self._ids, self._rows = list(ids), []
-        self._row_of = {}
-        self.pages_loaded = 0
+        self._ids, self._rows = list(ids), list(rows)
+        self._row_of = {row.id: index for index, row in enumerate(rows)}
+        self.pages_loaded = 1 if rows else 0
         self.endResetModel()
-        self._insert_page(0, ids[: len(rows)], rows)
         self.counts_changed.emit(len(self._rows), len(self._ids))
 
     def matching_count(self) -> int:

@@ -67,6 +67,8 @@ class LibraryView(QWidget):
         self.table = QTableView()
         self.table.setObjectName("libraryTable")
         self.table.setModel(model)
+        # A new filter or sort starts at the top (the rows arrive with the reset, in the background).
+        model.modelReset.connect(self.table.scrollToTop)
         # No sort indicator before enabling sorting: enabling sorts by it, and the index order is by path.
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)

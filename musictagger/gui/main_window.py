@@ -62,6 +62,7 @@ from musictagger.services.folders import (
 )
 
 LIVE_REFRESH_MS = 1500  # facets and mood map follow the analysis at most this often
+FACETS_WIDTH = 220  # px: genre names and counts stay legible
 # Runner lanes of the window's own queries (gui/runner.py); the library lane is the scans' own, so
 # folder changes run in order with them.
 LIBRARY_LANE = LIBRARY_WORKER_LANE
@@ -438,7 +439,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.facets_dock)
         # Until the first summary arrives (in the background) the window looks as for an empty library.
         self.facets_dock.hide()
-        self.resizeDocks([self.facets_dock], [220], Qt.Orientation.Horizontal)
 
         # Facet counts and the mood map follow a running analysis, throttled.
         self._live_refresh = QTimer(self)
@@ -498,7 +498,7 @@ class MainWindow(QMainWindow):
         self._folders += [folder for folder in added if folder not in self._folders]
         self.runner.submit(LIBRARY_LANE, _add_folders, self.library, added)
         self.library_stack.setCurrentWidget(self.tabs)
-        self.facets_dock.show()
+        self._show_facets(True)
         self.track_view.show()
         self.set_library_status(f"Scanning {', '.join(os.path.basename(f) or f for f in added)}…")
         self.library_worker.start(added)
@@ -554,10 +554,17 @@ class MainWindow(QMainWindow):
         empty = summary.empty and not self._folders
         self.library_stack.setCurrentWidget(self.empty_state if empty else self.tabs)
         # First run: the add-folder action alone, in the middle of the window; the rest comes with music.
-        self.facets_dock.setVisible(not empty)
+        self._show_facets(not empty)
         self.track_view.setVisible(not empty or self.current_path is not None)
         self.facets.genres.set_counts(summary.genre_counts)
         self.facets.moods.set_counts(summary.mood_counts)
+
+    def _show_facets(self, shown: bool) -> None:
+        if shown and not self.facets_dock.isVisible():
+            self.facets_dock.show()
+            self.resizeDocks([self.facets_dock], [FACETS_WIDTH], Qt.Orientation.Horizontal)
+        elif not shown:
+            self.facets_dock.hide()
 
     def current_filter(self) -> TrackFilter:
         return TrackFilter(

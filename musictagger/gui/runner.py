@@ -26,7 +26,9 @@ from __future__ import annotations
 import inspect
 import itertools
 import logging
+import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +46,10 @@ log = logging.getLogger(__name__)
 POLL_MS = 15
 #: At most this long per drain, so a burst of events never stalls the event loop.
 DRAIN_BUDGET_S = 0.02
+#: Lane threads run at this much lower CPU priority (Linux nice; the threads they start, torch's and the
+#: decoders', inherit it): on a 2-core laptop the analysis would otherwise leave the GUI thread waiting
+#: for a core. Background work still gets every idle cycle.
+BACKGROUND_NICENESS = 10
 
 _DONE, _ERROR, _CANCELLED = "\x00done", "\x00error", "\x00cancelled"
 
@@ -171,7 +177,9 @@ class Runner(QObject):
         self._tasks[task_id] = task
         executor = self._lanes.get(lane)
         if executor is None:
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"musictagger-{lane}")
+            executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"musictagger-{lane}", initializer=_lower_priority
+            )
             self._lanes[lane] = executor
         task.future = executor.submit(_run_task, context, fn, args)
         if not self._timer.isActive():
@@ -260,6 +268,17 @@ def _run_task(context: TaskContext, fn: Callable[..., Any], args: tuple) -> None
         events.put((context.task_id, _ERROR, (_message(exc),)))
     else:
         events.put((context.task_id, _CANCELLED if context.cancelled() else _DONE, (result,)))
+
+
+def _lower_priority() -> None:
+    """Raise this thread's niceness (Linux only: elsewhere setpriority would apply to the whole process)."""
+    if sys.platform.startswith("linux"):
+        try:
+            thread = threading.get_native_id()
+            niceness = os.getpriority(os.PRIO_PROCESS, thread) + BACKGROUND_NICENESS
+            os.setpriority(os.PRIO_PROCESS, thread, niceness)
+        except OSError as exc:  # a sandbox may forbid it: the work still runs, only less politely
+            log.debug("could not lower the priority of a background thread: %s", exc)
 
 
 def _message(exc: Exception) -> str:
