@@ -24,7 +24,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import Any
 
 import tomlkit
 
+from musictagger.atomic import write_atomically
 from musictagger.library.policy import MODES, WritePolicy
 from musictagger.paths import config_dir
 from musictagger.taxonomy import SelectionPolicy, Vocabulary, load_vocabulary
@@ -385,7 +385,7 @@ def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> 
     else:
         _update(doc, settings)
         text = tomlkit.dumps(doc)
-    _write_atomically(path, text.encode("utf-8"))
+    write_atomically(path, text.encode("utf-8"))
     return path
 
 
@@ -447,23 +447,6 @@ def fresh_document(settings: Settings) -> str:
                 table.add(f.name, value)
         doc.add(name, table)
     return tomlkit.dumps(doc)
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp makes the file private (0600): keep an existing file's mode, else an ordinary 0644.
-        os.chmod(temp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
 
 
 def _reason(exc: BaseException) -> str:

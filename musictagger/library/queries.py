@@ -11,12 +11,10 @@ there it is a case-insensitive LIKE (accents count), the same for both front end
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import re
 import sqlite3
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,6 +24,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.pool import Pool
 
+from musictagger.atomic import write_atomically
 from musictagger.library.scanner import path_key_of
 from musictagger.library.schema import Track, TrackLabel
 
@@ -238,7 +237,7 @@ def export_m3u8(tracks: Sequence[Track], out_path: str | os.PathLike) -> Path:
         lines.append(f"#EXTINF:{seconds},{_display_name(track)}".encode("utf-8", "backslashreplace"))
         key = bytes(track.path_key)
         lines.append(key if os.path.isabs(key) else os.path.abspath(key))
-    _write_atomically(Path(out_path), b"\n".join(lines) + b"\n")
+    write_atomically(Path(out_path).expanduser(), b"\n".join(lines) + b"\n")
     return Path(out_path)
 
 
@@ -263,21 +262,3 @@ def _display_name(track: Track) -> str:
     else:
         name = track.title or os.path.splitext(os.path.basename(track.path))[0]
     return " ".join(name.split())  # a line break in a tag would end the #EXTINF line
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    target = target.expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp makes the file private (0600); a playlist is as readable as any file the user makes.
-        os.chmod(temp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
