@@ -62,15 +62,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import av
 import numpy as np
-import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 FORMATS = SHARED / "audio" / "formats"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' independent decoded-audio hash
 
+from helpers import audio_digest  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from musictagger.library import Track, open_library  # noqa: E402
@@ -146,16 +146,6 @@ class Totals:
 
 
 # ------------------------------------------------------------------------------------------------ checks
-
-
-def decoded_digest(path: Path) -> str:
-    """Hash of the decoded samples (soundfile where it can, else FFmpeg): independent of the tag code."""
-    try:
-        data, _ = sf.read(str(path), dtype="int32", always_2d=True)
-    except sf.LibsndfileError:
-        with av.open(str(path)) as container:
-            data = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
-    return hashlib.sha256(data.tobytes() + str(data.dtype).encode() + str(data.shape).encode()).hexdigest()
 
 
 def snapshot_of(path: Path) -> tuple[dict, bool]:
@@ -255,7 +245,7 @@ class Bench:
             full, _ = snapshot_of(path)
             self.original[path] = Original(
                 payload=audio_payload_digest(path),
-                decoded=decoded_digest(path),
+                decoded=audio_digest(path),
                 tags=read_tags(path),
                 snapshot=not_owned(full),
                 full_snapshot=full,
@@ -418,7 +408,7 @@ class Bench:
                 self.problem(f"round {n}: {name}: audio payload changed")
             content = self.sha(path)
             if content not in self.verified_contents[path]:
-                if decoded_digest(path) == self.original[path].decoded:
+                if audio_digest(path) == self.original[path].decoded:
                     self.verified_contents[path].add(content)
                 else:
                     t.damaged += 1
