@@ -16,9 +16,10 @@ import time
 from PySide6.QtCore import QObject, Signal
 
 from musictagger.gui.runner import Runner, Task, TaskContext
+from musictagger.gui.worker import LazyModels
 from musictagger.library.db import Library
 from musictagger.library.store import analyses_needed
-from musictagger.services.analysis import Models, scan_and_analyse
+from musictagger.services.analysis import scan_and_analyse
 from musictagger.settings import Settings
 
 LANE = "library"
@@ -41,23 +42,6 @@ class RunControl:
                 break
         self.holding.clear()
         return self.cancel.is_set()
-
-
-class LazyModels:
-    """The library analysis' models (services.analysis.Models: device, models, heads, batch size and
-    decode workers from the settings), built on first use on the lane, then kept. Plain Python."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self._models: Models | None = None
-        self._lock = threading.Lock()
-
-    def get(self, ctx: TaskContext) -> Models:
-        with self._lock:
-            if self._models is None:
-                self._models = Models.load(self.settings)
-                ctx.report("device_ready", self._models.analyzer.device_name)
-            return self._models
 
 
 def scan_and_analyse_run(

@@ -124,20 +124,18 @@ class MainWindow(QMainWindow):
         self._folders_unknown = True  # until the first summary has read them from the index
 
         self.library = self._open_library(library)
-        # Device and models come from Settings unless the caller forces a device (tests, scripts);
-        # a change in the Settings dialog applies from the next start (the models are loaded once).
         # settings.toml (as the CLI reads it); self.settings (QSettings) keeps only the layout. A device
-        # forced by the caller (tests, scripts) wins over the file.
+        # forced by the caller (tests, scripts) wins over the file. A change in the Settings dialog
+        # applies from the next start (the models are loaded once).
         user_settings = AppSettings().current
         if device is not None:
             user_settings = user_settings.replace(analysis={"device": device})
         device = user_settings.analysis.device
-        models = user_settings.analysis.models
         # Every background job of the window (and of its dialogs) goes through this one runner.
         self.runner = Runner(self)
         self.track_view = TrackView()
         self.track_view.explainer.device = device
-        self.worker = AnalysisWorker(self, device=device, model_names=models, runner=self.runner)
+        self.worker = AnalysisWorker(self, settings=user_settings, runner=self.runner)
         self.player = Player(self, enabled=playback)
         self.library_worker = (
             LibraryWorker(self.library, self, settings=user_settings, runner=self.runner)

@@ -3,7 +3,7 @@
 One analysis at a time: opening a new track supersedes the running one (cancelled through the
 ``on_chunk`` return value, the only cancel point the core offers). The Analyzer is built lazily on the
 lane's thread, so loading weights never blocks the window, and is kept for every later track. The task
-gets plain data only (a path and a ``LazyAnalyzer``); its chunks and result come back as runner events.
+gets plain data only (a path and a ``LazyModels``); its chunks and result come back as runner events.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from PySide6.QtCore import QObject, Signal
 
 from musictagger.analysis import AnalysisCancelled, Analyzer
 from musictagger.gui.runner import Runner, Task, TaskCancelled, TaskContext
+from musictagger.services.analysis import Models
+from musictagger.settings import Settings
 
 # Patches per inference batch. The core defaults to 64 (3 minutes of audio): a chunk that large would
 # leave the view empty for a whole track. 8 patches (24 s) draws a 4-minute track in ten steps.
@@ -23,34 +25,34 @@ GUI_BATCH_PATCHES = 8
 LANE = "track-analysis"
 
 
-class LazyAnalyzer:
-    """An Analyzer built on first use, on whichever thread asks first, then shared. Plain Python."""
+class LazyModels:
+    """The models a settings' [analysis] table asks for (services.analysis.Models), built on first use on
+    whichever lane asks first, then kept. Plain Python: the track view and the library analysis each
+    hold one (their batch sizes differ)."""
 
-    def __init__(self, device: str, model_names, batch_size: int | None = None):
-        self._device = device
-        self._model_names = model_names
-        self._batch_size = batch_size
-        self._analyzer: Analyzer | None = None
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._models: Models | None = None
         self._lock = threading.Lock()
 
-    def get(self, ctx: TaskContext | None = None) -> Analyzer:
+    def get(self, ctx: TaskContext | None = None) -> Models:
         with self._lock:
-            if self._analyzer is None:
-                self._analyzer = Analyzer(self._model_names, device=self._device, batch_size=self._batch_size)
+            if self._models is None:
+                self._models = Models.load(self.settings)
                 if ctx is not None:
-                    ctx.report("device_ready", self._analyzer.device_name)
-            return self._analyzer
+                    ctx.report("device_ready", self._models.analyzer.device_name)
+            return self._models
 
     def reload_heads(self) -> None:
         with self._lock:
-            if self._analyzer is not None:
-                self._analyzer.load_heads()
+            if self._models is not None:
+                self._models.analyzer.load_heads()
 
 
-def analyse_for_display(ctx: TaskContext, models: LazyAnalyzer, path: str):
+def analyse_for_display(ctx: TaskContext, models: LazyModels, path: str):
     """The lane's side: decode, announce the frame grid, then analyse chunk by chunk (events), result."""
     ctx.check()
-    analyzer = models.get(ctx)
+    analyzer = models.get(ctx).analyzer
     audio = analyzer.decode(path)
     frame_seconds, expected_frames = _frame_grid(analyzer, audio)
     ctx.report("started", path, expected_frames, frame_seconds)
@@ -70,7 +72,7 @@ def analyse_for_display(ctx: TaskContext, models: LazyAnalyzer, path: str):
         raise TaskCancelled from None
 
 
-def warm_up(ctx: TaskContext, models: LazyAnalyzer) -> None:
+def warm_up(ctx: TaskContext, models: LazyModels) -> None:
     models.get(ctx)
 
 
@@ -97,13 +99,21 @@ class AnalysisWorker(QObject):
         self,
         parent: QObject | None = None,
         *,
-        device: str = "auto",
+        device: str | None = None,
         model_names=None,
+        settings: Settings | None = None,
         runner: Runner | None = None,
     ):
+        """``settings`` (default: the defaults) with ``device`` and ``model_names`` overriding them."""
         super().__init__(parent)
         self.runner = runner if runner is not None else Runner(self)
-        self.models = LazyAnalyzer(device, model_names, GUI_BATCH_PATCHES)
+        settings = settings or Settings()
+        analysis = {"batch_size": GUI_BATCH_PATCHES}
+        if device is not None:
+            analysis["device"] = device
+        if model_names is not None:
+            analysis["models"] = tuple(model_names)
+        self.models = LazyModels(settings.replace(analysis=analysis))
         self._current: Task | None = None
         self._current_path = ""
         self._expected_frames = 0
