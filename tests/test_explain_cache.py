@@ -115,3 +115,12 @@ def test_zip_error_types_are_what_the_cases_above_exercise(tmp_path):
     with pytest.raises(Exception) as info, np.load(path) as data:
         data["map"]
     assert not isinstance(info.value, zipfile.BadZipFile | OSError | ValueError | KeyError | EOFError)
+
+
+def test_the_shared_cache_reader_treats_a_corrupt_compressed_entry_as_missing(tmp_path):
+    """research.cache.read_arrays (the patch and embedding caches' reader) too: None, not zlib.error."""
+    from musictagger.research.cache import read_arrays
+
+    entry = tmp_path / "entry.npz"
+    entry.write_bytes(_compressed_npz_with_corrupt_data())
+    assert read_arrays(entry) is None

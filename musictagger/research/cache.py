@@ -30,7 +30,9 @@ import logging
 import os
 import tempfile
 import threading
+import tokenize
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -68,7 +70,19 @@ def read_arrays(entry: Path) -> dict[str, np.ndarray] | None:
     try:
         with np.load(entry, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+    # A damaged entry can fail in the zip layer (BadZipFile, EOFError), in a corrupt deflate stream
+    # (zlib.error), an unsupported compression (NotImplementedError) or numpy's header parser
+    # (tokenize.TokenError, ValueError): each means "recompute it", never a crash.
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        EOFError,
+        NotImplementedError,
+        zipfile.BadZipFile,
+        zlib.error,
+        tokenize.TokenError,
+    ) as exc:
         log.warning("cache entry %s is unreadable (%s); recomputing", entry, exc)
         return None
 
