@@ -138,10 +138,6 @@ class LibraryModel(QAbstractTableModel):
     def row_data(self, row: int) -> TrackRow:
         return self._rows[row]
 
-    def row_of_track(self, track_id: int) -> int | None:
-        """The row showing ``track_id``, if its page is loaded."""
-        return self._row_of.get(track_id)
-
     def when_loaded(self, track_id: int, callback) -> bool:
         """Call ``callback(row)`` once ``track_id``'s row is loaded (pages are fetched up to it in the
         background); False, and no call, when the track does not match the filter."""
@@ -153,10 +149,6 @@ class LibraryModel(QAbstractTableModel):
         self._wanted = (track_id, callback)
         self.fetchMore()
         return True
-
-    def refresh_track(self, track_id: int) -> None:
-        """Re-read one loaded row (an analysis just landed for it), batched with the others."""
-        self.refresh_tracks([track_id])
 
     def refresh_tracks(self, track_ids) -> None:
         """Re-read the loaded rows of ``track_ids`` in the background, in one query with any others due."""

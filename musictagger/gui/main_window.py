@@ -646,7 +646,7 @@ class MainWindow(QMainWindow):
 
     def _on_track_analysed(self, track_id: int, error: str) -> None:
         self._analysis_done += 1
-        self.library_model.refresh_track(track_id)
+        self.library_model.refresh_tracks([track_id])  # batched with the others due
         left = self._eta.left(self._analysis_done, self._analysis_total)
         text = f"Analysing {self._analysis_done}/{self._analysis_total}"
         if self.library_worker.is_paused():
