@@ -33,7 +33,7 @@ from typing import Any
 import tomlkit
 
 from musictagger.atomic import write_atomically
-from musictagger.library.policy import MODES, WritePolicy
+from musictagger.library.policy import ID3V1_MODES, MODES, WritePolicy
 from musictagger.paths import config_dir
 from musictagger.taxonomy import SelectionPolicy, Vocabulary, load_vocabulary
 
@@ -218,6 +218,13 @@ class WriteSettings:
         default=_POLICY.id3v23_separator,
         metadata=_key(_text, "joins several values in an ID3v2.3 file (one value per frame)"),
     )
+    id3v1: str = field(
+        default=_POLICY.id3v1,
+        metadata=_key(
+            _choice(*ID3V1_MODES),
+            "an MP3's ID3v1 tag on every write: update (from the new values), keep (as it is) or remove",
+        ),
+    )
 
     def __post_init__(self) -> None:
         _check(self)
@@ -260,6 +267,7 @@ class Settings:
             min_score=w.min_score,
             comment_block=w.comment_block,
             id3v23_separator=w.id3v23_separator,
+            id3v1=w.id3v1,
         )
 
     def selection_policy(self) -> SelectionPolicy:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from musictagger.tags import set_comment_block
+from musictagger.tags.containers import DEFAULT_ID3V1, ID3V1_MODES
 from musictagger.taxonomy import Vocabulary
 
 MODES = ("fill", "merge", "replace", "skip")
@@ -49,6 +50,10 @@ class WritePolicy:
     # ID3v2.3 has no multi-valued text frames: genre and mood values are joined with this (and split on it
     # when read back), so reading and writing must agree; undo uses the batch's own.
     id3v23_separator: str = "; "
+    # What every write does with an MP3's ID3v1 tag: keep, update or remove (tags.containers.ID3V1_MODES;
+    # the default, update, is explained at DEFAULT_ID3V1). Undo uses the batch's own, and puts back a v1
+    # tag the write changed byte for byte whatever it says.
+    id3v1: str = DEFAULT_ID3V1
 
     def __post_init__(self) -> None:
         for name in LABEL_FIELDS:
@@ -62,6 +67,8 @@ class WritePolicy:
                 raise ValueError(f"{name} must be a whole number ≥ 0, not {value!r}")
         if not isinstance(self.id3v23_separator, str) or not self.id3v23_separator:
             raise ValueError("id3v23_separator must be a non-empty string")
+        if self.id3v1 not in ID3V1_MODES:
+            raise ValueError(f"id3v1 must be one of {', '.join(ID3V1_MODES)}, not {self.id3v1!r}")
 
     def mode(self, field: str) -> str:
         return getattr(self, field)

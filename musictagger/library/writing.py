@@ -12,8 +12,13 @@ tell which. Journal commits are made durable (SQLite ``synchronous=FULL`` for th
 an entry lost to a power cut after its file was written would make that write impossible to undo.
 
 Everything undo needs is in the journal (path bytes, old and new values, the policy's ID3v2.3
-separator), so it works after a restart. Undo writes old values back only where the file still holds the
-new ones: a file the user changed since is reported as a conflict and left alone unless ``force``.
+separator and ID3v1 option), so it works after a restart. Undo writes old values back only where the file
+still holds the new ones: a file the user changed since is reported as a conflict and left alone unless
+``force``. A written entry's ``old`` is TagChange.undo_changes(): the old values, plus, under
+tags.safe_write.RESTORE_KEY, the restore record of a write that did more than set fields (it gave an MP3
+with only an ID3v1 tag an ID3v2 tag, or changed its v1 tag). Field values cannot say "there was no ID3v2
+tag" nor hold the v1 bytes, so without the record such an undo could only give back the fields, never the
+original file; with it, the file's bytes are the original's again.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from musictagger.library.policy import (
 )
 from musictagger.library.schema import Track, TrackLabel, WriteBatch, WriteEntry
 from musictagger.tags import TagReadError, TagWriteError, find_stale_temp_files, read_tags, write_tags
+from musictagger.tags.safe_write import field_changes
 from musictagger.taxonomy import Vocabulary
 
 INTERRUPTED = "interrupted before writing"
@@ -293,18 +299,18 @@ def apply_writes(
         session.commit()
         report.batch_id = batch.id
         for done, plan in enumerate(todo, start=1):
-            _apply_one(session, batch.id, plan, policy.id3v23_separator, report)
+            _apply_one(session, batch.id, plan, policy, report)
             if on_progress is not None:
                 on_progress(done, len(todo))
     return report
 
 
 def _apply_one(
-    session: Session, batch_id: int, plan: PlannedWrite, separator: str, report: BatchReport
+    session: Session, batch_id: int, plan: PlannedWrite, policy: WritePolicy, report: BatchReport
 ) -> None:
     shown = _shown(plan.path)
     try:
-        current = _read_fields(plan.path, plan.new, separator)
+        current = _read_fields(plan.path, plan.new, policy.id3v23_separator)
     except TagReadError as exc:
         report.failed.append((shown, exc.cause))
         return
@@ -326,14 +332,15 @@ def _apply_one(
     session.add(entry)
     session.commit()  # the write-ahead step: the entry is on disk before the file is touched
     try:
-        change = write_tags(plan.path, plan.new, id3v23_separator=separator)
+        change = write_tags(plan.path, plan.new, id3v23_separator=policy.id3v23_separator, id3v1=policy.id3v1)
     except (TagWriteError, ValueError, TypeError) as exc:
         _finish(entry, "failed", getattr(exc, "cause", None) or str(exc))
         session.commit()
         report.failed.append((shown, entry.error))
         return
-    # What the file held at the moment of writing: exactly what undo must put back.
-    entry.old = {name: list(values) for name, values in change.old.items()}
+    # What the file held at the moment of writing: exactly what undo must put back (with the restore
+    # record of a write that also changed what fields cannot express; see the module docstring).
+    entry.old = change.undo_changes()
     _finish(entry, "written")
     _sync_track(session, plan.track_id, plan.path)
     session.commit()
@@ -353,7 +360,7 @@ def undo_batch(library: Library, batch_id: int | None = None, *, force: bool = F
     recovered = recover_journal(library)
     with library.session() as session:
         batch = _batch_to_undo(session, batch_id)
-        separator = WritePolicy.from_json(batch.policy).id3v23_separator
+        policy = WritePolicy.from_json(batch.policy)
         report = BatchReport(batch_id=batch.id, recovered=recovered)
         entries = session.scalars(
             select(WriteEntry)
@@ -363,7 +370,7 @@ def undo_batch(library: Library, batch_id: int | None = None, *, force: bool = F
         # An undo killed mid-write leaves a temporary copy but no planned entry to lead recovery there.
         _remove_stale_temp_files(os.fsdecode(entry.path_key) for entry in entries)
         for entry in entries:
-            _undo_one(session, entry, separator, force, report)
+            _undo_one(session, entry, policy, force, report)
         still_written = session.scalar(
             select(func.count())
             .select_from(WriteEntry)
@@ -397,18 +404,21 @@ def _batch_to_undo(session: Session, batch_id: int | None) -> WriteBatch:
     return batch
 
 
-def _undo_one(session: Session, entry: WriteEntry, separator: str, force: bool, report: BatchReport) -> None:
+def _undo_one(
+    session: Session, entry: WriteEntry, policy: WritePolicy, force: bool, report: BatchReport
+) -> None:
     path = os.fsdecode(entry.path_key)
     try:
-        current = _read_fields(path, entry.new, separator)
+        current = _read_fields(path, entry.new, policy.id3v23_separator)
     except TagReadError as exc:
         report.failed.append((entry.path, exc.cause))
         return
-    if current == entry.old and current != entry.new:
+    if current == field_changes(entry.old) and current != entry.new:
         pass  # an earlier undo wrote it and was stopped before recording so
     elif current == entry.new or force:
         try:
-            write_tags(path, entry.old, id3v23_separator=separator)
+            # entry.old with its restore record, if any; the batch's id3v1 option for the rest.
+            write_tags(path, entry.old, id3v23_separator=policy.id3v23_separator, id3v1=policy.id3v1)
         except TagWriteError as exc:
             report.failed.append((entry.path, exc.cause))
             return
@@ -458,7 +468,7 @@ def recover_journal(library: Library) -> list[RecoveredEntry]:
                     _finish(entry, "written")
                     _sync_track(session, entry.track_id, path)
                     detail = "the write completed before the interruption"
-                elif current == entry.old:
+                elif current == field_changes(entry.old):
                     _finish(entry, "failed", INTERRUPTED)
                     detail = INTERRUPTED
                 else:

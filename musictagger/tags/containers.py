@@ -7,12 +7,19 @@ that differs per format besides the storage styles; everything else goes through
 `TagFormat.snapshot` turns a whole tag into plain, comparable values, keyed like StorageStyle.key. The
 safe writer compares the snapshots of the original and of the written copy minus the keys it wrote: any
 other difference (a lost cover, a re-encoded replaygain frame, a dropped custom field) fails the write.
+
+An MP3 may also end with an ID3v1 tag (128 bytes: title, artist, album, year, comment, track, a genre
+number). mutagen reads it into ID3v2 frames, so a file with nothing else is written like any other: it
+gets a new ID3v2 tag holding every v1 field, and the v1 tag itself is kept, updated or removed as the
+`id3v1` write option says (ID3V1_MODES). What field values cannot say to undo that (the v1 bytes as they
+were, and that there was no ID3v2 tag) travels as a restore record (TagFormat.restore_record).
 """
 
 from __future__ import annotations
 
 import enum
 import os
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +28,8 @@ import mutagen
 from mutagen.aiff import AIFF
 from mutagen.asf import ASF
 from mutagen.flac import FLAC
+from mutagen.id3 import ID3, ID3Tags, ID3v1SaveOptions, ParseID3v1
 from mutagen.id3 import Frame as ID3Frame
-from mutagen.id3 import ID3Tags
 from mutagen.mp3 import MP3
 from mutagen.mp4 import MP4
 from mutagen.oggopus import OggOpus
@@ -33,6 +40,19 @@ from musictagger.tags.errors import TagReadError
 from musictagger.tags.fields import TagFamily
 
 Snapshot = dict[str, Any]
+
+#: What a write does with an MP3's ID3v1 tag, on every write (whether the file has an ID3v2 tag or not):
+#: ``keep`` leaves its bytes exactly as they were; ``update`` rewrites it from the ID3v2 tag just written
+#: (mutagen's own ``v1=1``: title, artist, album, year, track, and the genre when it is one of ID3v1's
+#: numbered genres; mutagen leaves the v1 comment empty); ``remove`` deletes it. None adds a v1 tag to a
+#: file that has none.
+ID3V1_MODES = ("keep", "update", "remove")
+#: ``update``: every write did exactly that before there was a choice (mutagen's default), so files with
+#: both tags are written as they always were; it is nearest Picard's default (``write_id3v1`` on: v1 tags
+#: are written from the v2 values) without adding a v1 tag to files that have none; and a car stereo or
+#: old player that reads only ID3v1 then shows the genre just written, not a stale one. Nothing is lost:
+#: the v2 tag carries every v1 field, and undo puts the original v1 bytes back (the restore record).
+DEFAULT_ID3V1 = "update"
 
 
 def _plain(value: Any) -> Any:
@@ -76,12 +96,50 @@ class TagFormat(ABC):
         """The field-map column to write with; raises ValueError when we must not write this tag."""
         return self.read_family(audio)
 
+    def prepare_write(self, audio: mutagen.FileType, family: TagFamily) -> None:
+        """Bring a loaded tag into the form `family` writes, before a write reads or changes it; the
+        original is prepared the same way, so that the two compare. Nothing for most formats."""
+        return None
+
     def ensure_tags(self, audio: mutagen.FileType) -> None:
         if audio.tags is None:
             audio.add_tags()
 
-    def save(self, audio: mutagen.FileType, family: TagFamily) -> None:
+    def save(
+        self,
+        audio: mutagen.FileType,
+        family: TagFamily,
+        *,
+        id3v1: str = DEFAULT_ID3V1,
+        restore: str | None = None,
+    ) -> None:
+        """Save the changed tag. `id3v1` (ID3V1_MODES) and `restore` (a restore_record of an earlier write,
+        given back by its undo) concern ID3 only."""
         audio.save()
+
+    def load_written(
+        self, path: str | os.PathLike, kind: type[mutagen.FileType], family: TagFamily
+    ) -> mutagen.FileType:
+        """The written tag alone, as the safe writer compares it with the original: without what another
+        tag in the file adds when it is loaded (ID3v1 fields fill in missing ID3v2 frames)."""
+        return self.load(path, kind)
+
+    def restore_record(self, original: mutagen.FileType, written: str | os.PathLike) -> str | None:
+        """What undoing the write from `original` to the file `written` needs besides the fields' old
+        values to give back the original bytes (a JSON-safe string), or None when those say it all."""
+        return None
+
+    def write_problem(
+        self,
+        original: mutagen.FileType,
+        written: str | os.PathLike,
+        *,
+        id3v1: str = DEFAULT_ID3V1,
+        restore: str | None = None,
+    ) -> str | None:
+        """What is wrong with the file `written` from `original` beyond its tag's fields, or None (ID3: the
+        MP3's v1 tag is not what `id3v1` or `restore` asked for)."""
+        return None
 
     @abstractmethod
     def snapshot(self, audio: mutagen.FileType) -> Snapshot:
@@ -89,7 +147,7 @@ class TagFormat(ABC):
 
 
 class ID3Format(TagFormat):
-    """ID3v2 in MP3, and in the ID3 chunk of WAV and AIFF.
+    """ID3v2 in MP3, and in the ID3 chunk of WAV and AIFF; an MP3's ID3v1 tag.
 
     Loaded with translate=False: frames stay exactly as stored (a v2.3 tag keeps TYER, an off-spec v2.4
     frame in a v2.3 tag survives) and are written back as they were, in the file's own version.
@@ -98,7 +156,9 @@ class ID3Format(TagFormat):
     def load(self, path, kind):
         audio = kind(os.fspath(path), translate=False)
         if audio.tags is not None and audio.tags.version < (2, 3, 0):
-            # ID3v2.2 frames have other names; let mutagen upgrade them so they can at least be read.
+            # ID3v2.2 frames have other names, and an MP3 with only an ID3v1 tag (version (1, 1)) has its
+            # fields as v2.4 frames with the genre as a number: let mutagen upgrade them ("8" becomes
+            # "Jazz") so they can be read, and written into a new ID3v2 tag.
             audio = kind(os.fspath(path))
         return audio
 
@@ -108,7 +168,8 @@ class ID3Format(TagFormat):
         return TagFamily.ID3V24
 
     def write_family(self, audio, new_id3_version):
-        if audio.tags is None:
+        if audio.tags is None or _v1_only(audio):
+            # No ID3v2 tag yet: the write creates one (with every ID3v1 field, if the file has a v1 tag).
             if new_id3_version not in (3, 4):
                 raise ValueError(f"new ID3 tags are v2.3 or v2.4, not v2.{new_id3_version}")
             return TagFamily.ID3V23 if new_id3_version == 3 else TagFamily.ID3V24
@@ -120,17 +181,85 @@ class ID3Format(TagFormat):
             )
         return self.read_family(audio)
 
-    def save(self, audio, family):
-        # v23_sep=None: values mutagen read NUL-separated are written back that way, untouched; our own
-        # multi-values in v2.3 are already joined by ID3v23JoinedStyle.
+    def prepare_write(self, audio, family):
+        if _v1_only(audio) and family is TagFamily.ID3V23:
+            # The ID3v1 fields were loaded as v2.4 frames; a new v2.3 tag has TYER where v2.4 has TDRC.
+            audio.tags.update_to_v23()
+
+    def save(self, audio, family, *, id3v1=DEFAULT_ID3V1, restore=None):
+        if id3v1 not in ID3V1_MODES:
+            raise ValueError(f"id3v1 must be one of {', '.join(ID3V1_MODES)}, not {id3v1!r}")
+        # ID3v1 lives at the end of an MP3 only; WAV and AIFF keep their ID3 tag in a chunk.
+        mp3 = isinstance(audio, MP3)
+        record = _V1Record.parse(restore) if mp3 and restore is not None else None
+        v1_before = _id3v1_tag(audio.filename) if mp3 else None
         tags = audio.tags
-        if not tags.keys() and not tags.unknown_frames:
-            # A tag without frames says nothing: remove it rather than leave an empty one, so that undoing
-            # a write to an untagged file gives back the original bytes.
+        if record is not None and record.v1_only and _same_frames(tags, _v1_tags(record.tag, family)):
+            # Undoing the write that gave a v1-only file its ID3v2 tag, which now says nothing the v1 tag
+            # did not: remove it, so that the file is byte for byte what it was (the v1 tag goes back
+            # below). A v2 tag that holds more (a cover added since) stays.
             audio.delete()
+        elif not tags.keys() and not tags.unknown_frames:
+            # A tag without frames says nothing: remove it rather than leave an empty one, so that undoing
+            # a write to an untagged file gives back the original bytes. (For an MP3 this removes its v1
+            # tag too: one updated from nothing would say nothing either; `keep` puts it back below.)
+            audio.delete()
+        else:
+            # v23_sep=None: values mutagen read NUL-separated are written back that way, untouched; our own
+            # multi-values in v2.3 are already joined by ID3v23JoinedStyle.
+            version = 3 if family is TagFamily.ID3V23 else 4
+            if not mp3:
+                audio.save(v2_version=version, v23_sep=None)
+                return
+            update = id3v1 == "update" and record is None
+            v1 = ID3v1SaveOptions.UPDATE if update else ID3v1SaveOptions.REMOVE
+            audio.save(v2_version=version, v23_sep=None, v1=v1)
+        if not mp3:
             return
-        version = 3 if family is TagFamily.ID3V23 else 4
-        audio.save(v2_version=version, v23_sep=None)
+        # The v1 tag is now updated, or gone; put back the one the undo record or `keep` asks for.
+        if record is not None:
+            _append(audio.filename, record.tag)
+        elif id3v1 == "keep" and v1_before is not None:
+            _append(audio.filename, v1_before)
+
+    def load_written(self, path, kind, family):
+        path = os.fspath(path)
+        audio = kind(path, translate=False, load_v1=False)
+        if audio.tags is not None:
+            return audio if audio.tags.version >= (2, 3, 0) else kind(path, load_v1=False)
+        audio = self.load(path, kind)
+        if audio.tags is not None:
+            # No ID3v2 tag, but an ID3v1 one: an undo gave the file back its v1 tag alone, in place of the
+            # v2 tag it had become. Compare it as that v2 tag.
+            self.prepare_write(audio, family)
+            audio.tags.version = (2, 3, 0) if family is TagFamily.ID3V23 else (2, 4, 0)
+        return audio
+
+    def restore_record(self, original, written):
+        if not isinstance(original, MP3):
+            return None
+        before = _id3v1_tag(original.filename)
+        if before is None:
+            return None
+        v1_only = _v1_only(original)
+        if not v1_only and _id3v1_tag(written) == before:
+            return None  # the v1 tag as it was, beside the v2 tag there was: the fields say it all
+        return _V1Record(before, v1_only).dump()
+
+    def write_problem(self, original, written, *, id3v1=DEFAULT_ID3V1, restore=None):
+        if not isinstance(original, MP3):
+            return None
+        before, after = _id3v1_tag(original.filename), _id3v1_tag(written)
+        if restore is not None:
+            wanted = _V1Record.parse(restore).tag
+            return None if after == wanted else "the ID3v1 tag was not put back as it was"
+        if id3v1 == "keep" and after != before:
+            return "the ID3v1 tag changed although it is to be kept"
+        if id3v1 == "remove" and after is not None:
+            return "the ID3v1 tag is still there although it is to be removed"
+        if id3v1 == "update" and before is None and after is not None:
+            return "an ID3v1 tag was added"
+        return None
 
     def snapshot(self, audio):
         tags = audio.tags
@@ -140,6 +269,78 @@ class ID3Format(TagFormat):
         if tags.unknown_frames:
             snap["@unknown-frames"] = tuple(tags.unknown_frames)
         return snap
+
+
+def _v1_only(audio: mutagen.FileType) -> bool:
+    """Whether the loaded file's only ID3 tag is an ID3v1 one (mutagen then says version (1, 1))."""
+    return audio.tags is not None and audio.tags.version[0] == 1
+
+
+def _id3v1_tag(path: str | os.PathLike) -> bytes | None:
+    """The ID3v1 tag at the end of a file, byte for byte as mutagen finds it (and would remove it), or None.
+
+    mutagen's own finder is private; this is its rule: "TAG" in the last 131 bytes, not part of an APEv2
+    footer ("APETAGEX"), parsing as ID3v1. (Old mutagen versions wrote tags a few bytes short.)
+    """
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(0, size - 131))
+        data = f.read()
+    index = data.find(b"TAG")
+    if index < 0:
+        return None
+    ape = data.find(b"APETAGEX")
+    if ape >= 0 and index == ape + 3:
+        return None
+    tag = data[index:]
+    return tag if ParseID3v1(tag) is not None else None
+
+
+def _append(path: str, data: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data)
+
+
+def _v1_tags(tag: bytes, family: TagFamily) -> ID3:
+    """The frames an ID3v1 tag is loaded as (ID3Format.load), in the form of `family`."""
+    tags = ID3()
+    for frame in (ParseID3v1(tag) or {}).values():
+        tags.add(frame)
+    tags.update_to_v24()  # as a translating load does: the genre number becomes its name
+    if family is TagFamily.ID3V23:
+        tags.update_to_v23()
+    return tags
+
+
+def _same_frames(a: ID3Tags, b: ID3Tags) -> bool:
+    """Whether two tags hold the same frames, text encodings aside (as snapshots compare them)."""
+    if a.unknown_frames or b.unknown_frames:
+        return False
+    return {k: _plain(f) for k, f in a.items()} == {k: _plain(f) for k, f in b.items()}
+
+
+_RECORD = re.compile(r"^(id3v1|id3v1-only):([0-9a-f]*)$")
+
+
+@dataclass(frozen=True)
+class _V1Record:
+    """The restore record of a write that changed an MP3's ID3v1 tag or gave a v1-only file its ID3v2 tag:
+    the v1 bytes as they were, and whether the file had no ID3v2 tag. Written "id3v1-only:<hex>" or
+    "id3v1:<hex>", a string that a JSON journal keeps as it is."""
+
+    tag: bytes
+    v1_only: bool
+
+    def dump(self) -> str:
+        return f"{'id3v1-only' if self.v1_only else 'id3v1'}:{self.tag.hex()}"
+
+    @classmethod
+    def parse(cls, text: str) -> _V1Record:
+        match = _RECORD.match(text) if isinstance(text, str) else None
+        tag = bytes.fromhex(match.group(2)) if match and len(match.group(2)) % 2 == 0 else b""
+        if match is None or ParseID3v1(tag) is None:
+            raise ValueError(f"not an ID3v1 restore record: {text!r:.80}")
+        return cls(tag, match.group(1) == "id3v1-only")
 
 
 class VorbisFormat(TagFormat):

@@ -11,7 +11,9 @@ The original file is never edited. write_tags:
    (b) the audio payload is identical: every audio packet's bytes and timestamps and the codec
        configuration, as FFmpeg demuxes them (audio_payload.py);
    (c) every other part of the tag — covers, other TXXX/COMM frames, ReplayGain, custom fields, FLAC
-       metadata blocks — is equal to the original's (containers.TagFormat.snapshot);
+       metadata blocks — is equal to the original's (containers.TagFormat.snapshot). The written tag is
+       read alone: an MP3's ID3v1 fields, which mutagen merges into a loaded ID3v2 tag, cannot hide a
+       frame the v2 tag lost; and the v1 tag is what the `id3v1` option asked for;
 4. gives the copy the original's permission bits (and owner, group and extended attributes where
    allowed), checks that nobody changed the original meanwhile, and swaps it in with os.replace (atomic),
    then fsyncs the folder. The file's mtime is the time of the write, so DJ software sees the change.
@@ -31,13 +33,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import mutagen
+
 from musictagger.tags.audio_payload import audio_payload_digest
-from musictagger.tags.containers import Container, open_audio, structure_problem
+from musictagger.tags.containers import (
+    DEFAULT_ID3V1,
+    ID3V1_MODES,
+    Container,
+    open_audio,
+    structure_problem,
+)
 from musictagger.tags.errors import TagReadError, TagWriteError
 from musictagger.tags.fields import FIELDS, TagFamily
 from musictagger.tags.styles import StorageStyle, StyleOptions
 
 TEMP_MARKER = ".musictagger-"
+#: The key of TagChange.undo_changes() that holds its restore record, next to the fields' old values.
+RESTORE_KEY = "@restore"
 
 
 @dataclass(frozen=True)
@@ -46,20 +58,37 @@ class TagChange:
 
     An empty tuple means the field was absent. Writing `undo_changes()` back restores the previous state of
     those fields, absence included (an absent field is deleted again).
+
+    `restore` is what undo needs besides the old values (TagFormat.restore_record), None mostly. Undo is
+    field based: writing the old values back gives back the original bytes as long as the write only
+    changed those fields. A write to an MP3 can do more: give a file that had only an ID3v1 tag a new
+    ID3v2 tag (carrying every v1 field), and update or remove its v1 tag. No field value says that there
+    was no ID3v2 tag, or what the v1 bytes were (an update rewrites them), so the record keeps both and
+    undo_changes() hands it on under RESTORE_KEY: the undo then removes the v2 tag again when it says
+    no more than the v1 tag, and puts the v1 bytes back as they were.
     """
 
     path: str
     old: dict[str, tuple[str, ...]]
     new: dict[str, tuple[str, ...]]
     written: bool  # False when every field already had the requested value and the file was left alone
+    restore: str | None = None
 
     @property
     def changed_fields(self) -> tuple[str, ...]:
         return tuple(name for name in self.new if self.new[name] != self.old.get(name, ()))
 
     def undo_changes(self) -> dict[str, list[str]]:
-        """The `changes` argument for write_tags that reverts this change."""
-        return {name: list(values) for name, values in self.old.items()}
+        """The `changes` argument for write_tags that reverts this change (its restore record included)."""
+        changes = {name: list(values) for name, values in self.old.items()}
+        if self.restore is not None:
+            changes[RESTORE_KEY] = [self.restore]
+        return changes
+
+
+def field_changes(changes: Mapping[str, Sequence[str] | None]) -> dict[str, Sequence[str] | None]:
+    """`changes` without its restore record: the fields alone, as read_tags would show them."""
+    return {name: values for name, values in changes.items() if name != RESTORE_KEY}
 
 
 class _VerificationError(Exception):
@@ -70,10 +99,21 @@ class _Refused(Exception):
     """We must not write this file (reason in the message)."""
 
 
-def _normalise_changes(changes: Mapping[str, Sequence[str] | None]) -> dict[str, tuple[str, ...]]:
-    """Validate the caller's request (programming errors raise at once, before any I/O)."""
+def _normalise_changes(
+    changes: Mapping[str, Sequence[str] | None],
+) -> tuple[dict[str, tuple[str, ...]], str | None]:
+    """Validate the caller's request (programming errors raise at once, before any I/O): the fields, and
+    the restore record of an undo."""
+    restore = None
+    if RESTORE_KEY in changes:
+        record = changes[RESTORE_KEY]
+        if isinstance(record, str | bytes) or not (
+            isinstance(record, Sequence) and len(record) == 1 and isinstance(record[0], str)
+        ):
+            raise TypeError(f"{RESTORE_KEY}: give a list of one restore record, not {record!r:.80}")
+        restore = record[0]
     requested: dict[str, tuple[str, ...]] = {}
-    for name, values in changes.items():
+    for name, values in field_changes(changes).items():
         field = FIELDS.get(name)
         if field is None:
             raise ValueError(f"unknown field {name!r}; known: {', '.join(FIELDS)}")
@@ -88,7 +128,7 @@ def _normalise_changes(changes: Mapping[str, Sequence[str] | None]) -> dict[str,
         if not all(isinstance(value, str) for value in values):
             raise TypeError(f"{name}: values must be strings, got {values!r}")
         requested[name] = values
-    return requested
+    return requested, restore
 
 
 def _describe(exc: BaseException) -> str:
@@ -192,19 +232,24 @@ def _apply(
     styles: dict[str, StorageStyle],
     requested: dict[str, tuple[str, ...]],
     options: StyleOptions,
+    id3v1: str,
+    restore: str | None,
 ) -> None:
+    fmt = container.tag_format
     audio = container.load(temp)
-    container.tag_format.ensure_tags(audio)
+    fmt.prepare_write(audio, family)
+    fmt.ensure_tags(audio)
     for name, values in requested.items():
         if values:
             styles[name].set(audio.tags, values, options)
         else:
             styles[name].delete(audio.tags)
-    container.tag_format.save(audio, family)
+    fmt.save(audio, family, id3v1=id3v1, restore=restore)
 
 
 def _verify(
     container: Container,
+    original: mutagen.FileType,
     temp: Path,
     family: TagFamily,
     styles: dict[str, StorageStyle],
@@ -213,30 +258,37 @@ def _verify(
     original_snapshot: dict,
     original_had_tags: bool,
     original_audio: str,
+    id3v1: str,
+    restore: str | None,
 ) -> None:
     fmt = container.tag_format
     try:
-        audio = container.load(temp)
+        audio = container.load(temp)  # as every reader sees the file
+        written = fmt.load_written(temp, container.mutagen_type, family)  # the written tag alone
     except Exception as exc:
         raise _VerificationError(f"the written copy cannot be read back ({_detail(exc)})") from exc
-    if audio.tags is None:
+    if written.tags is None:
         if any(requested.values()):
             raise _VerificationError("the written copy has no tag")
-    elif (written_family := fmt.read_family(audio)) is not family:
+    elif (written_family := fmt.read_family(written)) is not family:
         raise _VerificationError(f"the tag became {written_family.value}, expected {family.value}")
-    # (a) what we wrote reads back
-    for name, values in requested.items():
-        got = tuple(styles[name].get(audio.tags, options)) if audio.tags is not None else ()
-        if got != values:
-            raise _VerificationError(f"{name} reads back as {list(got)!r}, not {list(values)!r}")
+    # (a) what we wrote reads back, from the written tag and as readers see the file
+    for view in (written, audio):
+        for name, values in requested.items():
+            got = tuple(styles[name].get(view.tags, options)) if view.tags is not None else ()
+            if got != values:
+                raise _VerificationError(f"{name} reads back as {list(got)!r}, not {list(values)!r}")
     # (c) nothing else changed
     owned = {style.key for style in styles.values()}
     ignored = owned if original_had_tags else owned | fmt.header_keys
     before = {key: value for key, value in original_snapshot.items() if key not in ignored}
-    after = {key: value for key, value in fmt.snapshot(audio).items() if key not in ignored}
+    after = {key: value for key, value in fmt.snapshot(written).items() if key not in ignored}
     if before != after:
         differing = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
         raise _VerificationError(f"fields we did not write changed: {', '.join(differing)}")
+    problem = fmt.write_problem(original, temp, id3v1=id3v1, restore=restore)
+    if problem is not None:
+        raise _VerificationError(problem)
     # (b) the audio is untouched
     try:
         written_audio = audio_payload_digest(temp)
@@ -252,19 +304,25 @@ def write_tags(
     *,
     id3v23_separator: str = "; ",
     new_id3_version: int = 4,
+    id3v1: str = DEFAULT_ID3V1,
 ) -> TagChange:
     """Set (or with [] / None delete) the given writable fields of `path`, safely; see module docstring.
 
     Only the named fields are touched. ID3 tags keep their version; `new_id3_version` (3 or 4) is used
-    when a file without ID3 tag gets one. Returns the old and new values; raises TagWriteError (the file
-    unchanged) on any failure, ValueError/TypeError at once for an invalid request.
+    when a file without ID3v2 tag gets one, an MP3 with only an ID3v1 tag included (the new tag carries
+    every v1 field). `id3v1` (containers.ID3V1_MODES: keep, update, remove) is what becomes of an MP3's
+    ID3v1 tag. `changes` may hold a TagChange's restore record under RESTORE_KEY (undo_changes() puts it
+    there). Returns the old and new values; raises TagWriteError (the file unchanged) on any failure,
+    ValueError/TypeError at once for an invalid request.
     """
-    requested = _normalise_changes(changes)
+    requested, restore = _normalise_changes(changes)
     if not id3v23_separator:
         raise ValueError("id3v23_separator must not be empty")
+    if id3v1 not in ID3V1_MODES:
+        raise ValueError(f"id3v1 must be one of {', '.join(ID3V1_MODES)}, not {id3v1!r}")
     options = StyleOptions(id3v23_separator=id3v23_separator)
     shown = os.fspath(path)
-    if not requested:
+    if not requested and restore is None:
         return TagChange(shown, {}, {}, written=False)
 
     # Through symlinks: os.replace on the link itself would turn it into a file and leave the target alone.
@@ -278,13 +336,14 @@ def write_tags(
             family = fmt.write_family(original, new_id3_version)
         except ValueError as exc:
             raise _Refused(str(exc)) from exc
+        fmt.prepare_write(original, family)
         styles = {name: FIELDS[name].write_style(family) for name in requested}
         tags = original.tags
         old = {
             name: tuple(style.get(tags, options)) if tags is not None else ()
             for name, style in styles.items()
         }
-        if old == requested:
+        if old == requested and restore is None:
             return TagChange(shown, old, dict(requested), written=False)
         for name, values in requested.items():
             try:
@@ -304,7 +363,7 @@ def write_tags(
             ) from exc
         temp = _make_temp_copy(target)
         try:
-            _apply(container, temp, family, styles, requested, options)
+            _apply(container, temp, family, styles, requested, options, id3v1, restore)
         except OSError:
             raise
         except Exception as exc:  # mutagen on a damaged container: a size field or table it cannot update
@@ -315,6 +374,7 @@ def write_tags(
         try:
             _verify(
                 container,
+                original,
                 temp,
                 family,
                 styles,
@@ -323,6 +383,8 @@ def write_tags(
                 original_snapshot,
                 tags is not None,
                 original_audio,
+                id3v1,
+                restore,
             )
         except _VerificationError as exc:
             problem = structure_problem(container, target)
@@ -332,6 +394,7 @@ def write_tags(
                 f"the {container.name.upper()} file is truncated or damaged ({problem}); "
                 "a tag cannot be added to it safely"
             ) from exc
+        record = fmt.restore_record(original, temp)
         _copy_file_attributes(target, temp, before_stat)
         now = os.stat(target)
         if (now.st_ino, now.st_size, now.st_mtime_ns) != (
@@ -352,7 +415,7 @@ def write_tags(
             temp.unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # not supported everywhere (Windows); the rename itself is done
         _fsync_path(target.parent, directory=True)
-    return TagChange(shown, old, dict(requested), written=True)
+    return TagChange(shown, old, dict(requested), written=True, restore=record)
 
 
 def find_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
