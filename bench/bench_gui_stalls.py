@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -47,8 +48,13 @@ class Probe:
     """Stamps every tick of a fast GUI-thread timer; a watchdog thread samples the GUI thread's stack
     whenever the last tick is older than the limit."""
 
-    def __init__(self, interval_ms: int):
+    def __init__(self, interval_ms: int, native_stacks: bool = False):
         self.interval_ms = interval_ms
+        # With py-spy, each stall also gets the GUI thread's native stack (Qt's C++ frames): a stall inside
+        # app.processEvents() has no Python frame that says what Qt was doing.
+        self.py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        self.native_stacks = native_stacks and Path(self.py_spy).is_file()
+        self.native_dumps: list[str] = []
         self.ticks: list[float] = []
         self.culprits: Counter[str] = Counter()
         self._clock = QElapsedTimer()
@@ -86,6 +92,20 @@ class Probe:
                 frame = sys._current_frames().get(self._gui_thread)
                 if frame is not None:
                     self.culprits[_where(frame)] += 1
+                if self.native_stacks:
+                    self.native_dumps.append(self._native_stack())
+
+    def _native_stack(self) -> str:
+        dump = subprocess.run(
+            [self.py_spy, "dump", "--native", "--pid", str(os.getpid())],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
+        # Keep the GUI (main) thread's block only.
+        blocks = dump.split("\nThread ")
+        main = next((b for b in blocks if "MainThread" in b.split("\n", 1)[0]), dump)
+        return "\n".join(main.splitlines()[:40])
 
     def stalls_ms(self, start: int, end: int) -> np.ndarray:
         ticks = np.asarray(self.ticks[start:end])
@@ -122,6 +142,11 @@ def main() -> int:
     parser.add_argument("--tracks", type=int, default=1000)
     parser.add_argument("--probe-ms", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per phase at most")
+    parser.add_argument(
+        "--native-stacks",
+        action="store_true",
+        help="dump the GUI thread's native stack (py-spy) during each stall over the limit",
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="musictagger-stalls-"))
@@ -140,7 +165,7 @@ def main() -> int:
     window = MainWindow(settings, device="cpu", playback=False)
     window.show()
     wait_until(app, lambda: window.worker.device_name, 300, "loading the models")
-    probe = Probe(args.probe_ms)
+    probe = Probe(args.probe_ms, native_stacks=args.native_stacks)
     probe.start()
     phases: list[tuple[str, int, int, float]] = []
 
@@ -207,6 +232,8 @@ def main() -> int:
         print("where the GUI thread was during stalls over the limit (samples):")
         for where, count in probe.culprits.most_common(12):
             print(f"  {count:>4}  {where}")
+    for number, stack in enumerate(probe.native_dumps, 1):
+        print(f"--- native stack of the GUI thread, stall sample {number}:\n{stack}")
     window.close()
     shutil.rmtree(home, ignore_errors=True)
     return 0 if worst <= LIMIT_MS else 1

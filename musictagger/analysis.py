@@ -80,6 +80,23 @@ class TrackAnalysis:
         """``{head: {label: probability}}`` for every head that ran."""
         return {name: scores.as_dict() for name, scores in self.heads.items()}
 
+    def label_scores(self) -> dict[str, dict[str, float]]:
+        """What the vocabulary maps to labels: every tagger's raw tags and every classifying head's
+        probabilities, by model or head name (``Vocabulary.canonical_scores``)."""
+        found = self.raw_tags()
+        found.update(
+            (name, scores.as_dict()) for name, scores in self.heads.items() if scores.task != "regression"
+        )
+        return found
+
+    def dimensions(self) -> dict[str, float]:
+        """Continuous descriptions from regression heads, e.g. ``{"energy": 6.3, "valence": -0.2}``."""
+        found: dict[str, float] = {}
+        for scores in self.heads.values():
+            if scores.task == "regression":
+                found.update(scores.as_dict())
+        return found
+
 
 @dataclass(frozen=True)
 class AnalysisResult:
@@ -257,7 +274,9 @@ class Analyzer:
         heads = {}
         for head_name, (head, head_card) in list(self.heads.items()):
             probs = head_predict(head, head_card, head_input(head_card, models))
-            heads[head_name] = HeadScores(head_name, head_card.category, head_card.labels, probs)
+            heads[head_name] = HeadScores(
+                head_name, head_card.category, head_card.labels, probs, head_card.task
+            )
         patch_seconds = group.patch_frames * group.hop / group.sample_rate
         n_patches = result["n_patches"]
         return TrackAnalysis(

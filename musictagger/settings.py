@@ -33,7 +33,7 @@ from typing import Any
 import tomlkit
 
 from musictagger.atomic import write_atomically
-from musictagger.library.policy import ID3V1_MODES, MODES, WritePolicy
+from musictagger.library.policy import ENERGY_MODES, ID3V1_MODES, MODES, WritePolicy
 from musictagger.paths import config_dir
 from musictagger.taxonomy import SelectionPolicy, Vocabulary, load_vocabulary
 
@@ -91,6 +91,21 @@ def _score(value: Any) -> float:
     if number and not math.isnan(value) and 0.0 <= value <= 1.0:
         return float(value)
     raise SettingsValueError("a number from 0 to 1")
+
+
+AUTO = "auto"
+
+
+def _score_or_auto(value: Any) -> float | str:
+    """``"auto"`` (each label at its calibrated threshold) or one probability for every label."""
+    if value == AUTO:
+        return AUTO
+    try:
+        return _score(value)
+    except SettingsValueError:
+        raise SettingsValueError(
+            f'"{AUTO}" (per-label calibrated thresholds) or a number from 0 to 1'
+        ) from None
 
 
 def _flag(value: Any) -> bool:
@@ -207,8 +222,20 @@ class WriteSettings:
     write_mood: bool = field(default=True, metadata=_key(_flag, "false: never touch mood"))
     max_genres: int = field(default=_POLICY.max_genres, metadata=_key(_whole(0), "genres to write at most"))
     max_moods: int = field(default=_POLICY.max_moods, metadata=_key(_whole(0), "moods to write at most"))
-    min_score: float = field(
-        default=_POLICY.min_score, metadata=_key(_score, "write only labels scoring at least this")
+    min_score: float | str = field(
+        default=AUTO,
+        metadata=_key(
+            _score_or_auto,
+            '"auto": each genre and mood at its own calibrated threshold (docs/vocabulary.md); '
+            "a number: write only labels whose calibrated probability is at least this",
+        ),
+    )
+    energy_mode: str = field(
+        default=_POLICY.energy,
+        metadata=_key(
+            _choice(*ENERGY_MODES),
+            "EnergyLevel (1-10): fill (only if empty: keeps Mixed In Key's), replace or skip",
+        ),
     )
     comment_block: bool = field(
         default=_POLICY.comment_block,
@@ -264,8 +291,9 @@ class Settings:
             mood=w.mood_mode if w.write_mood else "skip",
             max_genres=w.max_genres,
             max_moods=w.max_moods,
-            min_score=w.min_score,
+            min_score=None if w.min_score == AUTO else w.min_score,
             comment_block=w.comment_block,
+            energy=w.energy_mode,
             id3v23_separator=w.id3v23_separator,
             id3v1=w.id3v1,
         )

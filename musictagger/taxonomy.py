@@ -1,8 +1,13 @@
-"""One vocabulary for users: raw model tags mapped to canonical genres, moods, eras and instruments.
+"""One vocabulary for users: model outputs mapped to the genres, moods and descriptors a DJ reads.
 
-The mapping is data (``resources/vocabulary.json``), not code, so a user can rename, merge or drop labels
-by editing a copy in their config folder. Models keep their own raw tags; this module only decides how
-those tags are *shown and written*.
+The mapping is data (``resources/vocabulary.json``, documented in docs/vocabulary.md), not code, so a user
+can rename, merge or drop labels by editing a copy in their config folder. Models and heads keep their own
+raw labels; this module only decides how they are *shown and written*.
+
+A label's source is a tagger (``MSD_musicnn``: its raw tags) or a head (``dj_moods``: its labels). A head
+fitted with calibration (its card's ``calibration.thresholds``) gives calibrated probabilities and a
+per-label write threshold; the vocabulary takes both over (``Vocabulary.threshold``). Genres and moods
+written into files come from calibrated heads; raw tagger tags are styles and descriptors, shown as hints.
 """
 
 from __future__ import annotations
@@ -10,14 +15,18 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from musictagger.catalog import model_dirs
 from musictagger.errors import MusictaggerError
 from musictagger.paths import config_dir, resources_dir
 
-CATEGORIES = ("genre", "mood", "era", "instrument/voice", "other")
+# genre: a family (Electronic, Rock...), written; style: a refinement of a family (House, Metal...);
+# mood: what a DJ browses by, written; descriptor: tempo, loudness, texture words (never written as moods).
+CATEGORIES = ("genre", "style", "mood", "descriptor", "era", "instrument/voice", "other")
 VOCABULARY_FILE = "vocabulary.json"
+HEAD_CARD = "head.json"
 
 
 class VocabularyError(MusictaggerError):
@@ -28,8 +37,12 @@ class VocabularyError(MusictaggerError):
 class CanonicalLabel:
     name: str
     category: str
-    # model name -> raw tags of that model that mean this label
+    # model or head name -> its raw labels that mean this label
     sources: Mapping[str, tuple[str, ...]]
+    family: str | None = None  # a style's genre family
+    # Raw tags that mean this label but do not score it (a calibrated head does): a file's "rock" reads as
+    # Rock, and an explanation of Rock can follow musicnn's own rock tag back to the spectrogram.
+    hints: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,24 @@ class SelectionPolicy:
 class Vocabulary:
     labels: tuple[CanonicalLabel, ...]
     path: str
+    # label -> calibrated write threshold, for labels fed by one calibrated head output
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+
+    def threshold(self, name: str) -> float | None:
+        """The calibrated probability at which ``name`` is written; None when its scores are not
+        calibrated (a raw tagger tag), where only a user's explicit minimum score applies."""
+        return self.thresholds.get(name)
+
+    def passes(self, name: str, score: float, min_score: float | None) -> bool:
+        """Whether a write takes ``name`` at ``score``: at the user's ``min_score`` when one is set, else
+        at the label's own calibrated threshold; an uncalibrated label needs an explicit ``min_score``."""
+        if min_score is not None:
+            return score >= min_score
+        threshold = self.thresholds.get(name)
+        return threshold is not None and score >= threshold
+
+    def family_of(self, name: str) -> str | None:
+        return next((label.family for label in self.labels if label.name == name), None)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -100,7 +131,9 @@ class Vocabulary:
         for label in self.labels:
             if _fold(label.name) == key:
                 return label.name
-            if any(_fold(tag) == key for tags in label.sources.values() for tag in tags):
+            if any(
+                _fold(tag) == key for tags in (*label.sources.values(), *label.hints.values()) for tag in tags
+            ):
                 return label.name
         return None
 
@@ -116,6 +149,8 @@ def default_vocabulary_path() -> Path:
 
 
 def load_vocabulary(path: str | os.PathLike | None = None) -> Vocabulary:
+    """Read and check a vocabulary file. Every problem names the entry it is in, so a user editing a copy
+    can find it; nothing is shown or written with a vocabulary that does not load."""
     path = Path(path) if path is not None else default_vocabulary_path()
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -123,24 +158,91 @@ def load_vocabulary(path: str | os.PathLike | None = None) -> Vocabulary:
         raise VocabularyError(f"{path}: cannot read vocabulary ({exc.strerror or exc})") from exc
     except json.JSONDecodeError as exc:
         raise VocabularyError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
-    try:
-        labels = tuple(
-            CanonicalLabel(
-                name=str(entry["name"]),
-                category=str(entry["category"]),
-                sources={str(m): tuple(str(t) for t in tags) for m, tags in entry["sources"].items()},
-            )
-            for entry in doc["labels"]
-        )
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise VocabularyError(f"{path}: each label needs name, category and sources ({exc!r})") from exc
-    for label in labels:
-        if label.category not in CATEGORIES:
-            raise VocabularyError(
-                f"{path}: label {label.name!r} has category {label.category!r}; use one of {CATEGORIES}"
-            )
+    except UnicodeDecodeError as exc:
+        raise VocabularyError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("labels"), list):
+        raise VocabularyError(f'{path}: expected an object with a "labels" list')
+    labels = tuple(_label(path, index, entry) for index, entry in enumerate(doc["labels"]))
     names = [label.name for label in labels]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise VocabularyError(f"{path}: labels named more than once: {', '.join(duplicates)}")
-    return Vocabulary(labels=labels, path=str(path))
+    genres = {label.name for label in labels if label.category == "genre"}
+    for index, label in enumerate(labels):
+        if label.family is not None and label.family not in genres:
+            raise VocabularyError(
+                f"{path}: labels[{index}] ({label.name!r}): family {label.family!r} is not a genre label"
+            )
+    return Vocabulary(labels=labels, path=str(path), thresholds=_calibrated_thresholds(labels))
+
+
+def _label(path: Path, index: int, entry: object) -> CanonicalLabel:
+    where = f"{path}: labels[{index}]"
+    if not isinstance(entry, dict):
+        raise VocabularyError(f"{where}: each label is an object with name, category and sources")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise VocabularyError(f"{where}: 'name' must be a non-empty string")
+    where = f"{where} ({name!r})"
+    category = entry.get("category")
+    if category not in CATEGORIES:
+        raise VocabularyError(f"{where}: category {category!r}; use one of {', '.join(CATEGORIES)}")
+    sources = entry.get("sources")
+    if not _tag_map(sources) or not sources:
+        raise VocabularyError(
+            f"{where}: 'sources' must map a model or head name to a non-empty list of its labels"
+        )
+    hints = entry.get("hints", {})
+    if not _tag_map(hints):
+        raise VocabularyError(f"{where}: 'hints' must map a model name to a non-empty list of its tags")
+    family = entry.get("family")
+    if family is not None and (not isinstance(family, str) or category != "style"):
+        raise VocabularyError(f"{where}: only a style has a 'family', and it is a genre's name")
+    unknown = sorted(set(entry) - {"name", "category", "sources", "hints", "family", "_note"})
+    if unknown:
+        raise VocabularyError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    return CanonicalLabel(
+        name=name,
+        category=category,
+        sources={model: tuple(tags) for model, tags in sources.items()},
+        family=family,
+        hints={model: tuple(tags) for model, tags in hints.items()},
+    )
+
+
+def _tag_map(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(model, str)
+        and isinstance(tags, list)
+        and tags
+        and all(isinstance(tag, str) and tag for tag in tags)
+        for model, tags in value.items()
+    )
+
+
+def _head_thresholds() -> dict[str, dict[str, float]]:
+    """{head: {label: threshold}} of the calibrated heads in the model folders (shipped first)."""
+    found: dict[str, dict[str, float]] = {}
+    for root in reversed(model_dirs()):  # the shipped folder last, so a shipped head wins
+        if not root.is_dir():
+            continue
+        for card in root.glob(f"*/{HEAD_CARD}"):
+            try:
+                data = json.loads(card.read_text(encoding="utf-8"))
+                thresholds = (data.get("calibration") or {}).get("thresholds") or {}
+                found[str(data["name"])] = {str(k): float(v) for k, v in thresholds.items()}
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue  # loading the head reports what is wrong with it
+    return found
+
+
+def _calibrated_thresholds(labels: tuple[CanonicalLabel, ...]) -> dict[str, float]:
+    """label -> threshold for each label fed by exactly one output of a calibrated head. A label merging
+    several sources takes the best of them, which no single calibration describes: it stays uncalibrated."""
+    heads = _head_thresholds()
+    out = {}
+    for label in labels:
+        pairs = [(model, tag) for model, tags in label.sources.items() for tag in tags]
+        if len(pairs) == 1 and pairs[0][1] in heads.get(pairs[0][0], {}):
+            out[label.name] = heads[pairs[0][0]][pairs[0][1]]
+    return out

@@ -44,17 +44,14 @@ def test_scan_write_query_export_and_undo(tmp_path):
     assert "4 unchanged" in rescanned.stderr and "analysed 0 tracks" in rescanned.stderr
 
     dry = run_cli("tag", str(music), "--dry-run", "--policy", "replace", "--comment-block", db=db)
-    assert (
-        "genre: Death Metal → Metal" in dry.stdout
-        or "genre: (none) → Metal" in dry.stdout
-        or "Metal" in dry.stdout
-    )
+    assert "metal.ogg\n  genre: (none) → Electronic; Rock\n" in dry.stdout  # the calibrated families
+    assert "energy: (none) → 9" in dry.stdout
     assert digests(music) == before  # a dry run writes nothing
 
     wrote = run_cli("tag", str(music), "--write", "--policy", "replace", "--comment-block", "--quiet", db=db)
     assert "4 files written" in wrote.stderr, wrote.stderr
     metal = read_tags(music / "metal.ogg")
-    assert metal["genre"][0] == "Metal"
+    assert metal["genre"] == ["Electronic", "Rock"] and metal["energy"] == ["9"]
     flac = read_tags(music / "tagged.flac")
     assert flac["comment"][0].startswith("1A - Energy 6 [")  # the Mixed-In-Key comment survives
     assert flac["title"] == originals["tagged.flac"]["title"]
@@ -80,7 +77,8 @@ FORMATS = DATA / "formats"
 def write_settings_file(**tables):
     from musictagger.settings import Settings, save_settings
 
-    base = {"analysis": {"device": "cpu", "models": ("MTT_musicnn",), "workers": 1}}
+    # Both taggers: the calibrated heads behind the written genres and moods read both embeddings.
+    base = {"analysis": {"device": "cpu", "models": ("MSD_musicnn", "MTT_musicnn"), "workers": 1}}
     for name, values in tables.items():
         base[name] = {**base.get(name, {}), **values}
     return save_settings(Settings().replace(**base))
@@ -119,8 +117,12 @@ def test_tag_write_follows_settings_toml_and_the_reviews(tmp_path, capsys, monke
 
     monkeypatch.setattr(analysis_service, "Analyzer", spy)
     code, _, err = in_process(capsys, "scan", music, "--db", db, "--quiet")
-    assert code == 0 and "analysed 3 tracks with models MTT_musicnn on CPU" in err
-    assert built[-1] == ((("MTT_musicnn",),), {"device": "cpu", "batch_size": 5, "heads": ()})
+    assert code == 0 and "analysed 3 tracks with models MSD_musicnn, MTT_musicnn" in err
+    # Heads off means no extra heads: the ones the written genres, moods and energy come from still run.
+    assert built[-1] == (
+        (("MSD_musicnn", "MTT_musicnn"),),
+        {"device": "cpu", "batch_size": 5, "heads": ("dj_moods", "energy_valence", "genres")},
+    )
 
     with open_library(db) as library:
         with library.session() as session:
@@ -151,7 +153,7 @@ def test_tag_write_follows_settings_toml_and_the_reviews(tmp_path, capsys, monke
     assert code == 0
     assert built[-1] == (
         (("MSD_musicnn", "MTT_musicnn"),),
-        {"device": "cpu", "batch_size": 2, "heads": ("genre_gtzan",)},
+        {"device": "cpu", "batch_size": 2, "heads": ("genre_gtzan", "dj_moods", "energy_valence", "genres")},
     )
     assert load_settings().analysis.batch_size == 5  # the file itself is unchanged
     code, _, err = in_process(capsys, "undo", "--db", db)
@@ -164,7 +166,8 @@ def test_tag_printing_uses_the_display_settings(capsys):
     code, out, _ = in_process(capsys, "tag", METAL, "--json", "--quiet")
     record = json.loads(out)
     assert code == 0 and len(record["genres"]) == 1 and len(record["moods"]) == 1
-    assert list(record["tags"]) == ["MTT_musicnn"] and record["heads"] == {}
+    assert list(record["tags"]) == ["MSD_musicnn", "MTT_musicnn"]
+    assert set(record["heads"]) == {"dj_moods", "energy_valence", "genres"}  # run_heads off: no extras
     code, out, _ = in_process(capsys, "tag", METAL, "--json", "--quiet", "--top", "2")
     assert len(json.loads(out)["genres"]) == 2
 

@@ -196,7 +196,7 @@ def test_write_dialog_writes_reviewed_values_and_undo_restores(qtbot, env, monke
 def test_write_dialog_with_nothing_to_write(qtbot, env):
     lib, vocabulary, ids, _ = env
     dialog = _open_write_dialog(
-        qtbot, lib, vocabulary, list(ids.values()), WritePolicy(genre="skip", mood="skip")
+        qtbot, lib, vocabulary, list(ids.values()), WritePolicy(genre="skip", mood="skip", energy="skip")
     )
     assert not dialog.write_button.isEnabled()
     assert "Nothing to change" in dialog.diff_view.toPlainText()
@@ -250,7 +250,7 @@ def test_settings_are_settings_toml_and_survive_bad_values(tmp_path):
     text = text.replace('genre_mode = "merge"', 'genre_mode = "overwrite"').replace('"cpu"', '"tpu"')
     settings_path().write_text(text.replace("max_moods = 3", "max_moods = 1"), encoding="utf-8")
     policy = again.write_policy()
-    assert (policy.max_genres, policy.min_score, policy.genre) == (2, 0.2, "fill")
+    assert (policy.max_genres, policy.min_score, policy.genre) == (2, None, "fill")  # None: per label
     assert policy.max_moods == 1  # the readable edit is taken
     assert again.device == "auto"
 

@@ -149,9 +149,19 @@ def test_shipped_heads_carry_cross_validated_numbers_and_run_by_default(analyzer
         assert "cross-validation" in metrics["protocol"]
         lo, hi = metrics["accuracy_ci"]
         assert lo < metrics["accuracy"] < hi or metrics["accuracy"] == hi
-        assert card.provenance["source"].startswith("dataset")
+        assert "shared/eval" in card.provenance["source"]
+    # The calibrated heads behind the written genres and moods, and energy / valence.
+    for name in ("dj_moods", "genres"):
+        _, card = load_head(name)
+        assert card.multilabel and card.calibration["method"].startswith("Platt")
+        assert set(card.thresholds) == set(card.labels)
+        assert card.metrics["ece_written"] <= 0.05
+        assert "artist-disjoint" in card.metrics["protocol"]
+    _, energy = load_head("energy_valence")
+    assert energy.task == "regression" and energy.ranges == {"energy": (1.0, 10.0), "valence": (-1.0, 1.0)}
+    assert energy.metrics["arousal_accuracy"] >= 0.85 and energy.metrics["valence_accuracy"] >= 0.75
     _, mood = load_head("mood_quadrants")
-    assert mood.labels == ("angry/tense", "calm/relaxed", "happy/excited", "sad/depressed")
+    assert set(mood.labels) == {"angry/tense", "calm/relaxed", "happy/excited", "sad/depressed"}
     assert "artist-disjoint" in mood.metrics["protocol"]
     _, genre = load_head("genre_gtzan")
     assert len(genre.labels) == 10

@@ -193,7 +193,8 @@ def test_suggestions_for_lists_scores_best_first(library, tmp_path):
 
 
 def _make_v1_index(path: Path) -> None:
-    """An index as release 1 left it: one track, today's tables less track_reviews and alembic_version,
+    """An index as release 1 left it: one track, today's tables less track_reviews, alembic_version and
+    the tracks' energy and valence,
     ``meta.schema_version`` 1 (tests/data/library holds such files made by that release itself).
     """
     with open_library(path) as lib, lib.session() as session:
@@ -215,6 +216,10 @@ def _make_v1_index(path: Path) -> None:
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE track_reviews"))
         connection.execute(text("DROP TABLE alembic_version"))
+        # Release 1 had no energy or valence either (migration 0003).
+        connection.execute(text("DROP INDEX ix_tracks_energy"))
+        connection.execute(text("ALTER TABLE tracks DROP COLUMN energy"))
+        connection.execute(text("ALTER TABLE tracks DROP COLUMN valence"))
         connection.execute(text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
     engine.dispose()
 

@@ -1,7 +1,9 @@
 """Analysis results in the index: what needs analysing, saving as results land, resuming, reading back."""
 
+import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,10 +13,9 @@ from sqlalchemy import select
 from musictagger.analysis import ModelScores, TrackAnalysis
 from musictagger.catalog import load_card
 from musictagger.library import Analysis, Track, TrackLabel, open_library
+from musictagger.library.labelling import LABEL_CATEGORIES, LABEL_FLOOR
 from musictagger.library.scanner import scan
 from musictagger.library.store import (
-    LABEL_CATEGORIES,
-    LABEL_FLOOR,
     analyse_pending,
     analyses_needed,
     load_analysis,
@@ -62,6 +63,23 @@ def current(analyzer) -> dict[str, str]:
 
 def track_at(session, path) -> Track:
     return session.scalars(select(Track).where(Track.path_key == os.fsencode(path))).one()
+
+
+@pytest.fixture
+def raw_vocabulary(tmp_path):
+    """A user's vocabulary built on raw tagger tags (as version 1 shipped): what these tests check (ranks,
+    floors, synonyms across models, analyses of other audio) does not depend on where labels come from."""
+    from musictagger.taxonomy import load_vocabulary
+
+    entries = [
+        ("Jazz", "genre", {"MSD_musicnn": ["jazz"]}),
+        ("Rock", "genre", {"MSD_musicnn": ["rock"], "MTT_musicnn": ["rock"]}),
+        ("Happy", "mood", {"MSD_musicnn": ["happy"]}),
+        ("Sad", "mood", {"MSD_musicnn": ["sad"]}),
+    ]
+    path = tmp_path / "raw_vocabulary.json"
+    path.write_text(json.dumps({"labels": [{"name": n, "category": c, "sources": s} for n, c, s in entries]}))
+    return load_vocabulary(path)
 
 
 def synthetic_analysis(cards, scores: dict[str, float], n_patches: int = 2, path: str = "x") -> TrackAnalysis:
@@ -150,8 +168,12 @@ def test_labels_are_ranked_per_category_and_the_metal_track_is_metal(analysed):
     library, root, _, _ = analysed
     with library.session() as session:
         metal = track_at(session, root / "metal.ogg")
-        genres = sorted((lb for lb in metal.labels if lb.category == "genre"), key=lambda lb: lb.rank)
-        assert genres[0].label in {"Metal", "Heavy Metal"}
+        styles = sorted((lb for lb in metal.labels if lb.category == "style"), key=lambda lb: lb.rank)
+        assert styles[0].label in {"Metal", "Heavy Metal"}
+        genres = {lb.label for lb in metal.labels if lb.category == "genre"}
+        assert "Rock" in genres  # the calibrated family
+        # Energy and valence from the regression head: death metal is energetic and negative.
+        assert metal.energy > 7 and metal.valence < 0
         for track in session.scalars(select(Track)):
             assert track.labels and {lb.category for lb in track.labels} <= set(LABEL_CATEGORIES)
             assert all(lb.score >= LABEL_FLOOR for lb in track.labels)
@@ -234,7 +256,8 @@ def test_analyses_needed_lists_tracks_lacking_a_current_analysis(library, three_
         analyses_needed(session, MODELS, ["1.0"])
 
 
-def test_saving_again_replaces_the_rows_and_rebuilds_the_labels(library, three_tracks, cards, vocabulary):
+def test_saving_again_replaces_the_rows_and_rebuilds_the_labels(library, three_tracks, cards, raw_vocabulary):
+    vocabulary = raw_vocabulary
     with library.session() as session, session.begin():
         track = track_at(session, three_tracks / "a.mp3")
         save_analysis(
@@ -279,8 +302,9 @@ def test_saving_again_replaces_the_rows_and_rebuilds_the_labels(library, three_t
 
 
 def test_labels_combine_the_models_and_ignore_analyses_of_other_audio(
-    library, three_tracks, cards, vocabulary
+    library, three_tracks, cards, raw_vocabulary
 ):
+    vocabulary = raw_vocabulary
     with library.session() as session, session.begin():
         track = track_at(session, three_tracks / "a.mp3")
         only_msd = synthetic_analysis({"MSD_musicnn": cards["MSD_musicnn"]}, {"jazz": 0.7})
@@ -298,3 +322,32 @@ def test_labels_combine_the_models_and_ignore_analyses_of_other_audio(
             vocabulary,
         )
         assert {lb.label for lb in track.labels if lb.category == "genre"} == {"Rock"}
+
+
+def test_a_changed_vocabulary_relabels_every_analysed_track_without_decoding(tmp_path, analyzer, vocabulary):
+    """A new vocabulary (or head) rebuilds the labels from the stored analyses: nothing is re-analysed."""
+    from musictagger.taxonomy import load_vocabulary
+
+    root = tmp_path / "Music"
+    root.mkdir()
+    shutil.copy(METAL, root / "metal.ogg")
+    with open_library(tmp_path / "library.sqlite") as library:
+        scan(library, [root])
+        assert analyse_pending(library, analyzer, vocabulary).analysed == 1
+        with library.session() as session:
+            track = session.scalars(select(Track)).one()
+            assert track.energy is not None and {"Rock", "Metal"} <= {lb.label for lb in track.labels}
+        # The user renames a style in their copy of the vocabulary.
+        doc = json.loads(Path(vocabulary.path).read_text(encoding="utf-8"))
+        for entry in doc["labels"]:
+            if entry["name"] == "Metal":
+                entry["name"] = "Heavy Stuff"
+        mine = tmp_path / "vocabulary.json"
+        mine.write_text(json.dumps(doc), encoding="utf-8")
+        renamed = load_vocabulary(mine)
+        report = analyse_pending(library, analyzer, renamed)
+        assert (report.analysed, report.relabelled) == (0, 1)
+        with library.session() as session:
+            labels = {lb.label for lb in session.scalars(select(Track)).one().labels}
+            assert "Heavy Stuff" in labels and "Metal" not in labels
+        assert analyse_pending(library, analyzer, renamed).relabelled == 0  # current now: nothing to do

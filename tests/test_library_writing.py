@@ -34,10 +34,11 @@ from musictagger.tags import find_stale_temp_files, read_tags, write_tags
 FORMATS = Path(__file__).parent / "data" / "formats"
 FIXTURES = sorted(p.name for p in FORMATS.iterdir() if p.suffix != ".md")
 MIK = "1A - Energy 6"
-# Scores as the analysis stores them: best first after sorting, one genre and one mood under 0.2.
+# Calibrated scores as the analysis stores them; under the shipped per-label thresholds: House (a style,
+# never written) and Melancholic. Happy (0.45) passes its threshold (0.37) but not min_score 0.7.
 LABELS = {
     "genre": [("Electronic", 0.8), ("Jazz", 0.6), ("House", 0.1)],
-    "mood": [("Chill", 0.7), ("Mellow", 0.5), ("Happy", 0.3), ("Sad", 0.05)],
+    "mood": [("Chill", 0.7), ("Dark", 0.5), ("Happy", 0.45), ("Melancholic", 0.05)],
 }
 
 
@@ -49,7 +50,7 @@ def copy_fixture(tmp_path: Path, name: str, as_name: str | bytes | None = None) 
     return Path(os.fsdecode(target))
 
 
-def add_track(library, path: Path, labels=LABELS) -> int:
+def add_track(library, path: Path, labels=LABELS, energy: float | None = None) -> int:
     """A Track row as the scanner would make it, with its labels; the index's tags are deliberately stale."""
     st = path.stat()
     with library.session() as session:
@@ -61,6 +62,7 @@ def add_track(library, path: Path, labels=LABELS) -> int:
             mtime_ns=st.st_mtime_ns,
             file_tags={"genre": ["stale"]},
             scanned_at=datetime.now(),
+            energy=energy,
         )
         session.add(track)
         session.flush()
@@ -147,9 +149,9 @@ def test_fill_caps_threshold_and_file_is_reread(tmp_path, library, vocabulary):
     track_id = add_track(library, path)
     [p] = plan(library, vocabulary, WritePolicy())
     assert p.track_id == track_id and p.path == str(path) and p.error is None
-    # genre has a value (the file's, not the index's stale one): left alone; mood: top 2 of those ≥ 0.2
+    # genre has a value (the file's, not the index's stale one): left alone; mood: the top 2 at thresholds
     assert p.old == {"mood": []}
-    assert p.new == {"mood": ["Chill", "Mellow"]}
+    assert p.new == {"mood": ["Chill", "Dark"]}
 
 
 def test_merge_replace_skip(tmp_path, library, vocabulary):
@@ -158,7 +160,7 @@ def test_merge_replace_skip(tmp_path, library, vocabulary):
     assert merge.old == {"genre": ["Jazz"]}
     assert merge.new == {"genre": ["Jazz", "Electronic"]}  # Jazz is there; cap 2 counts suggestions
     [replace] = plan(library, vocabulary, WritePolicy(genre="replace", mood="merge", max_moods=3))
-    assert replace.new == {"genre": ["Electronic", "Jazz"], "mood": ["Chill", "Mellow", "Happy"]}
+    assert replace.new == {"genre": ["Electronic", "Jazz"], "mood": ["Chill", "Dark", "Happy"]}
     [higher] = plan(
         library, vocabulary, WritePolicy(genre="replace", mood="skip", min_score=0.7, max_genres=5)
     )
@@ -170,13 +172,19 @@ def test_canonical_spellings_merge(tmp_path, library, vocabulary):
     path = copy_fixture(tmp_path, "tagged_id3v24.mp3")
     write_tags(path, {"genre": ["hip hop", "electronic"]})
     add_track(library, path, labels={"genre": [("Hip-Hop", 0.9), ("Electronic", 0.8)]})
-    assert plan(library, vocabulary, WritePolicy(genre="merge")) == []  # both already there
+    # Both already there: nothing changes; the track had no mood to offer, and the plan says so.
+    [unchanged] = plan(library, vocabulary, WritePolicy(genre="merge"))
+    assert unchanged.new == {} and unchanged.notes == ("no confident mood",)
 
 
 def test_unchanged_tracks_and_unanalysed_tracks_are_left_out(tmp_path, library, vocabulary):
     add_track(library, copy_fixture(tmp_path, "tagged.flac"), labels={})
     add_track(library, copy_fixture(tmp_path, "tagged.ogg"), labels={"genre": [("Jazz", 0.9)]})
-    assert plan(library, vocabulary, WritePolicy(genre="merge", mood="replace")) == []
+    plans = plan(library, vocabulary, WritePolicy(genre="merge", mood="replace"))
+    # The unanalysed track is left out; the analysed one changes nothing and says why its mood stays.
+    assert [(p.new, p.notes) for p in plans] == [({}, ("no confident mood",))]
+    assert "(no confident mood: left as it is)" in format_diff(plans)
+    assert apply_writes(library, plans, WritePolicy()).batch_id is None  # nothing written, no batch
 
 
 def test_unreadable_file_is_a_reported_plan(tmp_path, library, vocabulary):
@@ -201,15 +209,15 @@ def test_comment_block_appended_then_rewritten_in_place(tmp_path, library, vocab
     track_id = add_track(library, path)
     policy = WritePolicy(genre="skip", mood="skip", comment_block=True)
     [first] = plan(library, vocabulary, policy)
-    assert first.new == {"comment": [f"{MIK} [mood: Chill; Mellow | genre: Electronic; Jazz]"]}
+    assert first.new == {"comment": [f"{MIK} [mood: Chill; Dark | genre: Electronic; Jazz]"]}
     apply_writes(library, [first], policy)
-    assert read_tags(path)["comment"] == [f"{MIK} [mood: Chill; Mellow | genre: Electronic; Jazz]"]
+    assert read_tags(path)["comment"] == [f"{MIK} [mood: Chill; Dark | genre: Electronic; Jazz]"]
     assert plan(library, vocabulary, policy) == []  # the same block again: nothing to do
 
     # The user adds a note after the block; the analysis changes: the block is rewritten where it is.
-    write_tags(path, {"comment": [f"{MIK} [mood: Chill; Mellow | genre: Electronic; Jazz] great opener"]})
+    write_tags(path, {"comment": [f"{MIK} [mood: Chill; Dark | genre: Electronic; Jazz] great opener"]})
     with library.session() as session:
-        session.execute(text("UPDATE track_labels SET score = 0.01 WHERE label = 'Mellow'"))
+        session.execute(text("UPDATE track_labels SET score = 0.01 WHERE label = 'Dark'"))
         session.execute(text("UPDATE track_labels SET score = 0.95 WHERE label = 'Jazz'"))
         session.commit()
     [second] = plan(library, vocabulary, policy, [track_id])
@@ -226,8 +234,8 @@ def test_comment_block_on_a_file_without_comment(tmp_path, library, vocabulary):
     policy = WritePolicy(comment_block=True)
     apply_writes(library, plan(library, vocabulary, policy), policy)
     tags = read_tags(path)
-    assert tags["comment"] == ["[mood: Chill; Mellow | genre: Electronic; Jazz]"]
-    assert tags["genre"] == ["Electronic", "Jazz"] and tags["mood"] == ["Chill", "Mellow"]
+    assert tags["comment"] == ["[mood: Chill; Dark | genre: Electronic; Jazz]"]
+    assert tags["genre"] == ["Electronic", "Jazz"] and tags["mood"] == ["Chill", "Dark"]
 
 
 # --- dry run, apply, journal ------------------------------------------------------------------------------
@@ -242,8 +250,8 @@ def test_dry_run_writes_nothing(tmp_path, library, vocabulary):
     diff = format_diff(plans)
     assert len(plans) == len(paths)
     assert f"{paths[0]}\n  genre: Jazz → Jazz; Electronic\n" in diff
-    assert "  mood: (none) → Chill; Mellow\n" in diff
-    assert f"  comment: {MIK} → {MIK} [mood: Chill; Mellow | genre: Electronic; Jazz]\n" in diff
+    assert "  mood: (none) → Chill; Dark\n" in diff
+    assert f"  comment: {MIK} → {MIK} [mood: Chill; Dark | genre: Electronic; Jazz]\n" in diff
     assert diff.endswith(f"{len(paths)} files to change")
     assert format_diff([]) == ""
     assert {path: path.read_bytes() for path in paths} == before
@@ -260,7 +268,7 @@ def test_apply_writes_journals_and_updates_the_index(tmp_path, library, vocabula
     report = apply_writes(library, plans, policy, description="test run")
     assert (report.written, report.failed, report.skipped) == (1, [], 0)
     assert read_tags(path)["genre"] == ["Jazz", "Electronic"]
-    assert read_tags(path)["mood"] == ["Chill", "Mellow"]
+    assert read_tags(path)["mood"] == ["Chill", "Dark"]
     assert audio_digest(path) == audio
     with library.session() as session:
         batch = session.get(WriteBatch, report.batch_id)
@@ -270,7 +278,7 @@ def test_apply_writes_journals_and_updates_the_index(tmp_path, library, vocabula
         assert entry.status == "written" and entry.error is None and entry.track_id == track_id
         assert entry.path_key == os.fsencode(path)
         assert entry.old == {"genre": ["Jazz"], "mood": []}
-        assert entry.new == {"genre": ["Jazz", "Electronic"], "mood": ["Chill", "Mellow"]}
+        assert entry.new == {"genre": ["Jazz", "Electronic"], "mood": ["Chill", "Dark"]}
         track = session.get(Track, track_id)
         st = path.stat()
         assert (track.size, track.mtime_ns) == (st.st_size, st.st_mtime_ns)
@@ -392,7 +400,7 @@ def test_undo_conflict_left_alone_unless_forced(tmp_path, library, vocabulary):
     report = undo_batch(library)
     assert report.written == 1 and report.conflicts == [str(edited)]
     assert "genre changed since" in report.failed[0][1]
-    assert read_tags(edited)["genre"] == ["Nu Jazz"] and read_tags(edited)["mood"] == ["Chill", "Mellow"]
+    assert read_tags(edited)["genre"] == ["Nu Jazz"] and read_tags(edited)["mood"] == ["Chill", "Dark"]
     assert read_tags(other)["genre"] == ["Jazz"]
     [summary] = batches(library)
     assert not summary.undone  # one file still holds the batch's values
@@ -486,3 +494,36 @@ def test_apply_and_undo_report_what_recovery_settled(tmp_path, library, vocabula
     report = apply_writes(library, [], policy)
     assert [(r.path, r.status) for r in report.recovered] == [(str(path), "written")]
     assert undo_batch(library).recovered == []
+
+
+# --- energy -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_energy_goes_where_mixed_in_key_puts_it_and_reads_back_in_every_container(
+    tmp_path, library, vocabulary, name
+):
+    path = copy_fixture(tmp_path, name)
+    add_track(library, path, energy=6.4)
+    policy = WritePolicy(genre="skip", mood="skip")
+    [p] = plan(library, vocabulary, policy)
+    assert p.new == {"energy": ["6"]}  # a whole number, as MIK writes it
+    report = apply_writes(library, [p], policy)
+    assert report.written == 1 and not report.failed
+    assert read_tags(path)["energy"] == ["6"]
+    assert undo_batch(library).written == 1
+    assert "energy" not in read_tags(path)
+
+
+def test_energy_fill_keeps_mixed_in_keys_value_replace_and_skip(tmp_path, library, vocabulary):
+    path = copy_fixture(tmp_path, "tagged_id3v24.mp3")
+    write_tags(path, {"energy": ["7"]})
+    add_track(library, path, labels={"genre": [("Jazz", 0.9)]}, energy=3.6)
+    assert plan(library, vocabulary, WritePolicy(genre="skip", mood="skip")) == []  # fill: MIK's 7 stays
+    [replace] = plan(library, vocabulary, WritePolicy(genre="skip", mood="skip", energy="replace"))
+    assert replace.old == {"energy": ["7"]} and replace.new == {"energy": ["4"]}
+    assert plan(library, vocabulary, WritePolicy(genre="skip", mood="skip", energy="skip")) == []
+    [block] = plan(library, vocabulary, WritePolicy(genre="skip", mood="skip", comment_block=True))
+    assert block.new["comment"][0].endswith("[genre: Jazz | energy: 4]")
+    with pytest.raises(ValueError, match="energy mode"):
+        WritePolicy(energy="merge")

@@ -79,7 +79,12 @@ def test_tag_write_and_the_apps_write_leave_byte_identical_files(qtbot, tmp_path
     # One settings.toml for both (the test's own config folder): non-default on purpose.
     save_settings(
         Settings().replace(
-            analysis={"device": "cpu", "models": ("MTT_musicnn",), "run_heads": False, "workers": 1},
+            analysis={
+                "device": "cpu",
+                "models": ("MSD_musicnn", "MTT_musicnn"),
+                "run_heads": False,
+                "workers": 1,
+            },
             write={
                 "genre_mode": "merge",
                 "mood_mode": "replace",

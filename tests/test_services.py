@@ -28,7 +28,7 @@ FILES = ("untagged.wav", "tagged.flac", "untagged.mp3", "tagged_id3v23.mp3")
 # Labels given by hand (no model run): what an analysis would have stored.
 LABELS = {
     "genre": [("Jazz", 0.7), ("hip hop", 0.4), ("Hip-Hop", 0.35), ("Rock", 0.15), ("Metal", 0.06)],
-    "mood": [("Chill", 0.5), ("Mellow", 0.25), ("Sad", 0.12)],
+    "mood": [("Chill", 0.5), ("Dark", 0.45), ("Melancholic", 0.12)],
 }
 
 
@@ -199,7 +199,7 @@ def test_plan_write_always_honours_reviews_and_reports_progress(library, indexed
     plans = plan_write(library, vocabulary, [flac, wav], settings, on_progress=lambda *a: progress.append(a))
     by_id = {p.track_id: p for p in plans}
     assert by_id[flac].new["genre"] == ["Lounge", "Jazz"]
-    assert "genre" not in by_id[wav].new and by_id[wav].new["mood"] == ["Chill", "Mellow"]
+    assert "genre" not in by_id[wav].new and by_id[wav].new["mood"] == ["Chill", "Dark"]
     assert progress == [(2, 2)]
     with library.session() as session:
         same = planned_writes_with_reviews(session, [flac, wav], settings.write_policy(), vocabulary)

@@ -18,6 +18,14 @@ EXPECTED = {
         "MP4": "----:com.apple.iTunes:MOOD",
         "ASF": "WM/Mood",
     },
+    # Not in tagging.md: Mixed In Key's EnergyLevel (docs/vocabulary.md).
+    "energy": {
+        "ID3v2.4": "TXXX:EnergyLevel",
+        "ID3v2.3": "TXXX:EnergyLevel",
+        "Vorbis": "energylevel",
+        "MP4": "----:com.apple.iTunes:EnergyLevel",
+        "ASF": "EnergyLevel",
+    },
     "comment": {
         "ID3v2.4": "COMM::eng",
         "ID3v2.3": "COMM::eng",
@@ -61,7 +69,7 @@ def test_map_matches_the_documented_table():
 
 
 def test_writable_fields():
-    assert frozenset({"genre", "mood", "comment", "grouping"}) == WRITABLE_FIELDS
+    assert frozenset({"genre", "mood", "energy", "comment", "grouping"}) == WRITABLE_FIELDS
     for name in ("title", "artist", "album", "bpm", "key"):
         with pytest.raises(ValueError):
             FIELDS[name].write_style(TagFamily.ID3V24)

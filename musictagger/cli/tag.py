@@ -23,6 +23,7 @@ from musictagger.cli.common import (
     score,
     with_changes,
 )
+from musictagger.library.policy import ENERGY_MODES
 from musictagger.services.analysis import Models, analyse_paths, audio_files
 from musictagger.services.suggest import SECTIONS, analysis_record
 from musictagger.services.writes import format_diff, plan_write, track_ids_under, write
@@ -55,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=score,
         metavar="P",
         help="leave out labels scoring below P (default: [display] threshold, 0.1, when printing; "
-        "[write] min_score, 0.2, when writing)",
+        "[write] min_score, auto = each label at its calibrated threshold, when writing)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     w = p.add_argument_group(
@@ -85,8 +86,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     w.add_argument(
         "--comment-block",
         action=argparse.BooleanOptionalAction,
-        help="also keep a '[mood: …; … | genre: …]' block in the comment, for DJ software that shows no "
-        "MOOD (default: [write] comment_block)",
+        help="also keep a '[mood: …; … | genre: … | energy: N]' block in the comment, for DJ software that "
+        "shows no MOOD (default: [write] comment_block)",
+    )
+    w.add_argument(
+        "--energy-policy",
+        choices=ENERGY_MODES,
+        help="the EnergyLevel field (1-10, as Mixed In Key writes it): fill only if empty, replace, or skip "
+        "(default: [write] energy_mode, fill)",
     )
     add_db_option(w)
     p.set_defaults(run=run)
@@ -111,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     audio_seconds = 0.0
     with progress(len(files), "track", args.quiet) as bar:
         for result in analyse_paths(files, models):
-            record = analysis_record(result, models.vocabulary, selection)
+            record = analysis_record(result, models.vocabulary, selection, args.min_score)
             if result.error is not None:
                 failures += 1
             else:
@@ -138,13 +145,13 @@ def _human_line(record: dict) -> str:
     def fmt(items: list[dict]) -> str:
         return ", ".join(f"{i['label']} {i['score']:.2f}" for i in items) or "-"
 
-    heads = "".join(
-        "  {}: {} {:.2f}".format(name, *max(probs.items(), key=lambda item: item[1]))
-        for name, probs in record.get("heads", {}).items()
-    )
+    dimensions = ""
+    if "energy" in record:
+        dimensions = f"  energy: {record['energy']:.1f}  valence: {record['valence']:+.2f}"
+    notes = "".join(f"  ({note})" for note in record.get("notes", []))
     return (
         f"{record['path']}  [{minutes}:{seconds:02d}]  "
-        f"genres: {fmt(record['genres'])}  moods: {fmt(record['moods'])}{heads}"
+        f"genres: {fmt(record['genres'])}  moods: {fmt(record['moods'])}{dimensions}{notes}"
     )
 
 
@@ -172,6 +179,7 @@ def write_settings(args: argparse.Namespace) -> Settings:
         max_moods=args.max_moods,
         min_score=args.min_score,
         comment_block=args.comment_block,
+        energy_mode=args.energy_policy,
     )
 
 

@@ -36,7 +36,8 @@ def resolve_label(
     canonical = vocabulary.canonical_name(label)
     if canonical is not None:
         entry = next(item for item in vocabulary.labels if item.name == canonical)
-        tags = entry.sources.get(model_name, ())
+        # A head-fed label (a DJ mood, a genre family) is explained through the raw tags that hint at it.
+        tags = entry.sources.get(model_name, ()) or entry.hints.get(model_name, ())
         indices = tuple(sorted({folded[t.casefold()] for t in tags if t.casefold() in folded}))
         if indices:
             return canonical, indices

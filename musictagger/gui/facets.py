@@ -1,10 +1,22 @@
-"""The facet column: genres and moods with how many tracks carry each; checked labels combine (AND)."""
+"""The facet column: genres and moods with how many tracks carry each (checked labels combine, AND), and
+an energy range."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+ENERGY_MIN, ENERGY_MAX = 1, 10
 
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -73,6 +85,17 @@ class FacetPanel(QWidget):
         self.setObjectName("facetPanel")
         self.genres = FacetList("genre")
         self.moods = FacetList("mood")
+        # Energy as DJs set a crate's range ("6 to 8 for the peak"): whole numbers, inclusive.
+        self.energy_low = QSpinBox()
+        self.energy_high = QSpinBox()
+        for box, value, name in (
+            (self.energy_low, ENERGY_MIN, "energyLow"),
+            (self.energy_high, ENERGY_MAX, "energyHigh"),
+        ):
+            box.setObjectName(name)
+            box.setRange(ENERGY_MIN, ENERGY_MAX)
+            box.setValue(value)
+            box.valueChanged.connect(self._emit)
         self.clear_button = QPushButton("Clear filters")
         self.clear_button.setEnabled(False)
         self.clear_button.clicked.connect(self.clear)
@@ -84,6 +107,14 @@ class FacetPanel(QWidget):
             layout.addWidget(title)
             layout.addWidget(facet, 1)
             facet.itemChanged.connect(self._emit)
+        title = QLabel("Energy")
+        title.setObjectName("panelHeading")
+        layout.addWidget(title)
+        energy_row = QHBoxLayout()
+        energy_row.addWidget(self.energy_low)
+        energy_row.addWidget(QLabel("to"))
+        energy_row.addWidget(self.energy_high)
+        layout.addLayout(energy_row)
         layout.addWidget(self.clear_button)
 
     def set_checked(self, category: str, label: str, checked: bool = True) -> None:
@@ -92,14 +123,23 @@ class FacetPanel(QWidget):
         if item is not None:
             item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
 
+    def energy_range(self) -> tuple[float, float] | None:
+        """The energy range asked for, inclusive; None when it is the whole scale (no filter)."""
+        low, high = sorted((self.energy_low.value(), self.energy_high.value()))
+        return None if (low, high) == (ENERGY_MIN, ENERGY_MAX) else (float(low), float(high))
+
     def clear(self) -> None:
         for facet in (self.genres, self.moods):
             facet.blockSignals(True)
             facet.uncheck_all()
             facet.blockSignals(False)
+        for box, value in ((self.energy_low, ENERGY_MIN), (self.energy_high, ENERGY_MAX)):
+            box.blockSignals(True)
+            box.setValue(value)
+            box.blockSignals(False)
         self._emit()
 
     def _emit(self, *_args) -> None:
         genres, moods = tuple(self.genres.checked()), tuple(self.moods.checked())
-        self.clear_button.setEnabled(bool(genres or moods))
+        self.clear_button.setEnabled(bool(genres or moods or self.energy_range()))
         self.changed.emit(genres, moods)

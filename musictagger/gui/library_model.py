@@ -41,9 +41,22 @@ COLUMNS = (
     ("Genres", "confidence"),  # the best genre is what a DJ sorts "how sure" by
     ("Moods", "path"),
     ("Confidence", "confidence"),
+    ("Energy", "energy"),
+    ("Valence", "valence"),
     ("State", "state"),
 )
-COL_TITLE, COL_ARTIST, COL_ALBUM, COL_TIME, COL_GENRES, COL_MOODS, COL_CONFIDENCE, COL_STATE = range(8)
+(
+    COL_TITLE,
+    COL_ARTIST,
+    COL_ALBUM,
+    COL_TIME,
+    COL_GENRES,
+    COL_MOODS,
+    COL_CONFIDENCE,
+    COL_ENERGY,
+    COL_VALENCE,
+    COL_STATE,
+) = range(len(COLUMNS))
 
 TRACK_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -257,7 +270,12 @@ class LibraryModel(QAbstractTableModel):
                 return QColor(theme.ERROR)
             if column in (COL_CONFIDENCE, COL_STATE, COL_TIME) or row.state == STATE_PENDING:
                 return QColor(theme.TEXT_DIM)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_TIME, COL_CONFIDENCE):
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (
+            COL_TIME,
+            COL_CONFIDENCE,
+            COL_ENERGY,
+            COL_VALENCE,
+        ):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == TRACK_ID_ROLE:
             return row.id
@@ -303,4 +321,8 @@ def _display(row: TrackRow, column: int) -> str:
         return ", ".join(row.moods)
     if column == COL_CONFIDENCE:
         return f"{row.confidence:.0%}" if row.confidence is not None else ""
+    if column == COL_ENERGY:
+        return f"{row.energy:.1f}" if row.energy is not None else ""
+    if column == COL_VALENCE:
+        return f"{row.valence:+.2f}" if row.valence is not None else ""
     return row.state

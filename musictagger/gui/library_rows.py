@@ -12,26 +12,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import numpy as np
 from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.orm import Session
 
-from musictagger.catalog import load_card
-from musictagger.errors import ModelError
-from musictagger.head_training.sources import stored_outputs
-from musictagger.heads.model import available_heads, head_input, load_head, mood_plane, predict
-from musictagger.library.queries import ensure_fold_function, search_condition
+from musictagger.library.queries import FILTER_CATEGORIES, ensure_fold_function, search_condition
 from musictagger.library.schema import Analysis, Track, TrackLabel, WriteEntry
 from musictagger.taxonomy import SelectionPolicy, Vocabulary
 
 # The same rule the CLI and the track view use to call a label "suggested".
 DISPLAY_POLICY = SelectionPolicy()
 MIN_SCORE = DISPLAY_POLICY.min_score
+# A style (a raw tagger score, uncalibrated) joins the Genres column from this score up.
+STYLE_SHOWN = 0.3
 TOP_N = DISPLAY_POLICY.top_n
 
 # Moods behind the two axes of the mood map (Russell's circumplex, from the moods the models know).
-VALENCE_MOODS = {"Happy": 1.0, "Sad": -1.0}
-ENERGY_MOODS = {"Fast": 1.0, "Loud": 1.0, "Slow": -1.0, "Quiet": -1.0, "Soft": -1.0}
 
 STATE_ANALYSED = "analysed"
 STATE_PENDING = "not analysed"
@@ -46,6 +41,7 @@ class TrackFilter:
     genres: tuple[str, ...] = ()
     moods: tuple[str, ...] = ()
     text: str = ""
+    energy: tuple[float, float] | None = None  # inclusive; a track with no energy yet is left out
 
 
 @dataclass(frozen=True)
@@ -66,6 +62,8 @@ class TrackRow(NamedTuple):
     confidence: float | None  # best genre score
     state: str
     error: str | None
+    energy: float | None = None  # 1-10
+    valence: float | None = None  # -1..1
 
 
 @dataclass
@@ -77,9 +75,7 @@ class MoodPoints:
     y: list[float] = field(default_factory=list)
     top_mood: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
-    head: str | None = None  # the mood-quadrant head that placed the points; None: the taggers' mood tags
-    # With a head: its labels at the corners top right, top left, bottom left, bottom right.
-    quadrants: tuple[str, ...] = ()
+    head: str | None = None  # the regression head whose stored values placed the points
 
 
 def _best_genre_score() -> Select:
@@ -99,15 +95,21 @@ def _filtered(query: Select, track_filter: TrackFilter) -> Select:
     for category, names in (("genre", track_filter.genres), ("mood", track_filter.moods)):
         for name in names:
             labelled = select(TrackLabel.track_id).where(
-                TrackLabel.category == category, TrackLabel.label == name, TrackLabel.score >= MIN_SCORE
+                TrackLabel.category.in_(FILTER_CATEGORIES[category]),
+                TrackLabel.label == name,
+                TrackLabel.score >= MIN_SCORE,
             )
             query = query.where(Track.id.in_(labelled))
+    if track_filter.energy is not None:
+        low, high = track_filter.energy
+        # Whole numbers as DJs read them: "6 to 8" holds 5.5 <= energy < 8.5.
+        query = query.where(Track.energy >= low - 0.5, Track.energy < high + 0.5)
     if track_filter.text.strip():  # the one search rule, shared with `list --search`
         query = query.where(search_condition(track_filter.text))
     return query
 
 
-SORT_COLUMNS = ("path", "title", "artist", "album", "duration", "confidence", "state")
+SORT_COLUMNS = ("path", "title", "artist", "album", "duration", "confidence", "energy", "valence", "state")
 
 
 def filtered_ids(session: Session, track_filter: TrackFilter, sort: SortKey = SortKey()) -> list[int]:
@@ -128,6 +130,8 @@ def filtered_ids(session: Session, track_filter: TrackFilter, sort: SortKey = So
             "artist": Track.artist,
             "album": Track.album,
             "duration": Track.duration_s,
+            "energy": Track.energy,
+            "valence": Track.valence,
         }[sort.column]
     key = key.desc() if sort.descending else key.asc()
     query = query.order_by(key.nulls_last(), Track.path, Track.id)
@@ -149,6 +153,8 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
                 Track.album,
                 Track.duration_s,
                 Track.error,
+                Track.energy,
+                Track.valence,
             ).where(Track.id.in_(ids))
         )
     }
@@ -157,7 +163,7 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
         select(TrackLabel.track_id, TrackLabel.category, TrackLabel.label, TrackLabel.score)
         .where(
             TrackLabel.track_id.in_(ids),
-            TrackLabel.category.in_(("genre", "mood")),
+            TrackLabel.category.in_(("genre", "style", "mood")),
             TrackLabel.rank <= TOP_N,
         )
         .order_by(TrackLabel.track_id, TrackLabel.category, TrackLabel.rank)
@@ -179,6 +185,8 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
             continue
         genres = labels.get((track_id, "genre"), [])
         moods = labels.get((track_id, "mood"), [])
+        # The family, then the style the models hear most (a hint: "Rock, Metal"), as DJs name genres.
+        styles = [name for name, score in labels.get((track_id, "style"), [])[:1] if score >= STYLE_SHOWN]
         if track.error:
             state = STATE_ERROR
         elif track_id in written:
@@ -195,81 +203,48 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
                 artist=track.artist or "",
                 album=track.album or "",
                 duration_s=track.duration_s,
-                genres=tuple(name for name, score in genres if score >= MIN_SCORE),
+                genres=tuple(name for name, score in genres if score >= MIN_SCORE) + tuple(styles),
                 moods=tuple(name for name, score in moods if score >= MIN_SCORE),
                 confidence=genres[0][1] if genres else None,
                 state=state,
                 error=track.error,
+                energy=track.energy,
+                valence=track.valence,
             )
         )
     return rows
 
 
 def mood_points(session: Session, track_filter: TrackFilter, vocabulary: Vocabulary) -> MoodPoints:
-    """The mood map's points, valence across and energy (arousal) up, in [-1, 1].
-
-    With a mood-quadrant head (shipped: ``mood_quadrants``) a track sits at the probability-weighted mean
-    of the quadrants' corners (happy/excited top right, angry/tense top left, sad bottom left, calm bottom
-    right), computed from the stored embeddings. Without one: x = Happy − Sad, y = Fast + Loud − Slow −
-    Quiet − Soft of the stored raw tag scores (weak on valence: the taggers' mood tags are rare).
-    """
-    matching = select(_filtered(select(Track.id), track_filter).subquery().c.id)
-    rows = session.execute(
-        select(Analysis.track_id, Analysis.model, Analysis.scores)
-        .where(Analysis.track_id.in_(matching))
-        .order_by(Analysis.track_id)
-    )
-    raw: dict[int, dict[str, dict[str, float]]] = {}
-    for track_id, model, scores in rows:
-        raw.setdefault(track_id, {})[model] = scores
-    points = MoodPoints()
-    if not raw:
-        return points
-    plane = _quadrant_head()
-    placed: dict[int, tuple[float, float, str]] = {}
-    if plane is not None:
-        head, card, corners = plane
-        points.head = card.name
-        points.quadrants = tuple(
-            next(label for label, xy in corners.items() if xy == corner)
-            for corner in ((1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0))
-        )
-        orders = {model: load_card(model).labels for model in card.inputs}
-        for track_id, outputs in stored_outputs(session, list(raw), orders).items():
-            if set(outputs) != set(card.inputs):
-                continue
-            probs = predict(head, card, head_input(card, outputs))
-            x = sum(p * corners[label][0] for label, p in zip(card.labels, probs, strict=True))
-            y = sum(p * corners[label][1] for label, p in zip(card.labels, probs, strict=True))
-            placed[track_id] = (float(x), float(y), card.labels[int(np.argmax(probs))])
-    moods = [label.name for label in vocabulary.in_category("mood")]
+    """The mood map's points: valence across (-1 negative .. 1 positive) and energy up (1-10), as the
+    energy_valence head stored them for each analysed track of the filter. A point's colour is the
+    track's best mood when it passes its calibrated threshold, else none ("no confident mood")."""
     name = func.coalesce(Track.artist + " – " + Track.title, Track.title, Track.path)
-    names = dict(session.execute(select(Track.id, name).where(Track.id.in_(matching))).all())
-    for track_id, by_model in raw.items():
-        if track_id in placed:
-            x, y, top = placed[track_id]
-        else:
-            scores = vocabulary.canonical_scores(by_model)
-            x = sum(weight * scores.get(mood, 0.0) for mood, weight in VALENCE_MOODS.items())
-            y = sum(weight * scores.get(mood, 0.0) for mood, weight in ENERGY_MOODS.items())
-            best = max(moods, key=lambda mood: scores.get(mood, 0.0))
-            top = best if scores.get(best, 0.0) > 0 else ""
+    rows = session.execute(
+        _filtered(select(Track.id, Track.valence, Track.energy, name), track_filter)
+        .where(Track.energy.is_not(None), Track.valence.is_not(None))
+        .order_by(Track.id)
+    ).all()
+    points = MoodPoints(head="energy_valence")
+    if not rows:
+        return points
+    ids = [row[0] for row in rows]
+    top: dict[int, str] = {}
+    for start in range(0, len(ids), 500):  # SQLite bounds the parameters of one query
+        best = session.execute(
+            select(TrackLabel.track_id, TrackLabel.label, TrackLabel.score).where(
+                TrackLabel.track_id.in_(ids[start : start + 500]),
+                TrackLabel.category == "mood",
+                TrackLabel.rank == 1,
+            )
+        )
+        for track_id, label, score in best:
+            if vocabulary.passes(label, score, None):
+                top[track_id] = label
+    for track_id, valence, energy, track_name in rows:
         points.ids.append(track_id)
-        points.x.append(max(-1.0, min(1.0, x)))
-        points.y.append(max(-1.0, min(1.0, y)))
-        points.top_mood.append(top)
-        points.names.append(names.get(track_id, ""))
+        points.x.append(float(valence))
+        points.y.append(float(energy))
+        points.top_mood.append(top.get(track_id, ""))
+        points.names.append(track_name or "")
     return points
-
-
-def _quadrant_head():
-    """The first mood head trained on Russell quadrants, with its label corners; None if there is none."""
-    for name in available_heads():
-        try:
-            head, card = load_head(name)
-        except ModelError:
-            continue  # a broken user head must not take the map down; `tag` reports it
-        corners = mood_plane(card)
-        if corners is not None:
-            return head, card, corners
-    return None

@@ -20,11 +20,13 @@ from musictagger.gui.library_model import (
     COL_ALBUM,
     COL_ARTIST,
     COL_CONFIDENCE,
+    COL_ENERGY,
     COL_GENRES,
     COL_MOODS,
     COL_STATE,
     COL_TIME,
     COL_TITLE,
+    COL_VALENCE,
     PATH_ROLE,
     TRACK_ID_ROLE,
     LibraryModel,
@@ -41,6 +43,8 @@ COLUMN_WIDTHS = {
     COL_GENRES: 200,
     COL_MOODS: 170,
     COL_CONFIDENCE: 80,
+    COL_ENERGY: 60,
+    COL_VALENCE: 64,
     COL_STATE: 90,
 }
 

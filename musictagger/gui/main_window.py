@@ -569,6 +569,7 @@ class MainWindow(QMainWindow):
             genres=tuple(self.facets.genres.checked()),
             moods=tuple(self.facets.moods.checked()),
             text=self.library_view.search.text(),
+            energy=self.facets.energy_range(),
         )
 
     def _apply_filter(self) -> None:

@@ -150,6 +150,12 @@ class SettingsDialog(QDialog):
             self.write_boxes[field], self.mode_boxes[field], self.max_boxes[field] = enabled, mode, most
             form.addRow(field.capitalize(), row)
         self.min_score_box = _score_box()
+        # The box's minimum stands for "auto": each label at its own calibrated threshold.
+        self.min_score_box.setSpecialValueText("per label (calibrated)")
+        self.min_score_box.setToolTip(
+            "Per label: each genre and mood is written at its own calibrated threshold "
+            "(docs/vocabulary.md). A number: one calibrated probability for every label."
+        )
         self.comment_block_box = QCheckBox(
             "Keep a [mood: … | genre: …] block in the comment (for DJ software)"
         )
@@ -180,7 +186,7 @@ class SettingsDialog(QDialog):
             self.max_boxes[field].setValue(maxima[field])
             self.mode_boxes[field].setEnabled(write.writes(field))
             self.max_boxes[field].setEnabled(write.writes(field))
-        self.min_score_box.setValue(write.min_score)
+        self.min_score_box.setValue(0.0 if write.min_score == "auto" else write.min_score)
         self.comment_block_box.setChecked(write.comment_block)
         self.separator_edit.setText(write.id3v23_separator)
 
@@ -203,7 +209,7 @@ class SettingsDialog(QDialog):
                 "mood_mode": self.mode_boxes["mood"].currentData(),
                 "max_genres": self.max_boxes["genre"].value(),
                 "max_moods": self.max_boxes["mood"].value(),
-                "min_score": self.min_score_box.value(),
+                "min_score": self.min_score_box.value() or "auto",
                 "comment_block": self.comment_block_box.isChecked(),
                 # An emptied separator keeps the one there was: ID3v2.3 needs one.
                 "id3v23_separator": self.separator_edit.text() or self.loaded.write.id3v23_separator,

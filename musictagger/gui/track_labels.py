@@ -52,30 +52,36 @@ def raw_label_rows(analysis: TrackAnalysis) -> list[LabelRow]:
 
 
 def canonical_label_rows(analysis: TrackAnalysis, vocabulary: Vocabulary) -> list[LabelRow]:
-    """Canonical labels whose models ran, best first."""
+    """Canonical labels whose models ran, best first.
+
+    A label fed by a head (a calibrated genre or DJ mood) has no per-patch curve of its own: its score is
+    the head's, and its curve and overlay follow the raw tags that hint at it (``hints``). A head label
+    with no hint is not offered for the overlay yet.
+    """
+    scores_by_source = analysis.label_scores()
+    track_scores = vocabulary.canonical_scores(scores_by_source)
     rows = []
     for label in vocabulary.labels:
-        curves = [
-            analysis.models[model].taggram[:, analysis.models[model].labels.index(tag)]
-            for model, tags in label.sources.items()
-            if model in analysis.models
+        raw = {m: t for m, t in label.sources.items() if m in analysis.models} or {
+            m: t for m, t in label.hints.items() if m in analysis.models
+        }
+        found = [
+            (model, analysis.models[model].labels.index(tag))
+            for model, tags in raw.items()
             for tag in tags
             if tag in analysis.models[model].labels
         ]
-        if not curves:
+        if not found or (label.name not in track_scores and not label.hints):
             continue
-        scores = [
-            float(analysis.models[model].scores[analysis.models[model].labels.index(tag)])
-            for model, tags in label.sources.items()
-            if model in analysis.models
-            for tag in tags
-            if tag in analysis.models[model].labels
-        ]
+        curves = [analysis.models[model].taggram[:, index] for model, index in found]
+        score = track_scores.get(label.name)
+        if score is None:
+            score = max(float(analysis.models[model].scores[index]) for model, index in found)
         rows.append(
             LabelRow(
                 key=f"canonical:{label.name}",
                 name=label.name,
-                score=max(scores),
+                score=float(score),
                 row=np.max(np.stack(curves), axis=0).astype(np.float32),
                 canonical=True,
             )
@@ -84,7 +90,7 @@ def canonical_label_rows(analysis: TrackAnalysis, vocabulary: Vocabulary) -> lis
 
 
 def suggestions(analysis: TrackAnalysis, vocabulary: Vocabulary, category: str) -> list[ScoredLabel]:
-    return vocabulary.select(analysis.raw_tags(), category, SUGGESTION_POLICY)
+    return vocabulary.select(analysis.label_scores(), category, SUGGESTION_POLICY)
 
 
 def upsample_over_time(

@@ -30,10 +30,12 @@ from musictagger.errors import ModelError
 __all__ = [
     "FEATURE_SETS",
     "HEAD_CARD",
+    "HEAD_TASKS",
     "EmbeddingHead",
     "HeadCard",
     "HeadScores",
     "available_heads",
+    "head_from_linear",
     "head_input",
     "load_head",
     "mood_plane",
@@ -45,6 +47,9 @@ WEIGHTS_FILE = "weights.safetensors"
 # What a head reads from each input model: the 200-d mean penultimate embedding, optionally followed by
 # the model's 50 track-level tag probabilities.
 FEATURE_SETS = ("embedding", "embedding+scores")
+# Heads may also regress: "regression" outputs one number per label (energy 1-10, valence -1..1), clipped to
+# the card's ``ranges``.
+HEAD_TASKS = (*TASKS, "regression")
 _REQUIRED = ("name", "version", "task", "labels", "category", "inputs", "features", "input_dim", "hidden")
 
 
@@ -61,7 +66,7 @@ class HeadCard:
 
     name: str
     version: str
-    task: str  # "multiclass" (softmax) or "multilabel" (a sigmoid per label)
+    task: str  # "multiclass" (softmax), "multilabel" (a sigmoid per label) or "regression" (values)
     labels: tuple[str, ...]
     category: str  # the vocabulary category its labels belong to: genre, mood, ...
     inputs: tuple[str, ...]  # tagger model names, in the order their features are concatenated
@@ -71,16 +76,28 @@ class HeadCard:
     licence: str = ""
     provenance: Mapping[str, Any] = field(default_factory=dict, hash=False)
     metrics: Mapping[str, Any] = field(default_factory=dict, hash=False)  # cross-validated, never training
+    # How the probabilities were calibrated, on what, and each label's write threshold ("thresholds").
+    calibration: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict, hash=False)  # regression
     folder: Path = field(default=Path("."), compare=False)
 
     @property
     def multilabel(self) -> bool:
         return self.task == "multilabel"
 
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """label -> the calibrated probability at which it is written ({} for an uncalibrated head)."""
+        return {str(k): float(v) for k, v in (self.calibration.get("thresholds") or {}).items()}
+
     def as_json(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in _REQUIRED}
         data.update(licence=self.licence, provenance=dict(self.provenance), metrics=dict(self.metrics))
         data["labels"], data["inputs"] = list(self.labels), list(self.inputs)
+        if self.calibration:
+            data["calibration"] = dict(self.calibration)
+        if self.ranges:
+            data["ranges"] = {label: list(bounds) for label, bounds in self.ranges.items()}
         return data
 
     @classmethod
@@ -93,8 +110,18 @@ class HeadCard:
             raise ModelError(f"{path}: duplicate labels")
         if not isinstance(inputs, list) or not inputs or not all(isinstance(x, str) for x in inputs):
             raise ModelError(f"{path}: 'inputs' must list the tagger models the head reads")
-        if data["task"] not in TASKS:
-            raise ModelError(f"{path}: unknown task {data['task']!r} (allowed: {', '.join(TASKS)})")
+        if data["task"] not in HEAD_TASKS:
+            raise ModelError(f"{path}: unknown task {data['task']!r} (allowed: {', '.join(HEAD_TASKS)})")
+        ranges = _ranges(path, data.get("ranges") or {}, labels)
+        calibration = data.get("calibration") or {}
+        if not isinstance(calibration, dict):
+            raise ModelError(f"{path}: 'calibration' must be an object")
+        thresholds = calibration.get("thresholds") or {}
+        if not isinstance(thresholds, dict) or any(
+            label not in labels or not isinstance(t, int | float) or not 0 <= t <= 1
+            for label, t in thresholds.items()
+        ):
+            raise ModelError(f"{path}: calibration thresholds must map the head's labels to 0..1")
         if data["category"] not in CATEGORIES:
             raise ModelError(f"{path}: unknown category {data['category']!r}")
         if data["features"] not in FEATURE_SETS:
@@ -112,8 +139,22 @@ class HeadCard:
             licence=str(data.get("licence", "")),
             provenance=dict(data.get("provenance") or {}),
             metrics=dict(data.get("metrics") or {}),
+            calibration=dict(calibration),
+            ranges=ranges,
             folder=path.parent,
         )
+
+
+def _ranges(path: Path, raw: object, labels: Sequence[str]) -> dict[str, tuple[float, float]]:
+    if not isinstance(raw, dict):
+        raise ModelError(f"{path}: 'ranges' must map labels to [low, high]")
+    out = {}
+    for label, bounds in raw.items():
+        ok = isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, int | float) for b in bounds)
+        if label not in labels or not ok or not bounds[0] < bounds[1]:
+            raise ModelError(f"{path}: range of {label!r} must be [low, high] of one of the head's labels")
+        out[str(label)] = (float(bounds[0]), float(bounds[1]))
+    return out
 
 
 class EmbeddingHead(torch.nn.Module):
@@ -145,7 +186,8 @@ class HeadScores:
     head: str
     category: str
     labels: tuple[str, ...]
-    probs: np.ndarray  # (n_labels,)
+    probs: np.ndarray  # (n_labels,); a regression head's values
+    task: str = "multilabel"
 
     def as_dict(self) -> dict[str, float]:
         return {label: float(p) for label, p in zip(self.labels, self.probs, strict=True)}
@@ -177,9 +219,32 @@ def predict(head: EmbeddingHead, card: HeadCard, features: np.ndarray) -> np.nda
     x = torch.as_tensor(np.atleast_2d(features), dtype=torch.float32)
     with torch.inference_mode():
         logits = head(x)
-        probs = torch.sigmoid(logits) if card.multilabel else torch.softmax(logits, dim=-1)
-    out = probs.numpy()
+        if card.task == "regression":
+            out = logits.numpy().astype(np.float64)
+            for i, label in enumerate(card.labels):
+                if label in card.ranges:
+                    out[:, i] = np.clip(out[:, i], *card.ranges[label])
+        elif card.multilabel:
+            out = torch.sigmoid(logits).numpy()
+        else:
+            out = torch.softmax(logits, dim=-1).numpy()
     return out if np.ndim(features) == 2 else out[0]
+
+
+def head_from_linear(weight: np.ndarray, bias: np.ndarray, features: np.ndarray) -> EmbeddingHead:
+    """A linear head computing ``features @ weight.T + bias``, stored the way every head is: the
+    standardisation of ``features`` (its training features) as buffers, the weights rescaled to match."""
+    mean = features.mean(axis=0)
+    std = features.std(axis=0)
+    std = np.where(std > 1e-8, std, 1.0)
+    head = EmbeddingHead(features.shape[1], weight.shape[0])
+    with torch.no_grad():
+        head.feature_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        head.feature_std.copy_(torch.as_tensor(std, dtype=torch.float32))
+        layer = head.classifier[0]
+        layer.weight.copy_(torch.as_tensor(weight * std, dtype=torch.float32))
+        layer.bias.copy_(torch.as_tensor(bias + weight @ mean, dtype=torch.float32))
+    return head.eval()
 
 
 # Russell's circumplex: each quadrant of a 4Q head as (valence, arousal). Q1 happy/excited, Q2 angry/tense,

@@ -33,8 +33,10 @@ from musictagger.taxonomy import Vocabulary
 MODES = ("fill", "merge", "replace", "skip")
 #: The fields whose values come from the models' labels (TrackLabel.category).
 LABEL_FIELDS = ("genre", "mood")
-#: The comment block's segments, in the order users asked for: `[mood: … | genre: …]`.
-BLOCK_ORDER = ("mood", "genre")
+#: The comment block's segments, in the order users asked for: `[mood: … | genre: … | energy: 6]`.
+BLOCK_ORDER = ("mood", "genre", "energy")
+#: Energy is one number: merge means nothing for it, so it is filled, replaced or skipped.
+ENERGY_MODES = ("fill", "replace", "skip")
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,11 @@ class WritePolicy:
     mood: str = "fill"
     max_genres: int = 2
     max_moods: int = 2
-    min_score: float = 0.2
+    # None: each label at its own calibrated write threshold (taxonomy.Vocabulary.passes); a number: one
+    # calibrated probability for every label (a user's explicit --min-score).
+    min_score: float | None = None
     comment_block: bool = False
+    energy: str = "fill"  # the EnergyLevel field: fill keeps what Mixed In Key (or the user) put there
     # ID3v2.3 has no multi-valued text frames: genre and mood values are joined with this (and split on it
     # when read back), so reading and writing must agree; undo uses the batch's own.
     id3v23_separator: str = "; "
@@ -67,6 +72,12 @@ class WritePolicy:
                 raise ValueError(f"{name} must be a whole number ≥ 0, not {value!r}")
         if not isinstance(self.id3v23_separator, str) or not self.id3v23_separator:
             raise ValueError("id3v23_separator must be a non-empty string")
+        if self.energy not in ENERGY_MODES:
+            raise ValueError(f"energy mode must be one of {', '.join(ENERGY_MODES)}, not {self.energy!r}")
+        if self.min_score is not None and not (
+            isinstance(self.min_score, int | float) and 0.0 <= self.min_score <= 1.0
+        ):
+            raise ValueError(f"min_score must be None (per-label thresholds) or 0..1, not {self.min_score!r}")
         if self.id3v1 not in ID3V1_MODES:
             raise ValueError(f"id3v1 must be one of {', '.join(ID3V1_MODES)}, not {self.id3v1!r}")
 

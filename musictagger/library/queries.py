@@ -211,11 +211,15 @@ def tracks_under(
 def label_counts(
     session: Session, category: str, min_score: float, *, include_missing: bool = False
 ) -> list[tuple[str, int]]:
-    """``(label, number of tracks)`` for one category at ``min_score`` or above, most frequent first."""
+    """``(label, number of tracks)`` for one category (genre: styles too) at ``min_score`` or above, most
+    frequent first."""
     count = func.count(TrackLabel.track_id.distinct())
     query = (
         select(TrackLabel.label, count)
-        .where(TrackLabel.category == category, TrackLabel.score >= min_score)
+        .where(
+            TrackLabel.category.in_(FILTER_CATEGORIES.get(category, (category,))),
+            TrackLabel.score >= min_score,
+        )
         .group_by(TrackLabel.label)
         .order_by(count.desc(), TrackLabel.label)
     )
@@ -241,9 +245,15 @@ def export_m3u8(tracks: Sequence[Track], out_path: str | os.PathLike) -> Path:
     return Path(out_path)
 
 
+# A genre filter also finds a style ("House" is a genre to a DJ, a style of Electronic to the vocabulary).
+FILTER_CATEGORIES = {"genre": ("genre", "style"), "mood": ("mood",)}
+
+
 def _tracks_labelled(category: str, name: str, min_score: float) -> Select:
     return select(TrackLabel.track_id).where(
-        TrackLabel.category == category, TrackLabel.label == name, TrackLabel.score >= min_score
+        TrackLabel.category.in_(FILTER_CATEGORIES.get(category, (category,))),
+        TrackLabel.label == name,
+        TrackLabel.score >= min_score,
     )
 
 

@@ -58,6 +58,9 @@ class Track(Base):
     artist: Mapped[str | None] = mapped_column(Text)
     album: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)  # why the last scan or analysis of this file failed
+    # From the energy_valence head: energy on Mixed In Key's 1-10 scale, valence -1 (negative) .. 1.
+    energy: Mapped[float | None] = mapped_column(Float, index=True)
+    valence: Mapped[float | None] = mapped_column(Float)
     scanned_at: Mapped[datetime] = mapped_column(DateTime)
     missing_since: Mapped[datetime | None] = mapped_column(DateTime)
 

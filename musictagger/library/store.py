@@ -21,14 +21,10 @@ from sqlalchemy.orm import Session
 from musictagger.analysis import Analyzer, TrackAnalysis, analyse_files
 from musictagger.catalog import ModelCard
 from musictagger.library.db import Library
+from musictagger.library.labelling import missing_head_outputs, rebuild_labels, relabel_if_stale
 from musictagger.library.scanner import report_path, utc_now
-from musictagger.library.schema import Analysis, Track, TrackLabel
+from musictagger.library.schema import Analysis, Track
 from musictagger.taxonomy import Vocabulary
-
-# Labels are stored down to this score, so the app can apply the user's own (higher) threshold later
-# without re-analysing; below it a label is noise.
-LABEL_FLOOR = 0.05
-LABEL_CATEGORIES = ("genre", "mood", "era", "instrument/voice")
 
 # Called after each track is saved: (track id, the analysis or None, the error's cause or None).
 ResultCallback = Callable[[int, TrackAnalysis | None, str | None], None]
@@ -50,6 +46,7 @@ class AnalyseReport:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, cause)
     stopped: bool = False  # should_stop() ended the run early; the rest is analysed next time
     elapsed_s: float = 0.0
+    relabelled: int = 0  # analysed tracks whose labels were rebuilt (a vocabulary or head changed)
 
 
 def analyses_needed(
@@ -108,36 +105,9 @@ def save_analysis(
         row.created_at = now
     if track.duration_s is None:  # some containers do not state it; the decoder counted it
         track.duration_s = float(analysis.duration_s)
-    rebuild_labels(track, vocabulary)
-
-
-def rebuild_labels(track: Track, vocabulary: Vocabulary) -> None:
-    """The track's TrackLabel rows from all its current analyses: every canonical label of the labelled
-    categories scoring at least LABEL_FLOOR, ranked within its category (1 = best).
-
-    Analyses of other audio (another fingerprint) are left out: they describe what the file no longer
-    holds. Rows are updated in place, so the (track, category, label) key never collides mid-flush.
-    """
-    raw = {row.model: row.scores for row in track.analyses if row.fingerprint == track.fingerprint}
-    scores = vocabulary.canonical_scores(raw)
-    category_of = {label.name: label.category for label in vocabulary.labels}
-    wanted: dict[tuple[str, str], tuple[float, int]] = {}
-    for category in LABEL_CATEGORIES:
-        ranked = sorted(
-            ((name, score) for name, score in scores.items() if category_of[name] == category),
-            key=lambda item: (-item[1], item[0]),
-        )
-        kept = [(name, score) for name, score in ranked if score >= LABEL_FLOOR]
-        for rank, (name, score) in enumerate(kept, start=1):
-            wanted[(category, name)] = (score, rank)
-    for row in list(track.labels):
-        key = (row.category, row.label)
-        if key in wanted:
-            row.score, row.rank = wanted.pop(key)
-        else:
-            track.labels.remove(row)
-    for (category, name), (score, rank) in wanted.items():
-        track.labels.append(TrackLabel(category=category, label=name, score=score, rank=rank))
+    session.flush()  # the analyses just saved are what missing heads read
+    outputs, regression = missing_head_outputs(track, analysis.head_scores())
+    rebuild_labels(track, vocabulary, outputs, regression)
 
 
 def load_analysis(session: Session, track: Track) -> dict[str, StoredAnalysis]:
@@ -172,8 +142,11 @@ def analyse_pending(
     started = time.perf_counter()
     versions = {name: card.version for name, card in analyzer.cards.items()}
     with library.session() as session:
+        # A new vocabulary or head relabels what is already analysed (no audio decoded) before the rest.
+        report_relabelled = relabel_if_stale(session, vocabulary)
+    with library.session() as session:
         todo = [(t.id, t.path_key) for t in analyses_needed(session, analyzer.model_names, versions)]
-    report = AnalyseReport(pending=len(todo))
+    report = AnalyseReport(pending=len(todo), relabelled=report_relabelled)
     # fsdecode gives the str the walk gave (surrogate escapes for non-UTF-8 bytes): it opens the same file.
     results = analyse_files(analyzer, [os.fsdecode(key) for _, key in todo], decode_workers=decode_workers)
     try:

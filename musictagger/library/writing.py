@@ -67,6 +67,8 @@ class PlannedWrite:
     old: dict[str, list[str]]
     new: dict[str, list[str]]
     error: str | None = None
+    # What the write leaves alone for want of evidence, said rather than guessed: "no confident mood".
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -147,12 +149,16 @@ def plan_writes(
     review.py) replaces the policy's mode and the suggestions per track and field; a track with override
     values is planned even without labels.
     """
-    if not policy.comment_block and all(policy.mode(name) == "skip" for name in LABEL_FIELDS):
+    if (
+        not policy.comment_block
+        and policy.energy == "skip"
+        and all(policy.mode(name) == "skip" for name in LABEL_FIELDS)
+    ):
         return []
     overrides = overrides or {}
     rows = [session.get(Track, t) if isinstance(t, int) else t for t in tracks]
     rows = [t for t in rows if t is not None]
-    labels = _labels_by_track(session, [t.id for t in rows], policy.min_score)
+    labels = _labels_by_track(session, [t.id for t in rows], policy.min_score, vocabulary)
     plans = []
     for track in rows:
         override = overrides.get(track.id, {})
@@ -185,9 +191,10 @@ def plan_writes(
 
 
 def _labels_by_track(
-    session: Session, track_ids: Sequence[int], min_score: float
+    session: Session, track_ids: Sequence[int], min_score: float | None, vocabulary: Vocabulary
 ) -> dict[int, dict[str, list[str]]]:
-    """{track id: {category: [label, best first]}} for tracks with any genre/mood label at all.
+    """{track id: {category: [label, best first]}} for tracks with any genre/mood label at all, keeping
+    the labels a write takes (``Vocabulary.passes``: each at its calibrated threshold, or ``min_score``).
 
     Tracks whose labels are all below the threshold are in it with empty lists: they were analysed, so a
     comment block of theirs is brought up to date (emptied) rather than left stale.
@@ -202,7 +209,7 @@ def _labels_by_track(
         )
         for track_id, category, label, score in session.execute(query):
             per_track = found.setdefault(track_id, {})
-            if score >= min_score:
+            if vocabulary.passes(label, score, min_score):
                 per_track.setdefault(category, []).append(label)
     return found
 
@@ -223,16 +230,24 @@ def _plan_track(
         name: resolve_field(modes[name], tags.get(name, []), suggestions[name], vocabulary)
         for name in LABEL_FIELDS
     }
+    # Energy as Mixed In Key writes it: a whole number 1-10.
+    energy = [str(round(track.energy))] if track.energy is not None else []
+    if energy and policy.energy != "skip":
+        wanted["energy"] = resolve_field(policy.energy, tags.get("energy", []), energy, vocabulary)
+    notes = tuple(
+        f"no confident {name}" for name in LABEL_FIELDS if modes[name] != "skip" and not suggestions[name]
+    )
     if policy.comment_block:
         try:
-            wanted["comment"] = comment_with_block(tags.get("comment", []), suggestions)
+            block = {**suggestions, "energy": energy}
+            wanted["comment"] = comment_with_block(tags.get("comment", []), block)
         except ValueError as exc:
             return PlannedWrite(track.id, path, {}, {}, error=f"comment block: {exc}")
     # Only fields that change: the journal then says exactly what the write touched.
     old = {name: tags.get(name, []) for name, values in wanted.items() if values != tags.get(name, [])}
-    if not old:
+    if not old and not notes:
         return None
-    return PlannedWrite(track.id, path, old, {name: wanted[name] for name in old})
+    return PlannedWrite(track.id, path, old, {name: wanted[name] for name in old}, notes=notes)
 
 
 def format_diff(plans: Iterable[PlannedWrite]) -> str:
@@ -240,16 +255,18 @@ def format_diff(plans: Iterable[PlannedWrite]) -> str:
     lines = []
     changed = errors = 0
     for plan in plans:
-        if plan.error is None and not plan.new:
+        if plan.error is None and not plan.new and not plan.notes:
             continue
         lines.append(_shown(plan.path))
         if plan.error is not None:
             errors += 1
             lines.append(f"  ! {_shown(plan.error)}")
             continue
-        changed += 1
+        changed += 1 if plan.new else 0
         for name, new in plan.new.items():
             lines.append(f"  {name}: {_shown_values(plan.old.get(name, []))} → {_shown_values(new)}")
+        for note in plan.notes:
+            lines.append(f"  ({note}: left as it is)")
     if not lines:
         return ""
     summary = f"{changed} file{'s' if changed != 1 else ''} to change"
@@ -288,7 +305,7 @@ def apply_writes(
         if plan.error is not None:
             report.failed.append((_shown(plan.path), plan.error))
         elif not plan.new:
-            report.skipped += 1
+            report.skipped += 1  # nothing to change (perhaps only "no confident mood" to say)
         else:
             todo.append(plan)
     if not todo:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from musictagger.analysis import AnalysisResult, Analyzer, analyse_files
+from musictagger.errors import ModelError
 from musictagger.files import WalkError, iter_audio_files
 from musictagger.library.db import Library
 from musictagger.library.scanner import ProgressCallback, ScanReport, scan
@@ -39,7 +40,7 @@ class Models:
             analysis.models,
             device=analysis.device,
             batch_size=analysis.batch_size,
-            heads=analysis.heads_to_run(),
+            heads=_with_labelling_heads(analysis.heads_to_run(), analysis.models, vocabulary),
         )
         return cls(analyzer=analyzer, vocabulary=vocabulary, decode_workers=analysis.workers)
 
@@ -109,3 +110,29 @@ def analyse_paths(
                 return
     finally:
         results.close()
+
+
+def _with_labelling_heads(
+    heads: tuple[str, ...] | None, models: Sequence[str] | None, vocabulary: Vocabulary
+) -> tuple[str, ...] | None:
+    """The heads to run, plus those the written tags come from whatever the settings say: the heads the
+    vocabulary's labels read (calibrated genres and moods) and the regression heads (energy, valence),
+    when their input models run. ``--no-heads`` means no *extra* heads, never no genre."""
+    if heads is None:
+        return None  # every head whose models run
+    from musictagger.catalog import available_models
+    from musictagger.heads.model import available_heads, load_head
+
+    running = set(models) if models else set(available_models())
+    named = {model for label in vocabulary.labels for model in label.sources}
+    wanted = list(heads)
+    for name in available_heads():
+        if name in wanted:
+            continue
+        try:
+            card = load_head(name)[1]
+        except ModelError:
+            continue  # a broken head is reported when asked for by name
+        if (name in named or card.task == "regression") and set(card.inputs) <= running:
+            wanted.append(name)
+    return tuple(wanted)

@@ -26,7 +26,14 @@ from musictagger.settings import Settings
 from musictagger.taxonomy import ScoredLabel, SelectionPolicy, Vocabulary
 
 # JSON key -> vocabulary category, in output order (tag --json).
-SECTIONS = {"genres": "genre", "moods": "mood", "eras": "era", "instruments": "instrument/voice"}
+SECTIONS = {
+    "genres": "genre",
+    "styles": "style",
+    "moods": "mood",
+    "descriptors": "descriptor",
+    "eras": "era",
+    "instruments": "instrument/voice",
+}
 _ID_CHUNK = 500
 
 
@@ -37,13 +44,37 @@ def analysis_labels(
     analysis: TrackAnalysis, vocabulary: Vocabulary, selection: SelectionPolicy
 ) -> dict[str, list[ScoredLabel]]:
     """The top labels per section (genres, moods, eras, instruments) of one analysis, best first."""
-    raw = analysis.raw_tags()
+    raw = analysis.label_scores()
     return {key: vocabulary.select(raw, category, selection) for key, category in SECTIONS.items()}
 
 
-def analysis_record(result: AnalysisResult, vocabulary: Vocabulary, selection: SelectionPolicy) -> dict:
-    """The JSON object ``tag`` prints for one file: its labels per section, every raw tag of every
-    model, every head's probabilities; or its error."""
+def confident_labels(
+    scores: Mapping[str, float], vocabulary: Vocabulary, category: str, min_score: float | None
+) -> list[ScoredLabel]:
+    """The labels of ``category`` a write would take (each at its calibrated threshold, or at the user's
+    ``min_score``), best first, before the field's cap."""
+    wanted = {label.name for label in vocabulary.in_category(category)}
+    ranked = sorted(
+        (ScoredLabel(name, score) for name, score in scores.items() if name in wanted),
+        key=lambda s: (-s.score, s.label),
+    )
+    return [s for s in ranked if vocabulary.passes(s.label, s.score, min_score)]
+
+
+def no_confident_notes(confident: Mapping[str, Sequence[object]]) -> list[str]:
+    """``["no confident mood"]`` and the like: what a write leaves alone, said rather than guessed."""
+    return [f"no confident {field}" for field in LABEL_FIELDS if not confident.get(field)]
+
+
+def analysis_record(
+    result: AnalysisResult,
+    vocabulary: Vocabulary,
+    selection: SelectionPolicy,
+    min_score: float | None = None,
+) -> dict:
+    """The JSON object ``tag`` prints for one file: its labels per section, the genres and moods a write
+    would take (``confident``, with ``notes`` saying "no confident mood" where none passes), energy
+    (1-10) and valence (-1..1), every raw tag of every model, every head's output; or its error."""
     if result.error is not None:
         cause = getattr(result.error, "cause", None) or str(result.error)
         return {"path": result.path, "error": cause, "error_type": type(result.error).__name__}
@@ -51,6 +82,18 @@ def analysis_record(result: AnalysisResult, vocabulary: Vocabulary, selection: S
     record: dict = {"path": analysis.path, "duration_s": round(analysis.duration_s, 3)}
     for key, labels in analysis_labels(analysis, vocabulary, selection).items():
         record[key] = [label.as_dict() for label in labels]
+    scores = vocabulary.canonical_scores(analysis.label_scores())
+    confident = {
+        field: [s.label for s in confident_labels(scores, vocabulary, field, min_score)]
+        for field in LABEL_FIELDS
+    }
+    record["confident"] = confident
+    record["notes"] = no_confident_notes(confident)
+    dimensions = analysis.dimensions()
+    if "energy" in dimensions:
+        record["energy"] = round(float(dimensions["energy"]), 1)
+    if "valence" in dimensions:
+        record["valence"] = round(float(dimensions["valence"]), 2)
     record["tags"] = {
         model: {tag: round(p, 6) for tag, p in tags.items()} for model, tags in analysis.raw_tags().items()
     }
@@ -107,7 +150,8 @@ def track_suggestions(
     ids = sorted(set(track_ids))
     policy = policy or settings.write_policy()
     selection = settings.selection_policy()
-    floor = min(selection.min_score, policy.min_score)
+    # Per-label thresholds (min_score None) may sit below the display threshold: fetch down to the floor.
+    floor = min(selection.min_score, policy.min_score if policy.min_score is not None else 0.0)
     labels = suggestions_for(session, ids, floor)
     reviews = reviews_for(session, ids)
     found: dict[int, dict[str, FieldSuggestion]] = {}
@@ -132,7 +176,11 @@ def _decision(
 ) -> tuple[str, tuple[str, ...]]:
     """The mode and values writing.plan_writes uses for this field (the same rules, for display)."""
     suggested = unique_values(
-        [vocabulary.canonical_name(label) or label for label, score in scored if score >= policy.min_score],
+        [
+            vocabulary.canonical_name(label) or label
+            for label, score in scored
+            if vocabulary.passes(label, score, policy.min_score)
+        ],
         vocabulary,
     )[: policy.cap(name)]
     mode = policy.mode(name)

@@ -116,6 +116,17 @@ _FIELD_LIST = (
         mp4=(MP4FreeformStyle(_ITUNES, "MOOD"),),
         asf=(ASFStyle("WM/Mood"),),
     ),
+    # Energy 1-10 as Mixed In Key writes it (a whole number in an "EnergyLevel" user field), where Lexicon,
+    # Rekordbox (via MIK's comment/grouping) and MIK itself look for it. See docs/vocabulary.md.
+    _field(
+        "energy",
+        writable=True,
+        id3v24=(ID3UserTextStyle("EnergyLevel"),),
+        id3v23=(ID3UserTextStyle("EnergyLevel"),),
+        vorbis=(VorbisStyle("ENERGYLEVEL"),),
+        mp4=(MP4FreeformStyle(_ITUNES, "EnergyLevel"),),
+        asf=(ASFStyle("EnergyLevel"),),
+    ),
     _field(
         "comment",
         writable=True,
