@@ -109,13 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         text=True,
         cwd=REPO,
     )
-    restored = sum(_digest(p) == digest for p, digest in before.items())
-    print(f"undo -> exit {undo.returncode}; {restored}/{n} files byte-identical to the originals")
+    restored = sum(_state(p) == original[p] for p in before)
+    identical = sum(_digest(p) == digest for p, digest in before.items())
     print(
-        json.dumps(
-            {"files": n, "genre": with_genre, "mood": with_mood, "energy": with_energy, "restored": restored}
-        )
+        f"audio unchanged by the write: {audio_kept}/{n}; undo -> exit {undo.returncode}: {restored}/{n} "
+        f"files hold their original tags (every field) and audio, {identical}/{n} are byte-identical"
     )
+    summary = {"files": n, "genre": with_genre, "mood": with_mood, "energy": with_energy}
+    summary.update(audio_kept=audio_kept, restored=restored, byte_identical=identical)
+    print(json.dumps(summary))
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
     ok = with_mood / n >= MOOD_TARGET and with_genre / n >= GENRE_TARGET and restored == audio_kept == n

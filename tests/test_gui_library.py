@@ -288,7 +288,11 @@ def _big_library(path: Path, n: int):
         connection.execute(insert(Track), tracks)
         connection.execute(
             insert(TrackLabel),
-            [{"category": c, "label": lb, "score": s, "rank": r, "track_id": t} for c, lb, s, r, t in labels],
+            [
+                # Confident as labelling would mark it (here: from 0.5): the facets and the filter count these.
+                {"category": c, "label": lb, "score": s, "rank": r, "track_id": t, "confident": s >= 0.5}
+                for c, lb, s, r, t in labels
+            ],
         )
     return library
 

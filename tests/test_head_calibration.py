@@ -20,6 +20,21 @@ from musictagger.head_training.calibration import (
 from musictagger.heads.model import HeadCard, head_from_linear, load_head, predict, save_head
 
 
+def _card(name, task, labels, category, input_dim, **extra) -> HeadCard:
+    return HeadCard(
+        name=name,
+        version="1",
+        task=task,
+        labels=labels,
+        category=category,
+        inputs=("MSD_musicnn",),
+        features="embedding",
+        input_dim=input_dim,
+        hidden=0,
+        **extra,
+    )
+
+
 def _data(n=240, d=12, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, d)) * rng.uniform(0.5, 3, size=d) + rng.normal(size=d) * 5
@@ -45,16 +60,12 @@ def test_binary_head_saved_as_safetensors_gives_the_calibrated_probabilities(tmp
     assert calibration_error(oof, y) < 0.12
     # Fold the calibrated map into a head, save it, load it: the head's sigmoid is the calibrated map.
     head = head_from_linear(np.vstack([linear.weight, linear.weight]), np.r_[linear.bias, linear.bias], x)
-    card = HeadCard(
-        name="cal",
-        version="1",
-        task="multilabel",
-        labels=("A", "B"),
-        category="mood",
-        inputs=("MSD_musicnn",),
-        features="embedding",
-        input_dim=x.shape[1],
-        hidden=0,
+    card = _card(
+        "cal",
+        "multilabel",
+        ("A", "B"),
+        "mood",
+        x.shape[1],
         calibration={"method": "sigmoid", "thresholds": {"A": threshold, "B": threshold}},
     )
     save_head(tmp_path / "cal", head, card)
@@ -94,16 +105,12 @@ def test_regression_head_clips_to_its_ranges(tmp_path):
     linear, oof = fit_regression(x, y, groups)
     assert np.corrcoef(oof[:, 0], y[:, 0])[0, 1] > 0.5
     head = head_from_linear(linear.weight * 20, linear.bias * 20, x)  # exaggerated: must be clipped
-    card = HeadCard(
-        name="ev",
-        version="1",
-        task="regression",
-        labels=("energy", "valence"),
-        category="other",
-        inputs=("MSD_musicnn",),
-        features="embedding",
-        input_dim=x.shape[1],
-        hidden=0,
+    card = _card(
+        "ev",
+        "regression",
+        ("energy", "valence"),
+        "other",
+        x.shape[1],
         ranges={"energy": (1.0, 10.0), "valence": (-1.0, 1.0)},
     )
     save_head(tmp_path / "ev", head, card)
@@ -126,17 +133,7 @@ def test_regression_head_clips_to_its_ranges(tmp_path):
 def test_a_bad_calibration_in_a_card_is_refused_by_name(tmp_path, change, message):
     x, *_ = _data(n=30)
     head = head_from_linear(np.zeros((2, x.shape[1])), np.zeros(2), x)
-    card = HeadCard(
-        name="bad",
-        version="1",
-        task="multilabel",
-        labels=("A", "B"),
-        category="mood",
-        inputs=("MSD_musicnn",),
-        features="embedding",
-        input_dim=x.shape[1],
-        hidden=0,
-    )
+    card = _card("bad", "multilabel", ("A", "B"), "mood", x.shape[1])
     folder = save_head(tmp_path / "bad", head, card)
     data = json.loads((folder / "head.json").read_text())
     data.update(change)

@@ -342,6 +342,7 @@ def test_an_index_made_before_alembic_is_upgraded_in_place_keeping_every_row(tmp
         assert after.pop("track_reviews") == []
     # Migration 0003 appends energy and valence, empty until the next analysis run relabels the tracks.
     assert after.pop("tracks") == sorted(((*row, None, None) for row in before.pop("tracks")), key=repr)
+    assert after.pop("track_labels") == sorted(((*row, 0) for row in before.pop("track_labels")), key=repr)
     assert after == before
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

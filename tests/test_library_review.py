@@ -220,6 +220,7 @@ def _make_v1_index(path: Path) -> None:
         connection.execute(text("DROP INDEX ix_tracks_energy"))
         connection.execute(text("ALTER TABLE tracks DROP COLUMN energy"))
         connection.execute(text("ALTER TABLE tracks DROP COLUMN valence"))
+        connection.execute(text("ALTER TABLE track_labels DROP COLUMN confident"))
         connection.execute(text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
     engine.dispose()
 

@@ -22,8 +22,6 @@ from musictagger.taxonomy import SelectionPolicy, Vocabulary
 # The same rule the CLI and the track view use to call a label "suggested".
 DISPLAY_POLICY = SelectionPolicy()
 MIN_SCORE = DISPLAY_POLICY.min_score
-# A style (a raw tagger score, uncalibrated) joins the Genres column from this score up.
-STYLE_SHOWN = 0.3
 TOP_N = DISPLAY_POLICY.top_n
 
 # Moods behind the two axes of the mood map (Russell's circumplex, from the moods the models know).
@@ -97,7 +95,7 @@ def _filtered(query: Select, track_filter: TrackFilter) -> Select:
             labelled = select(TrackLabel.track_id).where(
                 TrackLabel.category.in_(FILTER_CATEGORIES[category]),
                 TrackLabel.label == name,
-                TrackLabel.score >= MIN_SCORE,
+                TrackLabel.confident.is_(True),  # as the facets count
             )
             query = query.where(Track.id.in_(labelled))
     if track_filter.energy is not None:
@@ -160,7 +158,9 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
     }
     labels: dict[tuple[int, str], list[tuple[str, float]]] = {}
     label_rows = session.execute(
-        select(TrackLabel.track_id, TrackLabel.category, TrackLabel.label, TrackLabel.score)
+        select(
+            TrackLabel.track_id, TrackLabel.category, TrackLabel.label, TrackLabel.score, TrackLabel.confident
+        )
         .where(
             TrackLabel.track_id.in_(ids),
             TrackLabel.category.in_(("genre", "style", "mood")),
@@ -168,8 +168,13 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
         )
         .order_by(TrackLabel.track_id, TrackLabel.category, TrackLabel.rank)
     )
-    for track_id, category, label, score in label_rows:
-        labels.setdefault((track_id, category), []).append((label, score))
+    # The columns show what a write would take (and style hints); the confidence column the best genre.
+    best_genre: dict[int, float] = {}
+    for track_id, category, label, score, confident in label_rows:
+        if category == "genre":
+            best_genre[track_id] = max(best_genre.get(track_id, 0.0), score)
+        if confident:
+            labels.setdefault((track_id, category), []).append((label, score))
     analysed = set(session.scalars(select(Analysis.track_id).where(Analysis.track_id.in_(ids)).distinct()))
     written = set(
         session.scalars(
@@ -186,7 +191,7 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
         genres = labels.get((track_id, "genre"), [])
         moods = labels.get((track_id, "mood"), [])
         # The family, then the style the models hear most (a hint: "Rock, Metal"), as DJs name genres.
-        styles = [name for name, score in labels.get((track_id, "style"), [])[:1] if score >= STYLE_SHOWN]
+        styles = [name for name, _ in labels.get((track_id, "style"), [])[:1]]
         if track.error:
             state = STATE_ERROR
         elif track_id in written:
@@ -203,9 +208,9 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
                 artist=track.artist or "",
                 album=track.album or "",
                 duration_s=track.duration_s,
-                genres=tuple(name for name, score in genres if score >= MIN_SCORE) + tuple(styles),
-                moods=tuple(name for name, score in moods if score >= MIN_SCORE),
-                confidence=genres[0][1] if genres else None,
+                genres=tuple(name for name, _ in genres) + tuple(styles),
+                moods=tuple(name for name, _ in moods),
+                confidence=best_genre.get(track_id),
                 state=state,
                 error=track.error,
                 energy=track.energy,

@@ -82,8 +82,9 @@ class LibrarySummary:
 
 def _library_summary(_ctx, library: Library) -> LibrarySummary:
     with library.session() as session:
-        genres = label_counts(session, "genre", FACET_MIN_SCORE)
-        moods = label_counts(session, "mood", FACET_MIN_SCORE)
+        # What a DJ can trust: genres and moods at their calibrated thresholds, styles as strong hints.
+        genres = label_counts(session, "genre", FACET_MIN_SCORE, confident_only=True)
+        moods = label_counts(session, "mood", FACET_MIN_SCORE, confident_only=True)
     return LibrarySummary(is_empty(library), tuple(library_folders(library)), genres, moods)
 
 

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 # without re-analysing; below it a label is noise.
 LABEL_FLOOR = 0.05
 LABEL_CATEGORIES = ("genre", "style", "mood", "descriptor", "era", "instrument/voice")
+# A style is a raw tagger score (no labelled data to calibrate it): shown as a hint from this score up.
+STYLE_HINT = 0.3
 _BASIS_KEY = "labels_basis"
 _CHUNK = 200
 
@@ -130,17 +132,18 @@ def missing_head_outputs(track: Track, ran: HeadOutputs) -> tuple[HeadOutputs, s
 
 
 def labelling_basis(vocabulary: Vocabulary) -> str:
-    """A digest of everything labels are derived from besides the analyses themselves."""
+    """A digest of everything labels are derived from besides the analyses themselves: the vocabulary
+    file and every head's card and weights (read as bytes: no head is loaded to compute it)."""
     digest = hashlib.sha256()
     with open(vocabulary.path, "rb") as handle:
         digest.update(handle.read())
-    for name in available_heads():
-        try:
-            folder = load_head(name)[1].folder
-            for part in (HEAD_CARD, WEIGHTS_FILE):
+    for name, folder in _head_folders():
+        digest.update(name.encode())
+        for part in (HEAD_CARD, WEIGHTS_FILE):
+            try:
                 digest.update((folder / part).read_bytes())
-        except (ModelError, OSError):
-            digest.update(f"{name}: unreadable".encode())
+            except OSError:
+                digest.update(b"unreadable")
     return digest.hexdigest()
 
 
@@ -164,7 +167,7 @@ def rebuild_labels(
     track.valence = dimensions.get("valence")
     scores = vocabulary.canonical_scores(raw)
     category_of = {label.name: label.category for label in vocabulary.labels}
-    wanted: dict[tuple[str, str], tuple[float, int]] = {}
+    wanted: dict[tuple[str, str], tuple[float, int, bool]] = {}
     for category in LABEL_CATEGORIES:
         ranked = sorted(
             ((name, score) for name, score in scores.items() if category_of[name] == category),
@@ -172,15 +175,23 @@ def rebuild_labels(
         )
         kept = [(name, score) for name, score in ranked if score >= LABEL_FLOOR]
         for rank, (name, score) in enumerate(kept, start=1):
-            wanted[(category, name)] = (score, rank)
+            wanted[(category, name)] = (score, rank, _confident(vocabulary, category, name, score))
     for row in list(track.labels):
         key = (row.category, row.label)
         if key in wanted:
-            row.score, row.rank = wanted.pop(key)
+            row.score, row.rank, row.confident = wanted.pop(key)
         else:
             track.labels.remove(row)
-    for (category, name), (score, rank) in wanted.items():
-        track.labels.append(TrackLabel(category=category, label=name, score=score, rank=rank))
+    for (category, name), (score, rank, confident) in wanted.items():
+        track.labels.append(
+            TrackLabel(category=category, label=name, score=score, rank=rank, confident=confident)
+        )
+
+
+def _confident(vocabulary: Vocabulary, category: str, name: str, score: float) -> bool:
+    if category == "style":
+        return score >= STYLE_HINT
+    return category in ("genre", "mood") and vocabulary.passes(name, score, None)
 
 
 def relabel_if_stale(session: Session, vocabulary: Vocabulary, heads: Heads | None = None) -> int:

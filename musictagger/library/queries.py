@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from sqlalchemy import Boolean, ColumnElement, Select, event, func, literal, or_, select
+from sqlalchemy import Boolean, ColumnElement, Select, event, func, literal, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.pool import Pool
@@ -209,9 +209,15 @@ def tracks_under(
 
 
 def label_counts(
-    session: Session, category: str, min_score: float, *, include_missing: bool = False
+    session: Session,
+    category: str,
+    min_score: float,
+    *,
+    include_missing: bool = False,
+    confident_only: bool = False,
 ) -> list[tuple[str, int]]:
-    """``(label, number of tracks)`` for one category (genre: styles too) at ``min_score`` or above, most
+    """``(label, number of tracks)`` for one category (genre: styles too) at ``min_score`` or above (and,
+    with ``confident_only``, at the label's calibrated threshold: what the app's facets count), most
     frequent first."""
     count = func.count(TrackLabel.track_id.distinct())
     query = (
@@ -219,6 +225,7 @@ def label_counts(
         .where(
             TrackLabel.category.in_(FILTER_CATEGORIES.get(category, (category,))),
             TrackLabel.score >= min_score,
+            TrackLabel.confident.is_(True) if confident_only else true(),
         )
         .group_by(TrackLabel.label)
         .order_by(count.desc(), TrackLabel.label)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -102,6 +104,9 @@ class TrackLabel(Base):
     label: Mapped[str] = mapped_column(String(128))
     score: Mapped[float] = mapped_column(Float)
     rank: Mapped[int] = mapped_column(Integer)
+    # What the facets count and the table shows: a genre or mood at its calibrated write threshold, a style
+    # hint at labelling.STYLE_HINT (library/labelling.py decides; rebuilt with the labels).
+    confident: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     track: Mapped[Track] = relationship(back_populates="labels")
 

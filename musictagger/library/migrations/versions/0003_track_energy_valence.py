@@ -1,4 +1,5 @@
-"""Energy (1-10) and valence (-1..1) per track, from the energy_valence head (schema.Track).
+"""Energy (1-10) and valence (-1..1) per track, from the energy_valence head (schema.Track); whether a
+label is confident (schema.TrackLabel.confident: at its calibrated threshold).
 
 Revision ID: 0003_track_energy_valence
 Revises: 0002_track_reviews
@@ -24,9 +25,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("energy", sa.Float(), nullable=True))
         batch.add_column(sa.Column("valence", sa.Float(), nullable=True))
     op.create_index("ix_tracks_energy", "tracks", ["energy"])
+    with op.batch_alter_table("track_labels") as batch:
+        batch.add_column(sa.Column("confident", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("track_labels") as batch:
+        batch.drop_column("confident")
     op.drop_index("ix_tracks_energy", "tracks")
     with op.batch_alter_table("tracks") as batch:
         batch.drop_column("valence")
