@@ -289,7 +289,7 @@ def _big_library(path: Path, n: int):
         connection.execute(
             insert(TrackLabel),
             [
-                # Confident as labelling would mark it (here: from 0.5): the facets and the filter count these.
+                # Confident as labelling would mark it (here from 0.5): what facets and filters count.
                 {"category": c, "label": lb, "score": s, "rank": r, "track_id": t, "confident": s >= 0.5}
                 for c, lb, s, r, t in labels
             ],
