@@ -57,6 +57,7 @@ class Probe:
         self.native_dumps: list[str] = []
         self.ticks: list[float] = []
         self.culprits: Counter[str] = Counter()
+        self.workers: Counter[str] = Counter()  # where the other threads stood during those stalls
         self._clock = QElapsedTimer()
         self._clock.start()
         self._timer = QTimer()
@@ -89,9 +90,16 @@ class Probe:
             last = self._last
             if (time.perf_counter() - last) * 1000 > LIMIT_MS and sampled_for != last:
                 sampled_for = last
-                frame = sys._current_frames().get(self._gui_thread)
+                frames = sys._current_frames()
+                frame = frames.get(self._gui_thread)
                 if frame is not None:
                     self.culprits[_where(frame)] += 1
+                # This thread runs only once it has the GIL: a worker that held it through a long C call
+                # has just let go, and still stands right after that call. Name every worker's place.
+                names = {t.ident: t.name for t in threading.enumerate()}
+                for ident, other in frames.items():
+                    if ident not in (self._gui_thread, threading.get_ident()):
+                        self.workers[f"{names.get(ident, ident)}: {_where(other)}"] += 1
                 if self.native_stacks:
                     self.native_dumps.append(self._native_stack())
 
@@ -228,6 +236,10 @@ def main() -> int:
     if written_report is not None:
         print(f"written: {written_report.written} files, {len(written_report.failed)} failed")
     print(f"a full garbage collection on the GUI thread now takes {full_collection_ms:.1f} ms")
+    if probe.workers:
+        print("where the worker threads stood during those stalls (samples):")
+        for where, count in probe.workers.most_common(12):
+            print(f"  {count:>4}  {where}")
     if probe.culprits:
         print("where the GUI thread was during stalls over the limit (samples):")
         for where, count in probe.culprits.most_common(12):
