@@ -1,6 +1,8 @@
 """Helpers shared by the tests: an independent audio hash, and the real main window opened and closed."""
 
 import hashlib
+import os
+from datetime import datetime
 from pathlib import Path
 
 import av
@@ -51,3 +53,21 @@ def close_window(win) -> None:
 def wait_for_table(qtbot, model, timeout_ms: int = 60_000) -> None:
     """Until the library table has what it asked for: its queries run in the background."""
     qtbot.waitUntil(lambda: not model.loading(), timeout=timeout_ms)
+
+
+def track_row(file: Path, **columns):
+    """A Track row for an existing file, as the scanner would make it (``columns`` override or add)."""
+    from musictagger.library import Track
+
+    st = file.stat()
+    values = dict(
+        path_key=os.fsencode(file),
+        path=str(file),
+        folder=str(file.parent),
+        size=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+        file_tags={},
+        scanned_at=datetime.now(),
+    )
+    values.update(columns)
+    return Track(**values)

@@ -27,11 +27,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from helpers import audio_digest
+from helpers import audio_digest, track_row
 from sqlalchemy import select, text
 
 from musictagger.library import Track, TrackLabel, WriteEntry, open_library
@@ -71,16 +70,7 @@ def build_template(root: Path) -> list[Path]:
         paths.append(folder / name)
     with open_library(root / "index.sqlite") as library, library.session() as session:
         for i, path in enumerate(paths):
-            st = path.stat()
-            track = Track(
-                path_key=os.fsencode(path),
-                path=str(path),
-                folder=str(path.parent),
-                size=st.st_size,
-                mtime_ns=st.st_mtime_ns,
-                file_tags=read_tags(path),
-                scanned_at=datetime.now(),
-            )
+            track = track_row(path, file_tags=read_tags(path))
             session.add(track)
             session.flush()
             labels = [

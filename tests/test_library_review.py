@@ -5,12 +5,12 @@ read_tags, independent of the planning code.
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from helpers import track_row
 from sqlalchemy import create_engine, inspect, text
 
 from musictagger.library import Track, TrackLabel, open_library
@@ -38,17 +38,8 @@ def add_track(library, tmp_path: Path, name: str, labels=LABELS) -> int:
     """A copy of a fixture and its Track row with labels, as the scanner and analyser leave them."""
     path = tmp_path / name
     shutil.copyfile(FORMATS / name, path)
-    st = path.stat()
     with library.session() as session:
-        track = Track(
-            path_key=os.fsencode(path),
-            path=str(path),
-            folder=str(path.parent),
-            size=st.st_size,
-            mtime_ns=st.st_mtime_ns,
-            file_tags={},
-            scanned_at=datetime.now(),
-        )
+        track = track_row(path)
         for category, scored in labels.items():
             for rank, (label, score) in enumerate(scored, start=1):
                 track.labels.append(TrackLabel(category=category, label=label, score=score, rank=rank))

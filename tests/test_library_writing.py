@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from helpers import audio_digest
+from helpers import audio_digest, track_row
 from sqlalchemy import select, text
 
 from musictagger.library import Track, TrackLabel, WriteBatch, WriteEntry, open_library
@@ -52,16 +52,11 @@ def copy_fixture(tmp_path: Path, name: str, as_name: str | bytes | None = None) 
 
 def add_track(library, path: Path, labels=LABELS, energy: float | None = None) -> int:
     """A Track row as the scanner would make it, with its labels; the index's tags are deliberately stale."""
-    st = path.stat()
     with library.session() as session:
-        track = Track(
-            path_key=os.fsencode(path),
+        track = track_row(
+            path,
             path=os.fsencode(path).decode("utf-8", "backslashreplace"),
-            folder=str(path.parent),
-            size=st.st_size,
-            mtime_ns=st.st_mtime_ns,
             file_tags={"genre": ["stale"]},
-            scanned_at=datetime.now(),
             energy=energy,
         )
         session.add(track)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import shutil
 import struct
-from datetime import datetime
 from pathlib import Path
 
 import mutagen.id3
 import pytest
-from helpers import audio_digest
+from helpers import audio_digest, track_row
 from mutagen.id3 import APIC
 from mutagen.mp3 import MP3
 
@@ -200,17 +199,8 @@ def test_undo_keeps_a_v2_tag_that_gained_a_frame_since(v1_mp3):
 
 
 def add_track(library, path: Path) -> int:
-    st = path.stat()
     with library.session() as session:
-        track = Track(
-            path_key=bytes(path),
-            path=str(path),
-            folder=str(path.parent),
-            size=st.st_size,
-            mtime_ns=st.st_mtime_ns,
-            file_tags={},
-            scanned_at=datetime.now(),
-        )
+        track = track_row(path)
         session.add(track)
         session.flush()
         session.add(TrackLabel(track_id=track.id, category="mood", label="Chill", score=0.9, rank=0))

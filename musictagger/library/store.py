@@ -105,7 +105,6 @@ def save_analysis(
         row.created_at = now
     if track.duration_s is None:  # some containers do not state it; the decoder counted it
         track.duration_s = float(analysis.duration_s)
-    session.flush()  # the analyses just saved are what missing heads read
     outputs, regression = missing_head_outputs(track, analysis.head_scores())
     rebuild_labels(track, vocabulary, outputs, regression)
 
