@@ -275,7 +275,7 @@ class Analyzer:
         for head_name, (head, head_card) in list(self.heads.items()):
             probs = head_predict(head, head_card, head_input(head_card, models))
             heads[head_name] = HeadScores(
-                head_name, head_card.category, head_card.labels, probs, head_card.task
+                head_name, head_card.category, head_card.labels, probs, head_card.task, head_card.ranges
             )
         patch_seconds = group.patch_frames * group.hop / group.sample_rate
         n_patches = result["n_patches"]

@@ -50,6 +50,13 @@ def test_metal_excerpt_is_drawn_and_explained(qtbot, window):
 
     assert "Rock" in view.suggestions.genres.labels()
     assert "Rock" in window.status_text() and "Aggressive" in window.status_text()
+    # Energy and valence read as values on their own scales, never as percentages.
+    from PySide6.QtWidgets import QLabel
+
+    values = view.suggestions.heads["energy_valence"]
+    assert values.labels() == ["energy", "valence"]
+    energy, valence = (label.text() for label in values.findChildren(QLabel, "score"))
+    assert 1 <= float(energy) <= 10 and valence.startswith(("+", "-")) and -1 <= float(valence) <= 1
     # The genre family's overlay follows the raw tags that hint at it (musicnn's own "rock").
     assert "canonical:Rock" in [view.label_selector.itemData(i) for i in range(view.label_selector.count())]
     assert window.device_label.text().startswith("Device: CPU")

@@ -28,23 +28,29 @@ class _ScoredList(QWidget):
         self.set_labels([])
 
     def set_labels(self, labels: list[ScoredLabel]) -> None:
+        """Probabilities: a bar and a percentage per label."""
+        self.set_rows([(s.label, s.score, f"{s.score:.0%}") for s in labels])
+
+    def set_rows(self, rows: list[tuple[str, float, str]]) -> None:
+        """``(label, bar fill 0..1, text beside the bar)`` per row: a value on its own scale (energy 8.0)
+        reads as itself, never as a percentage."""
         while self._grid.count():
             self._grid.takeAt(0).widget().deleteLater()
-        self._labels = [s.label for s in labels]
-        if not labels:
+        self._labels = [label for label, _, _ in rows]
+        if not rows:
             self._grid.addWidget(QLabel("—"), 0, 0)
             return
-        for row, scored in enumerate(labels):
+        for row, (label, fill, text) in enumerate(rows):
             bar = QProgressBar()
             bar.setRange(0, 100)
-            bar.setValue(round(scored.score * 100))
+            bar.setValue(round(min(max(fill, 0.0), 1.0) * 100))
             bar.setTextVisible(False)  # the number sits beside the bar: text on the bar is unreadable
-            bar.setToolTip(f"{scored.label}: {scored.score:.3f}")
-            percent = QLabel(f"{scored.score:.0%}")
-            percent.setObjectName("score")
-            self._grid.addWidget(QLabel(scored.label), row, 0)
+            bar.setToolTip(f"{label}: {text}")
+            value = QLabel(text)
+            value.setObjectName("score")
+            self._grid.addWidget(QLabel(label), row, 0)
             self._grid.addWidget(bar, row, 1)
-            self._grid.addWidget(percent, row, 2)
+            self._grid.addWidget(value, row, 2)
 
     def labels(self) -> list[str]:
         return list(self._labels)
@@ -80,6 +86,14 @@ class SuggestionsPanel(QWidget):
                 self.heads[name] = _ScoredList(name.replace("_", " "))
                 self.heads[name].setToolTip(f"head '{name}': a classifier on the models' embeddings")
                 self._heads_layout.addWidget(self.heads[name])
+            if scores.task == "regression":  # energy 1-10, valence -1..1: values, in the card's order
+                rows = []
+                for label, value in scores.as_dict().items():
+                    low, high = scores.ranges.get(label, (0.0, 1.0))
+                    text = f"{value:+.2f}" if low < 0 else f"{value:.1f}"
+                    rows.append((label, (value - low) / (high - low), text))
+                self.heads[name].set_rows(rows)
+                continue
             ranked = sorted(scores.as_dict().items(), key=lambda item: -item[1])[:top]
             self.heads[name].set_labels([ScoredLabel(label, score) for label, score in ranked])
 

@@ -188,6 +188,7 @@ class HeadScores:
     labels: tuple[str, ...]
     probs: np.ndarray  # (n_labels,); a regression head's values
     task: str = "multilabel"
+    ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # a regression head's scales
 
     def as_dict(self) -> dict[str, float]:
         return {label: float(p) for label, p in zip(self.labels, self.probs, strict=True)}
