@@ -1,4 +1,5 @@
-"""``export OUT.m3u8``: a playlist of the indexed tracks matching a genre, mood or text."""
+"""``export OUT``: the indexed tracks matching a genre, mood or text as an M3U8 playlist, or with
+``--format rekordbox`` as a Rekordbox XML collection with a playlist per genre and mood."""
 
 from __future__ import annotations
 
@@ -7,16 +8,24 @@ import sys
 
 from musictagger.cli.common import add_db_option, open_db
 from musictagger.cli.list_tracks import add_query_options, query_settings
-from musictagger.services.export import export_playlist
+from musictagger.services.export import export_playlist, export_rekordbox
+
+FORMATS = ("m3u8", "rekordbox")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="write an M3U8 playlist of tracks by genre/mood (Rekordbox, Serato, Traktor import it)",
-        description="Write an extended M3U8 playlist of the tracks 'list' would list with the same options.",
+        help="write an M3U8 playlist or a Rekordbox XML collection of tracks by genre/mood",
+        description="Write the tracks 'list' would list with the same options: an extended M3U8 playlist "
+        "(Rekordbox, Serato, Traktor import it), or with --format rekordbox a Rekordbox XML collection "
+        "(Rekordbox, Lexicon and other DJ tools import it) whose tracks carry name, artist, album, genre, "
+        "the DJ comment block with the moods, and whose playlists are one per genre and mood.",
     )
-    p.add_argument("out", metavar="OUT.m3u8")
+    p.add_argument("out", metavar="OUT", help="the file to write (OUT.m3u8, or OUT.xml for rekordbox)")
+    p.add_argument(
+        "--format", choices=FORMATS, default="m3u8", help="m3u8 (default) or rekordbox (DJ_PLAYLISTS XML)"
+    )
     add_query_options(p)
     add_db_option(p)
     p.set_defaults(run=run)
@@ -25,15 +34,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = query_settings(args)
     vocabulary = settings.load_vocabulary()
+    filters = {"genres": args.genre, "moods": args.mood, "text": args.search}
     with open_db(args) as library:
+        if args.format == "rekordbox":
+            done = export_rekordbox(library, vocabulary, settings, args.out, **filters)
+            for note in done.notes:
+                print(f"musictagger: {note}", file=sys.stderr)
+            print(
+                f"musictagger: {done.tracks} tracks and {done.playlists} playlists written to {done.path}",
+                file=sys.stderr,
+            )
+            return 0
         path, count = export_playlist(
-            library,
-            vocabulary,
-            args.out,
-            genres=args.genre,
-            moods=args.mood,
-            text=args.search,
-            min_score=settings.display.threshold,
+            library, vocabulary, args.out, min_score=settings.display.threshold, **filters
         )
     print(f"musictagger: {count} tracks written to {path}", file=sys.stderr)
     return 0

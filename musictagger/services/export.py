@@ -1,16 +1,51 @@
-"""M3U8 playlists of the library's tracks by genre, mood and text (Rekordbox, Serato and Traktor import
-them)."""
+"""The library's tracks for DJ software: M3U8 playlists (Rekordbox, Serato and Traktor import them) and a
+Rekordbox XML collection with playlists per genre and mood (Rekordbox, Lexicon and most DJ tools import it).
+
+Both take the tracks ``list`` would list (genre, mood, text; services.search.find); the Rekordbox export
+also takes any track ids (the app's selection or filtered view).
+
+What the Rekordbox XML says of a track is what a tag write with the user's settings would leave in the
+file (reviews honoured, services.suggest): Genre is the file's genre after the write's fill / merge /
+replace, Comments the file's first comment with the DJ comment block ``[mood: … | genre: … | energy: 6]``
+set in it (always: DJ software has no mood column, so the block is how moods reach it). Importing the XML
+thus gives the DJ software the tags without touching a file. Its playlists are the app's facets: one per
+confident genre (styles too) and mood, under ``musictagger/Genre`` and ``musictagger/Mood``, plus
+``musictagger/All tracks``.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
 from musictagger.library.db import Library
-from musictagger.library.queries import export_m3u8
+from musictagger.library.policy import LABEL_FIELDS, comment_with_block, resolve_field
+from musictagger.library.queries import FILTER_CATEGORIES, export_m3u8
+from musictagger.library.rekordbox import (
+    RekordboxDocument,
+    RekordboxPlaylist,
+    RekordboxTrack,
+    kind_of,
+    location_of,
+    write_rekordbox_xml,
+)
+from musictagger.library.schema import Track
 from musictagger.services.search import find
+from musictagger.services.suggest import FieldSuggestion, track_suggestions
+from musictagger.settings import Settings
 from musictagger.taxonomy import Vocabulary
+
+#: The folder every exported playlist sits in, so an import never mixes with the user's own playlists.
+TOP_FOLDER = "musictagger"
+ALL_TRACKS = "All tracks"
+#: Playlist folder per facet, and the label categories it gathers (a genre facet holds styles too).
+FACET_FOLDERS = {"Genre": FILTER_CATEGORIES["genre"], "Mood": FILTER_CATEGORIES["mood"]}
+_ID_CHUNK = 500  # ids per IN (...) query: SQLite limits the number of bound parameters
 
 
 def export_playlist(
@@ -28,3 +63,150 @@ def export_playlist(
         tracks = find(session, vocabulary, genres=genres, moods=moods, text=text, min_score=min_score)
         path = export_m3u8(tracks, out)
     return path, len(tracks)
+
+
+@dataclass(frozen=True)
+class RekordboxExport:
+    """What an export wrote, and what it could not: ``notes`` name each track left out or changed."""
+
+    path: Path
+    tracks: int
+    playlists: int
+    notes: tuple[str, ...] = ()
+
+
+def export_rekordbox(
+    library: Library,
+    vocabulary: Vocabulary,
+    settings: Settings,
+    out: str | os.PathLike,
+    *,
+    genres: Iterable[str] = (),
+    moods: Iterable[str] = (),
+    text: str | None = None,
+) -> RekordboxExport:
+    """Rekordbox XML of the tracks ``list`` would list with the same filters (labels count at the
+    settings' display threshold), written to ``out`` atomically."""
+    with library.session() as session:
+        tracks = find(
+            session,
+            vocabulary,
+            genres=genres,
+            moods=moods,
+            text=text,
+            min_score=settings.display.threshold,
+        )
+        return _export(session, tracks, vocabulary, settings, out, [])
+
+
+def export_rekordbox_tracks(
+    library: Library,
+    vocabulary: Vocabulary,
+    settings: Settings,
+    out: str | os.PathLike,
+    track_ids: Iterable[int],
+) -> RekordboxExport:
+    """Rekordbox XML of exactly these tracks, in this order (the app's selection or filtered view), written
+    to ``out`` atomically. Ids not in the index, and tracks whose file is missing, are left out (noted)."""
+    ids = list(dict.fromkeys(track_ids))
+    with library.session() as session:
+        rows: dict[int, Track] = {}
+        for start in range(0, len(ids), _ID_CHUNK):
+            query = (
+                select(Track)
+                .where(Track.id.in_(ids[start : start + _ID_CHUNK]))
+                .options(selectinload(Track.labels))
+            )
+            rows.update((track.id, track) for track in session.scalars(query))
+        notes = [f"track {i}: not in the library index" for i in ids if i not in rows]
+        notes += [
+            f"{rows[i].path}: file missing since the last scan"
+            for i in ids
+            if i in rows and rows[i].missing_since
+        ]
+        tracks = [rows[i] for i in ids if i in rows and rows[i].missing_since is None]
+        return _export(session, tracks, vocabulary, settings, out, notes)
+
+
+def _export(
+    session: Session,
+    tracks: Sequence[Track],
+    vocabulary: Vocabulary,
+    settings: Settings,
+    out: str | os.PathLike,
+    notes: list[str],
+) -> RekordboxExport:
+    document = rekordbox_document(session, tracks, vocabulary, settings, notes)
+    path = write_rekordbox_xml(document, out)
+    return RekordboxExport(path, len(document.tracks), len(document.playlists), tuple(notes))
+
+
+def rekordbox_document(
+    session: Session,
+    tracks: Sequence[Track],
+    vocabulary: Vocabulary,
+    settings: Settings,
+    notes: list[str] | None = None,
+) -> RekordboxDocument:
+    """The collection and facet playlists of ``tracks`` (with their labels loaded). A track whose comment
+    block cannot be built (a reviewed value holding ``[ ] | ;``) keeps its file's comment, and ``notes``
+    says so."""
+    notes = notes if notes is not None else []
+    suggestions = track_suggestions(session, vocabulary, [t.id for t in tracks], settings)
+    separator = settings.write_policy().id3v23_separator
+    entries = tuple(
+        rekordbox_track(track, suggestions[track.id], vocabulary, separator, notes) for track in tracks
+    )
+    return RekordboxDocument(entries, facet_playlists(tracks, settings.display.threshold))
+
+
+def rekordbox_track(
+    track: Track,
+    fields: Mapping[str, FieldSuggestion],
+    vocabulary: Vocabulary,
+    separator: str,
+    notes: list[str],
+) -> RekordboxTrack:
+    """One index row as a Rekordbox TRACK: its tags as a write would leave them (module docstring)."""
+    tags = track.file_tags or {}
+    path = os.fsdecode(track.path_key)
+    genre = resolve_field(fields["genre"].mode, tags.get("genre", []), fields["genre"].values, vocabulary)
+    block = {name: list(fields[name].values) for name in LABEL_FIELDS}
+    block["energy"] = [str(round(track.energy))] if track.energy is not None else []
+    try:
+        comments = comment_with_block(tags.get("comment", []), block)
+    except ValueError as exc:
+        notes.append(f"{track.path}: comment without the DJ block ({exc})")
+        comments = list(tags.get("comment", []))
+    return RekordboxTrack(
+        track_id=track.id,
+        location=location_of(path),
+        name=track.title or os.path.splitext(os.path.basename(path))[0],
+        artist=track.artist or "",
+        album=track.album or "",
+        genre=separator.join(genre),
+        kind=kind_of(path),
+        size=track.size,
+        total_time=round(track.duration_s) if track.duration_s else None,
+        # AverageBpm and Tonality plug in here once tracks.bpm and tracks.key exist (issue 13, tempo/key).
+        comments=comments[0] if comments else "",
+    )
+
+
+def facet_playlists(tracks: Sequence[Track], min_score: float) -> tuple[RekordboxPlaylist, ...]:
+    """``musictagger/All tracks``, then a playlist per confident label at ``min_score`` or above, per facet
+    (alphabetical), tracks in the export's order."""
+    # {folder: {label: {track id: None}}}: ordered sets, so a genre and a style of one name are one playlist
+    members: dict[str, dict[str, dict[int, None]]] = {folder: {} for folder in FACET_FOLDERS}
+    for track in tracks:
+        for label in track.labels:
+            if not label.confident or label.score < min_score:
+                continue
+            for folder, categories in FACET_FOLDERS.items():
+                if label.category in categories:
+                    members[folder].setdefault(label.label, {})[track.id] = None
+    playlists = [RekordboxPlaylist((TOP_FOLDER,), ALL_TRACKS, tuple(t.id for t in tracks))]
+    for folder, by_label in members.items():
+        for label in sorted(by_label, key=str.casefold):
+            playlists.append(RekordboxPlaylist((TOP_FOLDER, folder), label, tuple(by_label[label])))
+    return tuple(playlists)
