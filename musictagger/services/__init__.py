@@ -10,5 +10,5 @@ between items, so a GUI worker can drive it and cancel it.
 - ``writes``: plan a write (reviews always honoured), write, undo, list batches.
 - ``folders``: the library's folders (add, remove with their tracks' index rows, list).
 - ``search``: tracks by genre, mood and text (the one search rule of library/queries.py).
-- ``export``: M3U8 playlists of such tracks.
+- ``export``: M3U8 playlists of such tracks; Rekordbox XML of them, or of given track ids.
 """
