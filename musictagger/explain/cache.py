@@ -1,5 +1,9 @@
-"""Explanations cached per (track, model + version, label, method, patch length): an LRU in memory and an
+"""Explanations cached per (track, source + version, label, method, patch length): an LRU in memory and an
 optional folder of ``.npz`` files (a user re-opening a track gets its maps back without a model pass).
+
+The source is the network explained: a tagger by its name and card version, or a head as ``head:<name>``
+with a version naming the head's and each input tagger's (``HeadNet.version``), so a retrained head or a
+new tagger never serves an old map.
 
 Entries are read and written with the research cache's helpers (``read_arrays`` tolerates a torn or
 foreign file, ``write_arrays`` writes beside and renames). A damaged entry — truncated by a full disk or a
@@ -42,9 +46,9 @@ def spectrogram_fingerprint(spectrogram: np.ndarray) -> str:
 
 
 def cache_key(
-    track_key: str, model: str, model_version: str, label: str, method: str, patch_frames: int
+    track_key: str, source: str, source_version: str, label: str, method: str, patch_frames: int
 ) -> str:
-    text = "\x1f".join([track_key, model, model_version, label, method, str(patch_frames)])
+    text = "\x1f".join([track_key, source, source_version, label, method, str(patch_frames)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 

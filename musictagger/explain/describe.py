@@ -1,6 +1,9 @@
 """One sentence for humans: when in the track, and in which frequency range, the label is heard most.
 
-"Metal: strongest 0:42–1:10, 150–900 Hz (bass to mids)". The time span is the contiguous stretch where the
+"Metal: strongest 0:42–1:10, 150–900 Hz (bass to mids)". The sentence names the label the DJ sees: a DJ
+mood or genre family explained through its head reads "Dark: strongest …"; a regression output names its
+value and what the map shows, "Energy 7.6 (what raises it): strongest …" (``heading``). A head with a hidden
+layer adds that its per-patch evidence is an approximation. The time span is the contiguous stretch where the
 map's per-frame level (mean over bands, smoothed over ~1 s) stays at or above half its peak, the stretch
 holding the most of it; the frequency range is the narrowest run of mel bands holding
 ``MASS_SHARE`` of the map's mass inside that span. Bands become Hz by the **Slaney mel scale** the front end
@@ -95,16 +98,36 @@ def narrowest_band_range(mass: np.ndarray, share: float = MASS_SHARE) -> tuple[i
     return best
 
 
+def format_value(value: float, value_range: tuple[float, float] | None) -> str:
+    """A regression output as the app shows it: signed with two decimals on a scale through zero (valence
+    -0.40), one decimal otherwise (energy 7.6)."""
+    low = value_range[0] if value_range is not None else 0.0
+    return f"{value:+.2f}" if low < 0 else f"{value:.1f}"
+
+
+def heading(explanation: Explanation, value: float | None = None) -> str:
+    """The label as the DJ sees it: "Dark", "Metal", "guitar"; for a regression output its value (when
+    given) and what the map shows: "Energy 7.6 (what raises it)", "Valence -0.40 (what lowers it)"."""
+    if not explanation.direction:
+        return explanation.label
+    name = explanation.label
+    if value is not None:
+        name = f"{name} {format_value(value, explanation.value_range)}"
+    return f"{name} (what {explanation.direction} it)"
+
+
 def describe(
     explanation: Explanation,
     spectrogram: np.ndarray,
     sample_rate: int = 16000,
     mel: Mapping[str, Any] | None = None,
+    value: float | None = None,
 ) -> str:
     """ "<label>: strongest m:ss–m:ss, <lo>–<hi> Hz (<band words>)" for a map over ``spectrogram``.
 
     ``sample_rate`` and ``mel`` (``n_mels, f_min, f_max``; a model card's ``mel``) set the band frequencies;
-    both default to musicnn's (16 kHz, 96 bands, 0–8000 Hz).
+    both default to musicnn's (16 kHz, 96 bands, 0–8000 Hz). ``value``: a regression output's value on the
+    track (energy 7.6), named in the heading.
     """
     values = explanation.map
     if values.shape != np.shape(spectrogram):
@@ -112,11 +135,13 @@ def describe(
     settings = {**MUSICNN_MEL, **(mel or {})}
     f_max = float(settings.get("f_max") or sample_rate / 2)
     centres = band_centres_hz(int(settings["n_mels"]), float(settings["f_min"]), f_max)
+    name = heading(explanation, value)
+    caveat = " (per-patch approximation of a non-linear head)" if explanation.approximate else ""
     if not np.any(values > 0):
-        return f"{explanation.label}: no evidence found in this track"
+        return f"{name}: no evidence found in this track{caveat}"
     start, stop = strongest_span(values.mean(axis=1), explanation.frame_seconds)
     lo, hi = narrowest_band_range(values[start:stop].sum(axis=0))
     low_name, high_name = band_name(centres[lo]), band_name(centres[hi])
     words = low_name if low_name == high_name else f"{low_name} to {high_name}"
     when = f"{_clock(start * explanation.frame_seconds)}–{_clock(stop * explanation.frame_seconds)}"
-    return f"{explanation.label}: strongest {when}, {_hz(centres[lo])}–{_hz(centres[hi])} ({words})"
+    return f"{name}: strongest {when}, {_hz(centres[lo])}–{_hz(centres[hi])} ({words}){caveat}"
