@@ -13,7 +13,7 @@ import pytest
 from helpers import close_window, open_window
 from PySide6.QtCore import QTimer
 
-from musictagger.gui.explain_worker import DEFAULT_EXPLAIN_MODEL, explain_target
+from musictagger.gui.explain_worker import ExplainTarget, explain_target
 from musictagger.gui.track_labels import upsample_over_time
 
 DATA = Path(__file__).parent / "data"
@@ -144,7 +144,10 @@ def test_canonical_label_uses_best_scoring_source_model(qtbot, window):
     )
     assert target.model == best[1] and target.label == "Metal"
     assert explain_target("raw:MTT_musicnn:guitar", analysis, vocabulary).model == "MTT_musicnn"
-    assert DEFAULT_EXPLAIN_MODEL in analysis.models
+    # A label a head scores goes through the head, hint or no hint.
+    assert explain_target("canonical:Dark", analysis, vocabulary) == ExplainTarget(
+        "dj_moods", "Dark", head=True
+    )
 
 
 def test_new_track_cancels_explanation(qtbot, window):

@@ -6,7 +6,11 @@ request (another label, another track) cancels the running one: a forward pre-ho
 copy of the network raises between batches of patches, the only cancel point ``explain`` leaves; results
 that still arrive for an older request are dropped. The networks are loaded lazily on the lane
 and belong to it alone (the hook could not be put on a network the analysis thread shares), and maps are
-cached per (track, model, label, method) in memory and on disk.
+cached per (track, model or head, label, method) in memory and on disk.
+
+A label a head scores (a genre family, a DJ mood, energy, valence) is explained through that head
+(``explain.head_net.HeadNet``: the head over each patch's features of the lane's own taggers); each head is
+loaded once per worker, like the taggers.
 """
 
 from __future__ import annotations
@@ -22,53 +26,58 @@ from PySide6.QtCore import QObject, Signal
 from musictagger.analysis import TrackAnalysis
 from musictagger.catalog import load_model
 from musictagger.device import resolve_device
-from musictagger.explain import DEFAULT_METHOD, ExplanationCache, default_cache_dir, describe, explain
+from musictagger.explain import (
+    DEFAULT_METHOD,
+    LOWERS,
+    ExplainError,
+    ExplanationCache,
+    HeadNet,
+    default_cache_dir,
+    describe,
+    explain,
+    resolve,
+)
 from musictagger.gui.runner import Runner, Task, TaskCancelled, TaskContext
+from musictagger.heads.model import load_head
 from musictagger.taxonomy import Vocabulary
 
 LANE = "explain"
 
-# The model a canonical label is explained with when none of its source tags has a score to compare.
-DEFAULT_EXPLAIN_MODEL = "MSD_musicnn"
-
 
 @dataclass(frozen=True)
 class ExplainTarget:
-    model: str  # the network to explain
-    label: str  # a raw tag of ``model`` or a canonical label name (``explain`` resolves both)
+    model: str  # the network to explain: a tagger, or a head when ``head``
+    label: str  # a raw tag or canonical label of a tagger, or a head's output / the label it feeds
+    head: bool = False
+    value: float | None = None  # a regression output's value on the track, named in the sentence
 
 
 def explain_target(key: str, analysis: TrackAnalysis, vocabulary: Vocabulary) -> ExplainTarget | None:
     """What a selector entry (``LabelRow.key``) is explained with.
 
-    ``raw:<model>:<tag>`` is that tag of that model. ``canonical:<name>`` is the canonical label on the model
-    whose source tag scored highest in this track (the synonym that carries the label's score), or on
-    ``DEFAULT_EXPLAIN_MODEL`` when no source tag was scored.
+    ``raw:<model>:<tag>`` is that tag of that model. ``canonical:<name>`` goes where ``explain.resolve``
+    sends it: through the head that scores it (a genre family, a DJ mood), or the tagger whose source tag
+    scored highest in this track (a style, a descriptor: the synonym that carries the label's score).
+    ``head:<head>:<output>`` is a regression head's output (energy, valence, or ``LOWERS`` appended).
     """
     kind, _, rest = key.partition(":")
     if kind == "raw":
         model, _, tag = rest.partition(":")
         return ExplainTarget(model, tag) if model in analysis.models else None
+    if kind == "head":
+        head, _, output = rest.partition(":")
+        scores = analysis.heads.get(head)
+        value_of = output.removesuffix(LOWERS)
+        if scores is None or value_of not in scores.labels:
+            return None
+        return ExplainTarget(head, output, True, float(scores.probs[scores.labels.index(value_of)]))
     if kind != "canonical":
         return None
-    entry = next((item for item in vocabulary.labels if item.name == rest), None)
-    if entry is None:
+    try:
+        source = resolve(rest, analysis, vocabulary)
+    except ExplainError:
         return None
-    best: tuple[float, str] | None = None
-    for model, tags in entry.sources.items():
-        scores = analysis.models.get(model)
-        if scores is None:
-            continue
-        for tag in tags:
-            if tag in scores.labels:
-                score = float(scores.scores[scores.labels.index(tag)])
-                if best is None or score > best[0]:
-                    best = (score, model)
-    if best is not None:
-        return ExplainTarget(best[1], rest)
-    if DEFAULT_EXPLAIN_MODEL in analysis.models:
-        return ExplainTarget(DEFAULT_EXPLAIN_MODEL, rest)
-    return None
+    return ExplainTarget(source.source, source.label, source.head)
 
 
 class ExplainCancelled(Exception):
@@ -76,12 +85,14 @@ class ExplainCancelled(Exception):
 
 
 class ExplainModels:
-    """The lane's own copies of the networks, each with a cancel hook. Plain Python, used on the lane only."""
+    """The lane's own copies of the networks, each with a cancel hook, and the heads over them (loaded
+    once each). Plain Python, used on the lane only."""
 
     def __init__(self, device: str):
         self.device = device
         self.running_cancel_event: threading.Event | None = None  # the request being computed now
         self._models: dict[str, tuple[torch.nn.Module, object]] = {}
+        self._heads: dict[str, HeadNet] = {}
 
     def get(self, name: str):
         if name not in self._models:
@@ -89,6 +100,13 @@ class ExplainModels:
             net.register_forward_pre_hook(self._check_cancelled)
             self._models[name] = (net, card)
         return self._models[name]
+
+    def head(self, name: str) -> HeadNet:
+        """The head over the lane's taggers (their cancel hooks fire inside it)."""
+        if name not in self._heads:
+            head, card = load_head(name)
+            self._heads[name] = HeadNet(head, card, {model: self.get(model) for model in card.inputs})
+        return self._heads[name]
 
     def _check_cancelled(self, _module, _inputs) -> None:
         event = self.running_cancel_event
@@ -109,11 +127,17 @@ class ExplainRequest:
 def explain_for_display(ctx: TaskContext, models: ExplainModels, request: ExplainRequest):
     """The lane's side: the map (cached) and its sentence."""
     ctx.check()
-    net_and_card = models.get(request.target.model)
+    target = request.target
+    if target.head:
+        net = models.head(target.model)
+        mel = net.mel
+    else:
+        net = models.get(target.model)
+        mel = net[1].mel
     models.running_cancel_event = ctx.cancel_event
     try:
         explanation = explain(
-            net_and_card,
+            net,
             request.spectrogram,
             request.target.model,
             request.target.label,
@@ -126,7 +150,7 @@ def explain_for_display(ctx: TaskContext, models: ExplainModels, request: Explai
         raise TaskCancelled from None
     finally:
         models.running_cancel_event = None
-    return explanation, describe(explanation, request.spectrogram, mel=net_and_card[1].mel)
+    return explanation, describe(explanation, request.spectrogram, mel=mel, value=target.value)
 
 
 class ExplainWorker(QObject):

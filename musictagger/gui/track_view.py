@@ -17,6 +17,8 @@ from musictagger.gui.suggestions_panel import SuggestionsPanel
 from musictagger.gui.track_labels import (
     LabelRow,
     canonical_label_rows,
+    dimension_rows,
+    overlay_groups,
     raw_label_rows,
     suggestions,
     upsample_over_time,
@@ -234,10 +236,11 @@ class TrackView(QWidget):
             self._show_spectrogram(self._spec_buffer)
             self.spec_plot.setXRange(0, len(self._spec_buffer) * analysis.frame_seconds, padding=0)
         canonical = canonical_label_rows(analysis, self.vocabulary)
+        dimensions = dimension_rows(analysis)
         raw = raw_label_rows(analysis)
-        self._rows = {row.key: row for row in canonical + raw}
+        self._rows = {row.key: row for row in canonical + dimensions + raw}
         self._show_taggram(raw[:TAGGRAM_LABELS])
-        self._fill_label_selector(canonical, raw)
+        self._fill_label_selector(overlay_groups(canonical, dimensions, raw))
         self.suggestions.set_suggestions(
             suggestions(analysis, self.vocabulary, "genre"), suggestions(analysis, self.vocabulary, "mood")
         )
@@ -261,20 +264,28 @@ class TrackView(QWidget):
         self.taggram_plot.getAxis("left").setTicks([ticks, []])
         self.taggram_plot.setYRange(0, len(rows), padding=0)
 
-    def _fill_label_selector(self, canonical: list[LabelRow], raw: list[LabelRow]) -> None:
+    def _fill_label_selector(self, groups: list[tuple[str, list[LabelRow]]]) -> None:
+        """One entry per label, under a heading per group (Genres, Moods, Energy & valence, …, Raw model
+        tags); headings cannot be chosen. The first label (the track's best genre) is explained at once."""
         selector = self.label_selector
         selector.blockSignals(True)
         selector.clear()
-        for row in canonical:
-            selector.addItem(f"{row.name}  {row.score:.0%}", row.key)
-        if canonical and raw:
-            selector.insertSeparator(selector.count())
-        for row in raw:
-            selector.addItem(f"{row.name} (raw)  {row.score:.0%}", row.key)
+        first = None
+        for title, rows in groups:
+            selector.addItem(title)
+            heading = selector.model().item(selector.count() - 1)
+            heading.setEnabled(False)
+            font = heading.font()
+            font.setBold(True)
+            heading.setFont(font)
+            for row in rows:
+                selector.addItem(f"  {row.text}", row.key)
+                if first is None:
+                    first = selector.count() - 1
         selector.blockSignals(False)
-        if selector.count():
-            selector.setCurrentIndex(0)
-            self._on_label_selected(0)
+        if first is not None:
+            selector.setCurrentIndex(first)
+            self._on_label_selected(first)
 
     # -- overlay ----------------------------------------------------------------------------------
 
@@ -318,7 +329,8 @@ class TrackView(QWidget):
             self.overlay_caption.setText(f"{name}: no explanation for this label (taggram shown)")
             return
         self.overlay_caption.setText(f"Explaining {name}…")
-        self.overlay_caption.setToolTip(f"Model {target.model}, method {self.explainer.method}")
+        network = f"Head {target.model}" if target.head else f"Model {target.model}"
+        self.overlay_caption.setToolTip(f"{network}, method {self.explainer.method}")
         self.explainer.request(analysis.spectrogram, target, track_key(analysis.path))
 
     def _on_explained(self, explanation, sentence: str) -> None:
@@ -329,10 +341,7 @@ class TrackView(QWidget):
         self.set_overlay(explanation_display_map(explanation.map, explanation.frame_seconds))
         self.spectrogram_image.setOpacity(EXPLANATION_SPECTROGRAM_OPACITY)
         self.overlay_caption.setText(sentence)
-        self.overlay_caption.setToolTip(
-            f"Evidence for {explanation.label} by {explanation.model} ({explanation.method}); "
-            f"raw tags: {', '.join(explanation.tags)}"
-        )
+        self.overlay_caption.setToolTip(explanation_tooltip(explanation))
         self.explanation_shown.emit(key)
 
     def _on_explain_failed(self, message: str) -> None:
@@ -375,6 +384,25 @@ class TrackView(QWidget):
             if plot.vb.sceneBoundingRect().contains(pos):
                 self.seek_requested.emit(max(0.0, plot.vb.mapSceneToView(pos).x()))
                 return
+
+
+def explanation_tooltip(explanation) -> str:
+    """Which network the map runs through, by which method, and what it shows."""
+    if not explanation.head:
+        return (
+            f"Evidence for {explanation.label} by {explanation.model} ({explanation.method}); "
+            f"raw tags: {', '.join(explanation.tags)}"
+        )
+    text = (
+        f"Evidence for {explanation.label} from head {explanation.head} "
+        f"(output {', '.join(explanation.tags)}), back through {' + '.join(explanation.models)} to the "
+        f"spectrogram ({explanation.method})"
+    )
+    if explanation.direction:
+        text += f"; the map shows what {explanation.direction} the value"
+    if explanation.approximate:
+        text += "; the head has a hidden layer, so per-patch evidence is an approximation"
+    return text
 
 
 def _moving_average(values: np.ndarray, width: int, axis: int) -> np.ndarray:
