@@ -3,6 +3,11 @@
 A track is decoded once per sample rate its models need. The log-mel front end is a torch module on the
 model's device and runs per batch of patches, so memory stays bounded by the batch, not the track: a
 2-hour mix never has its whole spectrogram on the GPU at once.
+
+Tempo and key are a stage of the same pass (``tempo_key.TempoKeyStage``, when the Analyzer is given
+one): it reads the signal already decoded for the first front end, so no track is decoded twice. A track
+whose tagger analyses are current but whose tempo and key are not gets the stage alone
+(``analyse_tempo_key_files``: decode, tempo, key; no network runs).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +36,7 @@ from musictagger.heads.model import (
 )
 from musictagger.heads.model import predict as head_predict
 from musictagger.spectrogram import LogMelSpectrogram
+from musictagger.tempo_key import TempoKey, TempoKeyStage
 
 # Called with (first frame index, log-mel frames of that chunk) as a track is analysed, so a viewer can
 # draw the spectrogram progressively. Returning True asks the analysis to stop (cancel).
@@ -71,6 +78,7 @@ class TrackAnalysis:
     frame_seconds: float
     spectrogram: np.ndarray | None = field(default=None, repr=False)  # (frames, n_mels) if kept
     heads: dict[str, HeadScores] = field(default_factory=dict)  # {head name: its label probabilities}
+    tempo_key: TempoKey | None = None  # None when the Analyzer runs no tempo/key stage
 
     def raw_tags(self) -> dict[str, dict[str, float]]:
         """``{model: {raw tag: probability}}``: every tag of every model."""
@@ -104,6 +112,15 @@ class AnalysisResult:
 
     path: str
     analysis: TrackAnalysis | None = None
+    error: MusictaggerError | None = None
+
+
+@dataclass(frozen=True)
+class TempoKeyResult:
+    """One entry of a tempo/key-only batch: the estimate, or the error that stopped it for this file."""
+
+    path: str
+    tempo_key: TempoKey | None = None
     error: MusictaggerError | None = None
 
 
@@ -177,6 +194,8 @@ class Analyzer:
 
     ``model_names`` defaults to every tagger (musicnn) in the model folders; a trained research model runs
     when named. ``heads`` defaults to every head whose input models are loaded; ``()`` runs none.
+    ``tempo_key``: the tempo/key stage to run on every track (None: none; services.analysis.Models.load
+    gives one from the settings).
     """
 
     def __init__(
@@ -185,7 +204,9 @@ class Analyzer:
         device: str = "auto",
         batch_size: int | None = None,
         heads: Sequence[str] | None = None,
+        tempo_key: TempoKeyStage | None = None,
     ):
+        self.tempo_key = tempo_key
         self.device = resolve_device(device)
         self.device_name = describe_device(self.device)
         if batch_size is None:
@@ -243,6 +264,21 @@ class Analyzer:
         """The track at every sample rate the models need (decoding is the slow, parallelisable part)."""
         return {rate: load_audio(path, sample_rate=rate) for rate in self.sample_rates}
 
+    @property
+    def tempo_key_rate(self) -> int:
+        """The sample rate the tempo/key stage reads: the first front end's, decoded for it anyway."""
+        return self._groups[0].sample_rate
+
+    def decode_for_tempo_key(self, path: str | os.PathLike) -> np.ndarray:
+        """The track at the rate the tempo/key stage reads, for a track that needs nothing else."""
+        return load_audio(path, sample_rate=self.tempo_key_rate)
+
+    def tempo_key_of(self, signal: np.ndarray) -> TempoKey | None:
+        """The tempo/key stage on a decoded signal (at ``tempo_key_rate``); None when there is no stage."""
+        if self.tempo_key is None:
+            return None
+        return self.tempo_key.process(signal, self.tempo_key_rate)
+
     def analyse_file(
         self,
         path: str | os.PathLike,
@@ -271,6 +307,7 @@ class Analyzer:
             if first is None:
                 first = (group, waveform, result)
         group, waveform, result = first
+        tempo_key = self.tempo_key_of(audio[self.tempo_key_rate])
         heads = {}
         for head_name, (head, head_card) in list(self.heads.items()):
             probs = head_predict(head, head_card, head_input(head_card, models))
@@ -289,6 +326,7 @@ class Analyzer:
             frame_seconds=group.hop / group.sample_rate,
             spectrogram=result["spectrogram"],
             heads=heads,
+            tempo_key=tempo_key,
         )
 
     def _patch_features(
@@ -387,6 +425,45 @@ def analyse_files(
     ``prefetch`` tracks decoded ahead of the model and it never waits idle on a decoder. A file that
     fails yields an ``AnalysisResult`` with its error; the batch goes on.
     """
+    # closing(): a caller that stops early (cancel) stops the decode threads at once, not at collection.
+    with closing(
+        _decoded_ahead(paths, analyzer.decode, analyzer.analyse_decoded, decode_workers, prefetch)
+    ) as done:
+        for path, analysis, error in done:
+            yield AnalysisResult(path=path, analysis=analysis, error=error)
+
+
+def analyse_tempo_key_files(
+    analyzer: Analyzer,
+    paths: Iterable[str],
+    *,
+    decode_workers: int = 2,
+    prefetch: int = 4,
+) -> Iterator[TempoKeyResult]:
+    """The tempo/key stage alone on many files, in order: one decode at ``tempo_key_rate`` each, no
+    network run (tracks whose tagger analyses are current). The Analyzer must have a stage."""
+    if analyzer.tempo_key is None:
+        raise ModelError("this analyzer runs no tempo/key stage")
+
+    def estimate(_path: str, signal: np.ndarray) -> TempoKey | None:
+        return analyzer.tempo_key_of(signal)
+
+    with closing(
+        _decoded_ahead(paths, analyzer.decode_for_tempo_key, estimate, decode_workers, prefetch)
+    ) as done:
+        for path, tempo_key, error in done:
+            yield TempoKeyResult(path=path, tempo_key=tempo_key, error=error)
+
+
+def _decoded_ahead(
+    paths: Iterable[str],
+    decode: Callable[[str], object],
+    work: Callable[[str, object], object],
+    decode_workers: int,
+    prefetch: int,
+) -> Iterator[tuple[str, object, MusictaggerError | None]]:
+    """``(path, work(path, decode(path)), None)`` per path in order, or ``(path, None, error)``; the
+    decodes run ahead on worker threads, ``work`` on the caller's."""
     pending: deque = deque()
     source = iter(paths)
     pool = ThreadPoolExecutor(max_workers=max(1, decode_workers), thread_name_prefix="decode")
@@ -395,7 +472,7 @@ def analyse_files(
         path = next(source, None)
         if path is None:
             return False
-        pending.append((path, pool.submit(analyzer.decode, path)))
+        pending.append((path, pool.submit(decode, path)))
         return True
 
     try:
@@ -406,18 +483,18 @@ def analyse_files(
             path, future = pending.popleft()
             submit_next()
             try:
-                analysis = analyzer.analyse_decoded(path, future.result())
+                done = work(path, future.result())
             except MusictaggerError as exc:
-                yield AnalysisResult(path=path, error=exc)
+                yield path, None, exc
                 continue
             except MemoryError:  # a very long recording on a small machine: say so, not numpy's words
                 cause = "not enough memory to decode and analyse it (is it many hours long?)"
-                yield AnalysisResult(path=path, error=AnalysisError(path, cause))
+                yield path, None, AnalysisError(path, cause)
                 continue
             except Exception as exc:  # a decoder or library bug must not end a 20,000-track batch
-                yield AnalysisResult(path=path, error=AnalysisError(path, f"{type(exc).__name__}: {exc}"))
+                yield path, None, AnalysisError(path, f"{type(exc).__name__}: {exc}")
                 continue
-            yield AnalysisResult(path=path, analysis=analysis)
+            yield path, done, None
     finally:
         # A caller that stops early (cancel) must not wait for tracks queued ahead: drop those, and wait
         # only for decodes already running.

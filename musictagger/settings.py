@@ -33,9 +33,11 @@ from typing import Any
 import tomlkit
 
 from musictagger.atomic import write_atomically
-from musictagger.library.policy import ENERGY_MODES, ID3V1_MODES, MODES, WritePolicy
+from musictagger.keys import KEY_NOTATIONS
+from musictagger.library.policy import ENERGY_MODES, ID3V1_MODES, MODES, TEMPO_KEY_MODES, WritePolicy
 from musictagger.paths import config_dir
 from musictagger.taxonomy import SelectionPolicy, Vocabulary, load_vocabulary
+from musictagger.tempo import DEFAULT_RANGE
 
 log = logging.getLogger("musictagger.settings")
 
@@ -106,6 +108,15 @@ def _score_or_auto(value: Any) -> float | str:
         raise SettingsValueError(
             f'"{AUTO}" (per-label calibrated thresholds) or a number from 0 to 1'
         ) from None
+
+
+def _tempo_range(value: Any) -> tuple[float, float]:
+    """Two BPM values, low and high, at least an octave apart (tempi are folded into the range)."""
+    numbers = isinstance(value, list | tuple) and len(value) == 2
+    numbers = numbers and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    if numbers and value[0] >= 20 and value[1] <= 400 and value[1] >= 2 * value[0]:
+        return (float(value[0]), float(value[1]))
+    raise SettingsValueError("[low, high] in BPM, 20 to 400, with high at least twice low, e.g. [70, 180]")
 
 
 def _flag(value: Any) -> bool:
@@ -180,6 +191,15 @@ class AnalysisSettings:
         metadata=_key(_optional(_whole(1)), "patches per model call; absent: 16 on a CPU, 64 on a GPU", "64"),
     )
     workers: int = field(default=2, metadata=_key(_whole(1), "decoding threads"))
+    tempo_key: bool = field(
+        default=True, metadata=_key(_flag, "estimate each track's tempo (BPM) and key; false: neither")
+    )
+    tempo_range: tuple[float, float] = field(
+        default=DEFAULT_RANGE,
+        metadata=_key(
+            _tempo_range, "preferred BPM range [low, high]: a tempo outside is doubled or halved into it"
+        ),
+    )
 
     def __post_init__(self) -> None:
         _check(self)
@@ -235,6 +255,28 @@ class WriteSettings:
         metadata=_key(
             _choice(*ENERGY_MODES),
             "EnergyLevel (1-10): fill (only if empty: keeps Mixed In Key's), replace or skip",
+        ),
+    )
+    bpm_mode: str = field(
+        default=_POLICY.bpm,
+        metadata=_key(
+            _choice(*TEMPO_KEY_MODES),
+            "BPM (a whole number): fill (only if the file has none), replace or skip",
+        ),
+    )
+    key_mode: str = field(
+        default=_POLICY.key,
+        metadata=_key(
+            _choice(*TEMPO_KEY_MODES),
+            "key: fill (only if the file has none: keeps Mixed In Key's), replace or skip",
+        ),
+    )
+    key_notation: str = field(
+        default=_POLICY.key_notation,
+        metadata=_key(
+            _choice(*KEY_NOTATIONS),
+            'how a written key is spelled: short ("Am", Rekordbox/Traktor/Serato), camelot ("8A", Mixed In '
+            'Key), open_key ("1m") or musical ("A minor")',
         ),
     )
     comment_block: bool = field(
@@ -294,6 +336,9 @@ class Settings:
             min_score=None if w.min_score == AUTO else w.min_score,
             comment_block=w.comment_block,
             energy=w.energy_mode,
+            bpm=w.bpm_mode,
+            key=w.key_mode,
+            key_notation=w.key_notation,
             id3v23_separator=w.id3v23_separator,
             id3v1=w.id3v1,
         )

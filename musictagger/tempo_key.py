@@ -10,12 +10,15 @@ version, another tempo range) is estimated again on the next scan, from a decode
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from musictagger.tempo import DEFAULT_RANGE, PULSE_CLARITY_MIN, TempoEstimate, check_range, estimate_tempo
 from musictagger.tonality import KEY_PROFILE, TONAL_SHARE_MIN, KeyEstimate, estimate_key
+
+log = logging.getLogger("musictagger.tempo_key")
 
 # Raise when the estimators or their thresholds change: every track is then estimated again.
 STAGE_VERSION = 1
@@ -65,7 +68,16 @@ class TempoKeyStage:
         )
 
     def process(self, signal: np.ndarray, sample_rate: int) -> TempoKey:
-        return TempoKey(
-            tempo=estimate_tempo(signal, sample_rate, self.tempo_range),
-            key=estimate_key(signal, sample_rate),
-        )
+        """Tempo and key of one decoded track. An estimator that breaks gives no value and says why: the
+        taggers' results of the same pass must not be lost to it."""
+        try:
+            tempo = estimate_tempo(signal, sample_rate, self.tempo_range)
+        except Exception as exc:  # a library bug on one odd file; the batch and the other stages go on
+            log.warning("tempo estimation failed: %s: %s", type(exc).__name__, exc)
+            tempo = TempoEstimate(None, 0.0, f"tempo estimation failed ({type(exc).__name__}: {exc})")
+        try:
+            key = estimate_key(signal, sample_rate)
+        except Exception as exc:
+            log.warning("key estimation failed: %s: %s", type(exc).__name__, exc)
+            key = KeyEstimate(None, 0.0, 0.0, f"key estimation failed ({type(exc).__name__}: {exc})")
+        return TempoKey(tempo=tempo, key=key)

@@ -63,11 +63,13 @@ class SpyAnalyzer:
     """Records what the service asks of the Analyzer (loading models is not what is tested here)."""
 
     calls: ClassVar[list] = []
+    tempo_key_stages: ClassVar[list] = []
 
-    def __init__(self, model_names=None, device="auto", batch_size=None, heads=None):
+    def __init__(self, model_names=None, device="auto", batch_size=None, heads=None, tempo_key=None):
         SpyAnalyzer.calls.append(
             {"models": model_names, "device": device, "batch_size": batch_size, "heads": heads}
         )
+        SpyAnalyzer.tempo_key_stages.append(tempo_key)
 
 
 def test_models_are_built_from_the_analysis_settings(monkeypatch, vocabulary):
@@ -88,6 +90,11 @@ def test_models_are_built_from_the_analysis_settings(monkeypatch, vocabulary):
     assert SpyAnalyzer.calls[-1]["heads"] == ()  # no heads at all
     Models.load(Settings())
     assert SpyAnalyzer.calls[-1] == {"models": None, "device": "auto", "batch_size": None, "heads": None}
+    assert SpyAnalyzer.tempo_key_stages[-1].tempo_range == (70.0, 180.0)  # tempo and key by default
+    Models.load(Settings().replace(analysis={"tempo_range": (80, 170)}))
+    assert SpyAnalyzer.tempo_key_stages[-1].tempo_range == (80.0, 170.0)
+    Models.load(Settings().replace(analysis={"tempo_key": False}))
+    assert SpyAnalyzer.tempo_key_stages[-1] is None
 
 
 @pytest.fixture(scope="module")

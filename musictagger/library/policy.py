@@ -13,6 +13,12 @@ canonical genres, and "don't overwrite what I set". Hence:
 
 No mode ever deletes a field for lack of evidence: with no suggestion above the threshold the field stays.
 
+Tempo and key are one value each, like energy: ``fill`` (the default: never overwrite a BPM or key the
+user, Mixed In Key or Rekordbox already wrote), ``replace`` or ``skip``. BPM is written as a whole number
+(ID3's TBPM and MP4's tmpo hold integers, and DJ software lays its own beat grid anyway); the key in the
+notation ``key_notation`` names (keys.py: ``short`` "Am" by default, as Rekordbox, Traktor and Serato
+write TKEY; ``camelot`` "8A" as Mixed In Key does; ``open_key`` "1m"; ``musical`` "A minor").
+
 The comment block (``[mood: Chill; Mellow | genre: Jazz]``, see tags/comment_block.py) always holds the
 suggestions of both categories, whatever the field modes: DJ software shows the comment but not MOOD, so
 "mood only in the comment" is ``mood="skip", comment_block=True``. The block goes into the first comment
@@ -26,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from musictagger.keys import KEY_NOTATIONS
 from musictagger.tags import set_comment_block
 from musictagger.tags.containers import DEFAULT_ID3V1, ID3V1_MODES
 from musictagger.taxonomy import Vocabulary
@@ -37,6 +44,10 @@ LABEL_FIELDS = ("genre", "mood")
 BLOCK_ORDER = ("mood", "genre", "energy")
 #: Energy is one number: merge means nothing for it, so it is filled, replaced or skipped.
 ENERGY_MODES = ("fill", "replace", "skip")
+#: So are BPM and key.
+TEMPO_KEY_MODES = ENERGY_MODES
+#: The notation TKEY and its equivalents get by default: what Rekordbox, Traktor and Serato write and read.
+DEFAULT_KEY_NOTATION = "short"
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,9 @@ class WritePolicy:
     min_score: float | None = None
     comment_block: bool = False
     energy: str = "fill"  # the EnergyLevel field: fill keeps what Mixed In Key (or the user) put there
+    bpm: str = "fill"  # TBPM and its equivalents: fill never overwrites a BPM already there
+    key: str = "fill"  # TKEY and its equivalents (Vorbis also counts Picard's KEY as a key already there)
+    key_notation: str = DEFAULT_KEY_NOTATION  # keys.KEY_NOTATIONS: how a written key is spelled
     # ID3v2.3 has no multi-valued text frames: genre and mood values are joined with this (and split on it
     # when read back), so reading and writing must agree; undo uses the batch's own.
     id3v23_separator: str = "; "
@@ -72,8 +86,15 @@ class WritePolicy:
                 raise ValueError(f"{name} must be a whole number ≥ 0, not {value!r}")
         if not isinstance(self.id3v23_separator, str) or not self.id3v23_separator:
             raise ValueError("id3v23_separator must be a non-empty string")
-        if self.energy not in ENERGY_MODES:
-            raise ValueError(f"energy mode must be one of {', '.join(ENERGY_MODES)}, not {self.energy!r}")
+        for name in ("energy", "bpm", "key"):
+            if getattr(self, name) not in ENERGY_MODES:
+                raise ValueError(
+                    f"{name} mode must be one of {', '.join(ENERGY_MODES)}, not {getattr(self, name)!r}"
+                )
+        if self.key_notation not in KEY_NOTATIONS:
+            raise ValueError(
+                f"key_notation must be one of {', '.join(KEY_NOTATIONS)}, not {self.key_notation!r}"
+            )
         if self.min_score is not None and not (
             isinstance(self.min_score, int | float) and 0.0 <= self.min_score <= 1.0
         ):

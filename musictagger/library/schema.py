@@ -63,6 +63,20 @@ class Track(Base):
     # From the energy_valence head: energy on Mixed In Key's 1-10 scale, valence -1 (negative) .. 1.
     energy: Mapped[float | None] = mapped_column(Float, index=True)
     valence: Mapped[float | None] = mapped_column(Float)
+    # Tempo and key (musictagger/tempo_key.py, migration 0004): bpm folded into the preferred range; key
+    # the canonical name ("A minor", "F# major": keys.py), which sorts and filters one way whatever the
+    # notation shown. Each is None with its reason when the audio has none (too short, silent, no steady
+    # beat, no pitched content); the confidences are the estimators' (pulse clarity, key strength, 0..1).
+    bpm: Mapped[float | None] = mapped_column(Float, index=True)
+    bpm_confidence: Mapped[float | None] = mapped_column(Float)
+    bpm_reason: Mapped[str | None] = mapped_column(Text)
+    key: Mapped[str | None] = mapped_column(String(16), index=True)
+    key_confidence: Mapped[float | None] = mapped_column(Float)
+    key_reason: Mapped[str | None] = mapped_column(Text)
+    # What estimated them (TempoKeyStage.basis) from which audio (the fingerprint then): when either differs
+    # from now, the next analysis run estimates them again from a decode alone (library/store.py).
+    tempo_key_basis: Mapped[str | None] = mapped_column(String(128))
+    tempo_key_fingerprint: Mapped[str | None] = mapped_column(String(64))
     scanned_at: Mapped[datetime] = mapped_column(DateTime)
     missing_since: Mapped[datetime | None] = mapped_column(DateTime)
 

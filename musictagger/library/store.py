@@ -4,6 +4,11 @@ An analysis is current when it was made from the track's present audio (same fin
 keeps it, new audio does not) by the present version of its model. Each result is saved in its own
 transaction as it lands, so an interrupted run loses at most the track in progress and the next run
 resumes with the rest.
+
+Tempo and key (Track.bpm, Track.key, …) are current when the track's ``tempo_key_basis`` is the
+analyzer's stage's (same estimators and settings) and ``tempo_key_fingerprint`` its present audio. A
+track analysed before tempo and key existed, or under another tempo range, gets them from a decode and
+the tempo/key stage alone: the taggers do not run again (``analyse_pending``'s second pass).
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import numpy as np
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from musictagger.analysis import Analyzer, TrackAnalysis, analyse_files
+from musictagger.analysis import Analyzer, TrackAnalysis, analyse_files, analyse_tempo_key_files
 from musictagger.catalog import ModelCard
 from musictagger.library.db import Library
 from musictagger.library.labelling import missing_head_outputs, rebuild_labels, relabel_if_stale
 from musictagger.library.scanner import report_path, utc_now
 from musictagger.library.schema import Analysis, Track
 from musictagger.taxonomy import Vocabulary
+from musictagger.tempo_key import TempoKey
 
 # Called after each track is saved: (track id, the analysis or None, the error's cause or None).
 ResultCallback = Callable[[int, TrackAnalysis | None, str | None], None]
@@ -47,6 +53,8 @@ class AnalyseReport:
     stopped: bool = False  # should_stop() ended the run early; the rest is analysed next time
     elapsed_s: float = 0.0
     relabelled: int = 0  # analysed tracks whose labels were rebuilt (a vocabulary or head changed)
+    tempo_key_pending: int = 0  # analysed tracks that lacked a current tempo/key when the second pass began
+    tempo_key_only: int = 0  # of those, estimated from a decode alone (no tagger run)
 
 
 def analyses_needed(
@@ -85,8 +93,10 @@ def save_analysis(
     analysis: TrackAnalysis,
     cards: Mapping[str, ModelCard],
     vocabulary: Vocabulary,
+    tempo_key_basis: str | None = None,
 ) -> None:
-    """Upsert one Analysis row per model of ``analysis``, then rebuild the track's labels."""
+    """Upsert one Analysis row per model of ``analysis``, then rebuild the track's labels; with
+    ``tempo_key_basis`` (the stage's) also store the analysis' tempo and key."""
     now = utc_now()
     existing = {row.model: row for row in track.analyses}
     for name, result in analysis.models.items():
@@ -107,6 +117,38 @@ def save_analysis(
         track.duration_s = float(analysis.duration_s)
     outputs, regression = missing_head_outputs(track, analysis.head_scores())
     rebuild_labels(track, vocabulary, outputs, regression)
+    if analysis.tempo_key is not None and tempo_key_basis is not None:
+        save_tempo_key(track, analysis.tempo_key, tempo_key_basis)
+
+
+def save_tempo_key(track: Track, result: TempoKey, basis: str) -> None:
+    """Store a track's tempo and key (each None with its reason), and what made them from which audio."""
+    track.bpm = result.tempo.bpm
+    track.bpm_confidence = float(result.tempo.confidence)
+    track.bpm_reason = result.tempo.reason
+    track.key = result.key.key.musical if result.key.key is not None else None
+    track.key_confidence = float(result.key.confidence)
+    track.key_reason = result.key.reason
+    track.tempo_key_basis = basis
+    track.tempo_key_fingerprint = track.fingerprint
+
+
+def tempo_key_needed(session: Session, basis: str) -> list[Track]:
+    """Tracks (present, readable) whose tempo and key are missing or were not made by ``basis`` from the
+    track's present audio, by path."""
+    query = (
+        select(Track)
+        .where(
+            Track.missing_since.is_(None),
+            Track.error.is_(None),
+            or_(
+                Track.tempo_key_basis.is_distinct_from(basis),
+                Track.tempo_key_fingerprint.is_distinct_from(Track.fingerprint),
+            ),
+        )
+        .order_by(Track.path, Track.id)
+    )
+    return list(session.scalars(query))
 
 
 def load_analysis(session: Session, track: Track) -> dict[str, StoredAnalysis]:
@@ -135,11 +177,14 @@ def analyse_pending(
     decode_workers: int = 2,
 ) -> AnalyseReport:
     """Analyse every track that lacks a current analysis by the analyzer's models, saving each result
-    as it lands. A file that fails gets ``Track.error`` (the next scan reads it again) and an entry in
-    the report. ``should_stop()`` is polled between tracks (the GUI's cancel).
+    as it lands; then, when the analyzer has a tempo/key stage, estimate tempo and key of every track
+    still lacking a current estimate from a decode alone. A file that fails gets ``Track.error`` (the
+    next scan reads it again) and an entry in the report. ``should_stop()`` is polled between tracks (the
+    GUI's cancel); ``on_result`` is called after each track of either pass.
     """
     started = time.perf_counter()
     versions = {name: card.version for name, card in analyzer.cards.items()}
+    basis = analyzer.tempo_key.basis if analyzer.tempo_key is not None else None
     with library.session() as session:
         # A new vocabulary or head relabels what is already analysed (no audio decoded) before the rest.
         report_relabelled = relabel_if_stale(session, vocabulary)
@@ -165,14 +210,57 @@ def analyse_pending(
                     track.error = cause
                     report.errors.append((report_path(track.path_key), cause))
                 else:
-                    save_analysis(session, track, result.analysis, analyzer.cards, vocabulary)
+                    save_analysis(session, track, result.analysis, analyzer.cards, vocabulary, basis)
                     report.analysed += 1
             if on_result is not None:
                 on_result(track_id, result.analysis, cause)
     finally:
         results.close()  # stops the decode threads after a stop or an error
+    if basis is not None and not report.stopped:
+        _estimate_tempo_key_pending(library, analyzer, basis, report, on_result, should_stop, decode_workers)
     report.elapsed_s = time.perf_counter() - started
     return report
+
+
+def _estimate_tempo_key_pending(
+    library: Library,
+    analyzer: Analyzer,
+    basis: str,
+    report: AnalyseReport,
+    on_result: ResultCallback | None,
+    should_stop: Callable[[], bool] | None,
+    decode_workers: int,
+) -> None:
+    """The second pass: tempo and key from a decode alone for tracks whose analyses are current."""
+    with library.session() as session:
+        todo = [(t.id, t.path_key) for t in tempo_key_needed(session, basis)]
+    report.tempo_key_pending = len(todo)
+    results = analyse_tempo_key_files(
+        analyzer, [os.fsdecode(key) for _, key in todo], decode_workers=decode_workers
+    )
+    try:
+        for track_id, _ in todo:
+            if should_stop is not None and should_stop():
+                report.stopped = True
+                break
+            result = next(results)
+            cause = None
+            if result.error is not None:
+                cause = getattr(result.error, "cause", None) or str(result.error)
+            with library.session() as session, session.begin():
+                track = session.get(Track, track_id)
+                if track is None:
+                    continue
+                if cause is not None:
+                    track.error = cause
+                    report.errors.append((report_path(track.path_key), cause))
+                else:
+                    save_tempo_key(track, result.tempo_key, basis)
+                    report.tempo_key_only += 1
+            if on_result is not None:
+                on_result(track_id, None, cause)
+    finally:
+        results.close()
 
 
 def _versions_by_model(

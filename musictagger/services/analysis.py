@@ -19,6 +19,7 @@ from musictagger.library.scanner import ProgressCallback, ScanReport, scan
 from musictagger.library.store import AnalyseReport, ResultCallback, analyse_pending
 from musictagger.settings import Settings
 from musictagger.taxonomy import Vocabulary
+from musictagger.tempo_key import TempoKeyStage
 
 
 @dataclass
@@ -41,13 +42,17 @@ class Models:
             device=analysis.device,
             batch_size=analysis.batch_size,
             heads=_with_labelling_heads(analysis.heads_to_run(), analysis.models, vocabulary),
+            tempo_key=TempoKeyStage(analysis.tempo_range) if analysis.tempo_key else None,
         )
         return cls(analyzer=analyzer, vocabulary=vocabulary, decode_workers=analysis.workers)
 
     def describe(self) -> str:
         """``models A, B, heads C on <device>``: what a run says it uses."""
         heads = f", heads {', '.join(self.analyzer.heads)}" if self.analyzer.heads else ""
-        return f"models {', '.join(self.analyzer.model_names)}{heads} on {self.analyzer.device_name}"
+        tempo_key = ", tempo and key" if self.analyzer.tempo_key is not None else ""
+        return (
+            f"models {', '.join(self.analyzer.model_names)}{heads}{tempo_key} on {self.analyzer.device_name}"
+        )
 
 
 def scan_and_analyse(
@@ -61,7 +66,8 @@ def scan_and_analyse(
     read_workers: int | None = None,
 ) -> tuple[ScanReport | None, AnalyseReport | None]:
     """Bring the index up to date with ``paths`` (library.scanner.scan), then analyse every track that
-    lacks a current analysis by ``models`` (library.store.analyse_pending).
+    lacks a current analysis by ``models`` (library.store.analyse_pending), and estimate tempo and key
+    of every track that lacks a current estimate (a decode alone where the analyses are current).
 
     No paths: analyse only (ScanReport None). ``models`` None: scan only (AnalyseReport None); so is a
     scan that ``should_stop()`` ended. ``on_scan_progress(report so far, path)`` after each file,
