@@ -46,6 +46,7 @@ from musictagger.gui.mood_map import MoodMap
 from musictagger.gui.player import Player
 from musictagger.gui.runner import Runner, Task
 from musictagger.gui.settings import AppSettings
+from musictagger.gui.similar_panel import add_similar_panel
 from musictagger.gui.tag_actions import TagActions
 from musictagger.gui.track_view import TrackView, format_time
 from musictagger.gui.worker import AnalysisWorker
@@ -152,6 +153,7 @@ class MainWindow(QMainWindow):
         self.tag_actions = TagActions(
             self
         )  # review dock + Tags menu; before restoreState, which places docks
+        self.similar_panel = add_similar_panel(self)  # "More like this", tabbed with the review dock
         self.refresh_library()
         self.resize(1280, 760)
         self.restore_window_state()
