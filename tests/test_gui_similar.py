@@ -1,0 +1,128 @@
+""" "More like this" in the app, offscreen: the panel on its runner lane, and in the main window."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+from helpers import close_window, open_window, wait_for_table
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget
+from test_similar import MODELS, Crate, around
+
+from musictagger.gui.runner import Runner
+from musictagger.gui.similar_panel import COL_BPM, COL_KEY, COL_MATCH, SIMILAR_LANE, SimilarPanel
+from musictagger.library import open_library
+
+TIMEOUT_MS = 60_000
+
+
+def fill_crate(library, folder, cards, vocabulary) -> Crate:
+    """query, then near / middle / far from it, and a track without analysis."""
+    rng = np.random.default_rng(11)
+    folder.mkdir()
+    crate = Crate(library, folder, cards, vocabulary)
+    query = {m: rng.normal(size=cards[m].embedding_dim).astype(np.float32) for m in MODELS}
+    extra = (lambda bpm, key: {"bpm": bpm, "key": key}) if _has_tempo_key() else (lambda bpm, key: {})
+    crate.add("query", query, **extra(124.0, "A minor"))
+    crate.add("near", around(rng, query, 0.2), **extra(125.0, "E minor"))
+    crate.add("middle", around(rng, query, 1.0), **extra(90.0, "F# major"))
+    crate.add("far", {m: -query[m] for m in MODELS}, **extra(None, None))
+    crate.add("unanalysed")
+    return crate
+
+
+def _has_tempo_key() -> bool:
+    from musictagger.library import Track
+
+    return hasattr(Track, "bpm") and hasattr(Track, "key")
+
+
+@pytest.fixture(scope="module")
+def cards():
+    from musictagger.catalog import load_card
+
+    return {name: load_card(name) for name in MODELS}
+
+
+@pytest.fixture
+def panel(qtbot, library, tmp_path, cards, vocabulary):
+    runner = Runner()
+    crate = fill_crate(library, tmp_path / "Music", cards, vocabulary)
+    widget = SimilarPanel(library, runner)
+    qtbot.addWidget(widget)
+    widget.show()
+    widget.crate = crate
+    yield widget
+    runner.shutdown()
+
+
+def test_the_panel_lists_the_nearest_tracks_with_tempo_and_key(qtbot, panel):
+    ids = panel.crate.ids
+    panel.show_track(ids["query"])
+    qtbot.waitUntil(
+        lambda: panel.neighbour_ids() == [ids[n] for n in ("near", "middle", "far")], timeout=TIMEOUT_MS
+    )
+    table = panel.table
+    assert table.item(0, COL_MATCH).text().endswith("%") and table.item(2, COL_MATCH).text().startswith("-")
+    if _has_tempo_key():
+        assert table.item(0, COL_BPM).text() == "125.0" and table.item(0, COL_KEY).text() == "9A  E minor"
+        assert table.item(2, COL_BPM).text() == "–" and table.item(2, COL_KEY).text() == "–"
+        # Compatible key and ±6 % (half/double): only "near" (E minor, 125) mixes into A minor at 124.
+        panel.key_choice.setCurrentIndex(1)
+        panel.tempo_choice.setChecked(True)
+        qtbot.waitUntil(lambda: panel.neighbour_ids() == [ids["near"]], timeout=TIMEOUT_MS)
+        panel.key_choice.setCurrentIndex(0)
+        panel.tempo_choice.setChecked(False)
+        qtbot.waitUntil(lambda: len(panel.neighbour_ids()) == 3, timeout=TIMEOUT_MS)
+    # Double-click: the neighbour's id and path go to whoever selects it.
+    with qtbot.waitSignal(panel.track_activated, timeout=TIMEOUT_MS) as activated:
+        panel.table.cellDoubleClicked.emit(1, 1)
+    assert activated.args == [ids["middle"], str(panel.crate.folder / "middle.ogg")]
+
+
+def test_a_track_without_analysis_says_so_and_a_hidden_panel_waits(qtbot, panel):
+    ids = panel.crate.ids
+    panel.show_track(ids["unanalysed"])
+    qtbot.waitUntil(lambda: "Not analysed yet" in panel.status.text(), timeout=TIMEOUT_MS)
+    assert panel.neighbour_ids() == []
+    panel.hide()
+    panel.show_track(ids["near"])
+    assert not panel.runner.busy(SIMILAR_LANE)  # nothing asked while nobody can see the answer
+    panel.show()
+    qtbot.waitUntil(lambda: panel.neighbour_ids()[:1] == [ids["query"]], timeout=TIMEOUT_MS)
+
+
+def test_the_window_shows_more_like_this_one_click_away_and_walks_to_a_neighbour(
+    qtbot, tmp_path, monkeypatch, cards, vocabulary
+):
+    db = tmp_path / "library.sqlite"
+    monkeypatch.setenv("MUSICTAGGER_DB", str(db))
+    with open_library(db) as library:
+        crate = fill_crate(library, tmp_path / "Music", cards, vocabulary)
+    ids = crate.ids
+    window = open_window(qtbot, tmp_path)
+    try:
+        wait_for_table(qtbot, window.library_model)
+        panel = window.similar_panel
+        dock = panel.parentWidget()
+        assert (
+            isinstance(dock, QDockWidget)
+            and window.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        review_dock = window.tag_actions.review_panel.parentWidget()
+        assert dock in window.tabifiedDockWidgets(review_dock)  # a tab beside the review panel: one click
+        dock.raise_()
+        qtbot.waitUntil(panel.isVisible, timeout=TIMEOUT_MS)
+        assert window.library_view.select_track(ids["query"])
+        qtbot.waitUntil(
+            lambda: panel.neighbour_ids() == [ids[n] for n in ("near", "middle", "far")], timeout=TIMEOUT_MS
+        )
+        # Double-clicking a neighbour selects it in the library, and the panel follows it.
+        panel.table.cellDoubleClicked.emit(0, 1)
+        qtbot.waitUntil(lambda: window.library_view.selected_track_ids() == [ids["near"]], timeout=TIMEOUT_MS)
+        qtbot.waitUntil(lambda: panel.neighbour_ids()[:1] == [ids["query"]], timeout=TIMEOUT_MS)
+        assert panel.track_id == ids["near"]
+    finally:
+        close_window(window)
