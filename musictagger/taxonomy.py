@@ -12,6 +12,7 @@ written into files come from calibrated heads; raw tagger tags are styles and de
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping
@@ -127,15 +128,20 @@ class Vocabulary:
 
     def canonical_name(self, text: str) -> str | None:
         """The canonical spelling of a label a user or a file wrote (case-insensitive, raw tags too)."""
-        key = _fold(text)
+        return self._names_by_fold.get(_fold(text))
+
+    @functools.cached_property
+    def _names_by_fold(self) -> dict[str, str]:
+        """Folded name or raw tag -> canonical name; the first label naming it wins. Built once: reading a
+        library's suggestions asks this for every label of every track."""
+        names: dict[str, str] = {}
         for label in self.labels:
-            if _fold(label.name) == key:
-                return label.name
-            if any(
-                _fold(tag) == key for tags in (*label.sources.values(), *label.hints.values()) for tag in tags
+            for text in (
+                label.name,
+                *(t for tags in (*label.sources.values(), *label.hints.values()) for t in tags),
             ):
-                return label.name
-        return None
+                names.setdefault(_fold(text), label.name)
+        return names
 
 
 def _fold(text: str) -> str:
