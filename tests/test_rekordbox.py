@@ -39,12 +39,12 @@ SOURCES = {".mp3": "vibe_ace.mp3", ".flac": "vibe_ace.flac", ".m4a": "vibe_ace_a
 TRACKS = {
     "House Music/Deep Night (Original Mix).mp3": (
         dict(title="Deep Night", artist="DJ Ünïcödé", album="Nights & Days", duration_s=412.4, energy=6.4,
-             file_tags={"genre": ["Deep House"], "comment": ["8A - Energy 6"]}),
+             bpm=124.0, key="A minor", file_tags={"genre": ["Deep House"], "comment": ["8A - Energy 6"]}),
         [("genre", "Electronic", 0.9, True), ("style", "House", 0.6, True), ("mood", "Chill", 0.8, True),
          ("mood", "Dark", 0.2, False)],
     ),
     "Beyoncé/Beyoncé – Halo.flac": (
-        dict(title="Halo", artist="Beyoncé", duration_s=261.0, file_tags={}),
+        dict(title="Halo", artist="Beyoncé", duration_s=261.0, bpm=79.456, key="F# major", file_tags={}),
         [("genre", "Pop", 0.7, True), ("genre", "R&B", 0.6, True), ("mood", "Romantic", 0.5, True),
          ("mood", "Happy", 0.45, True), ("mood", "Party", 0.4, True)],
     ),
@@ -53,7 +53,8 @@ TRACKS = {
         [],
     ),
     "🎧 party 🎉.ogg": (
-        dict(title="Party & <Bullshit>", artist='Rave "Crew"', duration_s=199.6, energy=8.6, file_tags={}),
+        dict(title="Party & <Bullshit>", artist='Rave "Crew"', duration_s=199.6, energy=8.6, bpm=128.0,
+             key="Eb minor", file_tags={}),
         [("genre", "Electronic", 0.5, True), ("style", "House", 0.4, True), ("style", "Techno", 0.35, False)],
     ),
     "#1 hit 100% & more; ok.wav": (
@@ -68,19 +69,20 @@ GONE = "Gone/old.mp3"  # in the index, marked missing: never exported
 EXPECTED = {
     "House Music/Deep Night (Original Mix).mp3": dict(
         name="Deep Night", artist="DJ Ünïcödé", album="Nights & Days", genre="Deep House", kind="MP3 File",
-        total_time=412, comments="8A - Energy 6 [mood: Chill | genre: Electronic | energy: 6]"),
+        total_time=412, average_bpm=124.0, tonality="Am",
+        comments="8A - Energy 6 [mood: Chill | genre: Electronic | energy: 6]"),
     "Beyoncé/Beyoncé – Halo.flac": dict(
         name="Halo", artist="Beyoncé", album="", genre="Pop; R&B", kind="FLAC File", total_time=261,
-        comments="[mood: Romantic; Happy | genre: Pop; R&B]"),
+        average_bpm=79.46, tonality="F#", comments="[mood: Romantic; Happy | genre: Pop; R&B]"),
     "日本/東京の夜.m4a": dict(
         name="東京の夜", artist="", album="", genre="", kind="M4A File", total_time=30,
-        comments='Tokyo <live> "rare" & \'raw\'\nsecond line'),
+        average_bpm=None, tonality=None, comments='Tokyo <live> "rare" & \'raw\'\nsecond line'),
     "🎧 party 🎉.ogg": dict(
         name="Party & <Bullshit>", artist='Rave "Crew"', album="", genre="Electronic", kind="OGG File",
-        total_time=200, comments="[genre: Electronic | energy: 9]"),
+        total_time=200, average_bpm=128.0, tonality="Ebm", comments="[genre: Electronic | energy: 9]"),
     "#1 hit 100% & more; ok.wav": dict(
         name="#1 Hit", artist="A;B", album="", genre="Techno", kind="WAV File", total_time=20,
-        comments="[mood: Aggressive]"),
+        average_bpm=None, tonality=None, comments="[mood: Aggressive]"),
 }  # fmt: skip
 # The facets' playlists: every confident label (a style under Genre too), not only what a write takes.
 GENRE_PLAYLISTS = {
@@ -208,7 +210,6 @@ def test_an_export_round_trips_every_field(library, music, vocabulary, tmp_path)
         file = folder / name
         assert track.path == str(file)
         assert track.size == file.stat().st_size
-        assert track.average_bpm is None and track.tonality is None  # not analysed for tempo and key
         fields = {key: getattr(track, key) for key in EXPECTED[name]}
         assert fields == EXPECTED[name], name
 
@@ -246,7 +247,9 @@ def test_the_file_has_the_published_structure(library, music, vocabulary, tmp_pa
     for track in tracks:
         assert track.get("Location").startswith("file://localhost/")
         assert int(track.get("Size")) > 0 and int(track.get("TotalTime")) > 0
-        assert "AverageBpm" not in track.attrib and "Tonality" not in track.attrib
+    # Tempo and key where the analysis found them (two decimals, the musical short form), else left out.
+    assert [(t.get("AverageBpm"), t.get("Tonality")) for t in tracks] == [
+        (None, None), ("79.46", "F#"), ("124.00", "Am"), (None, None), ("128.00", "Ebm")]  # fmt: skip
     # XML-special characters are escaped by the writer, and parse back as themselves.
     assert b"Party &amp; &lt;Bullshit&gt;" in data and b"Rave &quot;Crew&quot;" in data
     assert b"&#10;second line" in data  # a line break inside an attribute

@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from musictagger.keys import try_parse_key
 from musictagger.library.db import Library
 from musictagger.library.policy import LABEL_FIELDS, comment_with_block, resolve_field
 from musictagger.library.queries import FILTER_CATEGORIES, export_m3u8
@@ -170,6 +171,7 @@ def rekordbox_track(
     """One index row as a Rekordbox TRACK: its tags as a write would leave them (module docstring)."""
     tags = track.file_tags or {}
     path = os.fsdecode(track.path_key)
+    key = try_parse_key(track.key)
     genre = resolve_field(fields["genre"].mode, tags.get("genre", []), fields["genre"].values, vocabulary)
     block = {name: list(fields[name].values) for name in LABEL_FIELDS}
     block["energy"] = [str(round(track.energy))] if track.energy is not None else []
@@ -188,7 +190,8 @@ def rekordbox_track(
         kind=kind_of(path),
         size=track.size,
         total_time=round(track.duration_s) if track.duration_s else None,
-        # AverageBpm and Tonality plug in here once tracks.bpm and tracks.key exist (issue 13, tempo/key).
+        average_bpm=round(track.bpm, 2) if track.bpm else None,
+        tonality=key.short if key is not None else None,  # "Am", "F#", "Ebm": Rekordbox's musical form
         comments=comments[0] if comments else "",
     )
 
