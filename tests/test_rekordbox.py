@@ -453,6 +453,23 @@ def test_the_reader_names_what_is_wrong(tmp_path, text, message):
         read_rekordbox_xml(file)
 
 
+def test_the_reader_refuses_entity_bombs_and_external_entities(tmp_path):
+    # Ten levels of ten: 10**10 characters if expanded; expat stops it at its amplification limit.
+    entities = '<!ENTITY a0 "xxxxxxxxxx">' + "".join(
+        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 11)
+    )
+    external = '<!ENTITY x SYSTEM "file:///etc/hostname">'
+    for dtd, value in ((entities, "&a10;"), (external, "&x;")):
+        file = tmp_path / "hostile.xml"
+        file.write_text(
+            f'<?xml version="1.0"?><!DOCTYPE DJ_PLAYLISTS [{dtd}]>'
+            f'<DJ_PLAYLISTS><PRODUCT Name="{value}"/></DJ_PLAYLISTS>',
+            encoding="utf-8",
+        )
+        with pytest.raises(RekordboxFormatError, match="not well-formed XML"):
+            read_rekordbox_xml(file)
+
+
 # -- the command line -------------------------------------------------------------------------------------
 
 
