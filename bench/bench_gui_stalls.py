@@ -14,14 +14,19 @@ The real main window (offscreen, CPU) on a fresh library of N copies of the ship
 
 An event-loop probe (a QTimer every ``--probe-ms``) stamps each tick; a stall is a gap between two
 ticks beyond the timer's own interval. Per phase: ticks, the longest stall, the 99th percentile, and how
-many stalls passed 50 ms. A watchdog thread names what the GUI thread was running during each stall over
+many stalls passed 50 ms; "events ms" is the longest single pass of the event loop (the app's own
+GUI-thread work) and "resume ms" the longest wait to run again after a 1 ms sleep (the GIL or a CPU held
+elsewhere). A watchdog thread names what the GUI thread was running during each stall over
 the limit (the innermost frames of the project's code), so a regression says where it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import logging
 import os
+import pstats
 import shutil
 import subprocess
 import sys
@@ -122,6 +127,18 @@ class Probe:
         return np.maximum(np.diff(ticks) * 1000 - self.interval_ms, 0.0)
 
 
+class SlowCallbacks(logging.Handler):
+    """Collects the runner's "slow GUI callback" warnings: which callback held the GUI thread, how long."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("slow GUI callback"):
+            self.records.append(record.getMessage().removeprefix("slow GUI callback "))
+
+
 def _where(frame) -> str:
     stack = traceback.extract_stack(frame)
     ours = [f for f in stack if "musictagger" in f.filename and "bench" not in f.filename]
@@ -129,13 +146,37 @@ def _where(frame) -> str:
     return " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(chosen))
 
 
+class LoopSplit:
+    """Splits the GUI thread's time in the waiting loop in two: inside ``processEvents`` (the app's own
+    GUI-thread work: callbacks, painting) and getting the thread running again after a 1 ms sleep (waiting
+    for the GIL or for a CPU). A stall made of the second kind is not the GUI code's doing."""
+
+    def __init__(self):
+        self.events_ms: list[float] = []
+        self.resume_ms: list[float] = []
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.events_ms), len(self.resume_ms)
+
+    def longest(self, mark: tuple[int, int]) -> tuple[float, float]:
+        events, resume = self.events_ms[mark[0] :], self.resume_ms[mark[1] :]
+        return max(events, default=0.0), max(resume, default=0.0)
+
+
+LOOP = LoopSplit()
+
+
 def wait_until(app: QApplication, condition, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} did not finish in {timeout_s:.0f} s")
+        started = time.perf_counter()
         app.processEvents()
+        slept = time.perf_counter()
         time.sleep(0.001)
+        LOOP.events_ms.append((slept - started) * 1000)
+        LOOP.resume_ms.append(max((time.perf_counter() - slept) * 1000 - 1.0, 0.0))
 
 
 def make_library(folder: Path, tracks: int) -> None:
@@ -154,6 +195,11 @@ def main() -> int:
         "--native-stacks",
         action="store_true",
         help="dump the GUI thread's native stack (py-spy) during each stall over the limit",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the GUI thread (cProfile) in every phase after the analysis; print the top functions",
     )
     args = parser.parse_args()
 
@@ -174,22 +220,28 @@ def main() -> int:
     window.show()
     wait_until(app, lambda: window.worker.device_name, 300, "loading the models")
     probe = Probe(args.probe_ms, native_stacks=args.native_stacks)
+    slow_callbacks = SlowCallbacks()
+    logging.getLogger("musictagger.gui.runner").addHandler(slow_callbacks)
+    profiler = cProfile.Profile() if args.profile else None
     probe.start()
-    phases: list[tuple[str, int, int, float]] = []
+    phases: list[tuple[str, int, int, float, tuple[float, float]]] = []
 
     def phase(name: str, start_action, done, timeout_s: float = args.timeout) -> None:
         first = probe.mark()
+        loop_mark = LOOP.mark()
         started = time.perf_counter()
         start_action()
         wait_until(app, done, timeout_s, name)
         for _ in range(20):  # let the results land and the last refreshes run
             app.processEvents()
             time.sleep(0.005)
-        phases.append((name, first, probe.mark(), time.perf_counter() - started))
+        phases.append((name, first, probe.mark(), time.perf_counter() - started, LOOP.longest(loop_mark)))
         print(f"  {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
     worker = window.library_worker
     phase("analysis", lambda: window.add_folders([music]), lambda: not worker.is_busy())
+    if profiler is not None:  # only this (the GUI) thread is profiled
+        profiler.enable()
     panel = window.tag_actions.review_panel
     review_done: list[bool] = []
     panel.review_changed.connect(lambda _ids: review_done.append(True))
@@ -216,6 +268,8 @@ def main() -> int:
     dialogs[0].close()
     phase("undo", lambda: window.tag_actions.undo_last(ask=False), lambda: not window.runner.busy("write"))
     probe.stop()
+    if profiler is not None:
+        profiler.disable()
     import gc
 
     started = time.perf_counter()
@@ -223,15 +277,21 @@ def main() -> int:
     full_collection_ms = (time.perf_counter() - started) * 1000
 
     print(f"GUI thread stalls, {args.tracks} tracks, probe every {args.probe_ms} ms, limit {LIMIT_MS:.0f} ms")
-    print(f"{'phase':<12} {'seconds':>8} {'ticks':>7} {'max ms':>8} {'p99 ms':>8} {'>50 ms':>7}")
+    print(
+        f"{'phase':<12} {'seconds':>8} {'ticks':>7} {'max ms':>8} {'p99 ms':>8} {'>50 ms':>7}"
+        f" {'events ms':>10} {'resume ms':>10}"
+    )
     worst = 0.0
-    for name, first, last, seconds in phases:
+    for name, first, last, seconds, (events_ms, resume_ms) in phases:
         stalls = probe.stalls_ms(first, last)
         longest = float(stalls.max()) if len(stalls) else 0.0
         worst = max(worst, longest)
         p99 = float(np.percentile(stalls, 99)) if len(stalls) else 0.0
         over = int((stalls > LIMIT_MS).sum())
-        print(f"{name:<12} {seconds:>8.1f} {last - first:>7} {longest:>8.1f} {p99:>8.1f} {over:>7}")
+        print(
+            f"{name:<12} {seconds:>8.1f} {last - first:>7} {longest:>8.1f} {p99:>8.1f} {over:>7}"
+            f" {events_ms:>10.1f} {resume_ms:>10.1f}"
+        )
     written_report = written[0] if written else None
     if written_report is not None:
         print(f"written: {written_report.written} files, {len(written_report.failed)} failed")
@@ -244,6 +304,13 @@ def main() -> int:
         print("where the GUI thread was during stalls over the limit (samples):")
         for where, count in probe.culprits.most_common(12):
             print(f"  {count:>4}  {where}")
+    if slow_callbacks.records:
+        print("slow GUI-thread callbacks of the runner (its log warnings):")
+        for where, count in Counter(slow_callbacks.records).most_common(12):
+            print(f"  {count:>4}  {where}")
+    if profiler is not None:
+        print("GUI thread, every phase after the analysis (cProfile, by own time):")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     for number, stack in enumerate(probe.native_dumps, 1):
         print(f"--- native stack of the GUI thread, stall sample {number}:\n{stack}")
     window.close()

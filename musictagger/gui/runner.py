@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 POLL_MS = 15
 #: At most this long per drain, so a burst of events never stalls the event loop.
 DRAIN_BUDGET_S = 0.02
+# A callback that keeps the GUI thread longer than this is logged: a user sees it as a stutter.
+SLOW_CALLBACK_S = 0.03
 #: Lane threads run at this much lower CPU priority (Linux nice; the threads they start, torch's and the
 #: decoders', inherit it): on a 2-core laptop the analysis would otherwise leave the GUI thread waiting
 #: for a core. Background work still gets every idle cycle.
@@ -289,10 +291,20 @@ def _message(exc: Exception) -> str:
 
 
 def _call(callback: Callable[..., Any], *payload: Any) -> None:
+    started, cpu_started = time.perf_counter(), time.thread_time()
     try:
         callback(*payload)
     except Exception:  # one bad callback must not stop the others' results
         log.exception("callback %s failed", getattr(callback, "__qualname__", callback))
+    took = time.perf_counter() - started
+    if took > SLOW_CALLBACK_S:  # the window froze this long: the log names who, so it can be fixed
+        # CPU time far below the wall time: the GUI thread was waiting (for the GIL or a CPU), not working.
+        log.warning(
+            "slow GUI callback %s: %.0f ms (%.0f ms of it on the CPU)",
+            getattr(callback, "__qualname__", callback),
+            took * 1000,
+            (time.thread_time() - cpu_started) * 1000,
+        )
 
 
 def _refuse_qt(fn: Callable[..., Any], args: tuple) -> None:

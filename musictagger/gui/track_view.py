@@ -8,7 +8,15 @@ import os
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from musictagger.analysis import TrackAnalysis
 from musictagger.gui import theme
@@ -86,6 +94,9 @@ class TrackView(QWidget):
 
         self.title = QLabel()
         self.title.setObjectName("trackTitle")
+        # A long file name must not widen the window: that re-lays out and repaints every view (a 40+ ms
+        # stall of the GUI thread on each selection). The label clips; its tooltip has the whole name.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.label_selector = QComboBox()
         self.label_selector.setMinimumContentsLength(24)
         self.label_selector.setToolTip("Label whose evidence is drawn over the spectrogram")
@@ -198,6 +209,7 @@ class TrackView(QWidget):
         """A new track is being analysed: reset, and fix the time axis to its full length up front."""
         self.clear()
         self.title.setText(f"{os.path.basename(path)}  ·  analysing…")
+        self.title.setToolTip(path)
         self._frame_seconds = frame_seconds
         self._expected_frames = max(1, expected_frames)
         self._spec_levels = None
