@@ -62,21 +62,25 @@ FAMILY = {
 
 
 def test_map_matches_the_documented_table():
-    assert set(FIELDS) == set(EXPECTED)
+    assert set(FIELDS) == set(EXPECTED) | {"picard_key"}
     for name, per_family in EXPECTED.items():
         for family, key in per_family.items():
             assert FIELDS[name].styles[FAMILY[family]][0].key == key, (name, family)
 
 
 def test_writable_fields():
-    assert frozenset({"genre", "mood", "energy", "comment", "grouping"}) == WRITABLE_FIELDS
-    for name in ("title", "artist", "album", "bpm", "key"):
+    assert frozenset({"genre", "mood", "energy", "comment", "grouping", "bpm", "key"}) == WRITABLE_FIELDS
+    for name in ("title", "artist", "album", "picard_key"):
         with pytest.raises(ValueError):
             FIELDS[name].write_style(TagFamily.ID3V24)
 
 
-def test_picard_key_is_a_read_fallback_for_vorbis():
-    assert [style.key for style in FIELDS["key"].read_styles(TagFamily.VORBIS)] == ["initialkey", "key"]
+def test_picard_key_is_read_beside_the_written_vorbis_key():
+    # key writes (and so reads) INITIALKEY alone; Picard's KEY is its own read-only field, which the write
+    # policy counts as a key already there (a write never reports a value it did not replace).
+    assert [style.key for style in FIELDS["key"].read_styles(TagFamily.VORBIS)] == ["initialkey"]
+    assert [style.key for style in FIELDS["picard_key"].read_styles(TagFamily.VORBIS)] == ["key"]
+    assert all(not FIELDS["picard_key"].read_styles(f) for f in TagFamily if f is not TagFamily.VORBIS)
 
 
 def test_map_is_immutable():

@@ -1,5 +1,9 @@
 """``tag PATH...``: analyse audio files and folders and print what the models hear. Modifies no file.
 
+Each file's record also has its tempo and key (``tempo_key_fields``): ``bpm`` (one decimal), ``key``
+("A minor"), ``camelot`` ("8A"), ``open_key`` ("1m"), their confidences, and for a value that is absent
+(``null``) a ``bpm_reason`` / ``key_reason`` saying why.
+
 With ``--write`` (or ``--dry-run``) it is the app's Write from the command line: the same services, the
 same settings.toml, the same reviews, the same kind of undoable batch.
 """
@@ -28,6 +32,10 @@ from musictagger.services.analysis import Models, analyse_paths, audio_files
 from musictagger.services.suggest import SECTIONS, analysis_record
 from musictagger.services.writes import format_diff, plan_write, track_ids_under, write
 from musictagger.settings import Settings
+from musictagger.tempo_key import TempoKey
+
+# Why a record has no tempo or key when the analysis ran no tempo/key stage at all.
+STAGE_OFF = "tempo and key analysis is off ([analysis] tempo_key = false)"
 
 __all__ = ["SECTIONS", "add_parser", "run", "track_record"]
 
@@ -119,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     with progress(len(files), "track", args.quiet) as bar:
         for result in analyse_paths(files, models):
             record = analysis_record(result, models.vocabulary, selection, args.min_score)
+            if result.analysis is not None:
+                record.update(tempo_key_fields(result.analysis.tempo_key))
             if result.error is not None:
                 failures += 1
             else:
@@ -137,6 +147,20 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def tempo_key_fields(tempo_key: TempoKey | None) -> dict[str, object]:
+    """The tempo and key of one record: values, confidences, and the reason for each absent one."""
+    if tempo_key is not None:
+        return tempo_key.as_json()
+    return {
+        "bpm": None,
+        "bpm_reason": STAGE_OFF,
+        "key": None,
+        "camelot": None,
+        "open_key": None,
+        "key_reason": STAGE_OFF,
+    }
+
+
 def _human_line(record: dict) -> str:
     if "error" in record:
         return f"{record['path']}: ERROR {record['error']}"
@@ -149,8 +173,10 @@ def _human_line(record: dict) -> str:
     if "energy" in record:
         dimensions = f"  energy: {record['energy']:.1f}  valence: {record['valence']:+.2f}"
     notes = "".join(f"  ({note})" for note in record.get("notes", []))
+    bpm = f"{record['bpm']:.1f}" if record.get("bpm") is not None else "-"
+    key = f"{record['key']} ({record['camelot']})" if record.get("key") else "-"
     return (
-        f"{record['path']}  [{minutes}:{seconds:02d}]  "
+        f"{record['path']}  [{minutes}:{seconds:02d}]  bpm: {bpm}  key: {key}  "
         f"genres: {fmt(record['genres'])}  moods: {fmt(record['moods'])}{dimensions}{notes}"
     )
 

@@ -1,4 +1,4 @@
-"""Writing the index's genre and mood suggestions into files, journaled so that every batch can be undone.
+"""Writing genre, mood, energy, BPM and key from the index into files, journaled so every batch can be undone.
 
     plans = plan_writes(session, tracks, WritePolicy(genre="merge"), vocabulary)
     print(format_diff(plans))                       # the dry run: nothing written
@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from musictagger.keys import try_parse_key
 from musictagger.library.db import Library, LibraryError
 from musictagger.library.policy import (
     LABEL_FIELDS,
@@ -151,7 +152,7 @@ def plan_writes(
     """
     if (
         not policy.comment_block
-        and policy.energy == "skip"
+        and policy.energy == policy.bpm == policy.key == "skip"
         and all(policy.mode(name) == "skip" for name in LABEL_FIELDS)
     ):
         return []
@@ -162,7 +163,8 @@ def plan_writes(
     plans = []
     for track in rows:
         override = overrides.get(track.id, {})
-        if track.id not in labels and not any(o.values for o in override.values()):
+        has_tempo_key = track.bpm is not None or track.key is not None
+        if track.id not in labels and not has_tempo_key and not any(o.values for o in override.values()):
             continue
         suggestions = {
             name: unique_values(
@@ -234,6 +236,7 @@ def _plan_track(
     energy = [str(round(track.energy))] if track.energy is not None else []
     if energy and policy.energy != "skip":
         wanted["energy"] = resolve_field(policy.energy, tags.get("energy", []), energy, vocabulary)
+    wanted.update(_tempo_key_values(track, tags, policy, vocabulary))
     notes = tuple(
         f"no confident {name}" for name in LABEL_FIELDS if modes[name] != "skip" and not suggestions[name]
     )
@@ -248,6 +251,28 @@ def _plan_track(
     if not old and not notes:
         return None
     return PlannedWrite(track.id, path, old, {name: wanted[name] for name in old}, notes=notes)
+
+
+def _tempo_key_values(
+    track: Track, tags: Mapping[str, list[str]], policy: WritePolicy, vocabulary: Vocabulary
+) -> dict[str, list[str]]:
+    """BPM (a whole number) and key (in the policy's notation) as the policy would leave them.
+
+    ``fill`` keeps any key the file has, in any notation and Picard's Vorbis KEY included: a key Mixed In
+    Key or the user wrote is never overwritten by default.
+    """
+    wanted: dict[str, list[str]] = {}
+    if track.bpm is not None and policy.bpm != "skip":
+        bpm = [str(round(track.bpm))]
+        wanted["bpm"] = resolve_field(policy.bpm, tags.get("bpm", []), bpm, vocabulary)
+    key = try_parse_key(track.key)
+    if key is not None and policy.key != "skip":
+        present = tags.get("key", []) or tags.get("picard_key", [])
+        if policy.key == "replace" or not any(value.strip() for value in present):
+            wanted["key"] = [key.render(policy.key_notation)]
+        else:
+            wanted["key"] = tags.get("key", [])
+    return wanted
 
 
 def format_diff(plans: Iterable[PlannedWrite]) -> str:

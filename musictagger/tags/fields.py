@@ -6,8 +6,10 @@ mapping). Read and write code looks a field's styles up here and never branches 
 Rules the table follows:
 - Writable fields have exactly one style per family: the place we write is the place we read, so the old
   values a write reports are exactly what an undo must write back.
-- Read-only fields may list fallbacks, read in order (the first style holding a value wins), e.g. Vorbis
-  INITIALKEY then Picard's KEY.
+- Read-only fields may list fallbacks, read in order (the first style holding a value wins). A writable
+  field's fallback is a read-only field of its own, so a write never reports a value it did not replace:
+  Picard's Vorbis KEY is ``picard_key`` beside ``key`` (INITIALKEY), and the write policy counts it as a
+  key already there.
 - ID3v2.3 differs from v2.4 in two ways: mood is `TXXX:mood` (TMOO exists only in v2.4) and text frames
   hold one string, so multi-valued writable fields are joined with a separator (ID3v2.3 comments and the
   read-only fields are never split: a title may contain "; ").
@@ -127,6 +129,26 @@ _FIELD_LIST = (
         mp4=(MP4FreeformStyle(_ITUNES, "EnergyLevel"),),
         asf=(ASFStyle("EnergyLevel"),),
     ),
+    # Tempo and key (musictagger/tempo_key.py): BPM a whole number (TBPM and tmpo hold integers), the key in
+    # the notation [write] key_notation picks (keys.py; "Am" by default, as Rekordbox and Traktor write).
+    _field(
+        "bpm",
+        writable=True,
+        id3v24=(ID3TextStyle("TBPM"),),
+        id3v23=(ID3TextStyle("TBPM"),),
+        vorbis=(VorbisStyle("BPM"),),
+        mp4=(MP4IntStyle("tmpo"),),
+        asf=(ASFStyle("WM/BeatsPerMinute"),),
+    ),
+    _field(
+        "key",
+        writable=True,
+        id3v24=(ID3TextStyle("TKEY"),),
+        id3v23=(ID3TextStyle("TKEY"),),
+        vorbis=(VorbisStyle("INITIALKEY"),),
+        mp4=(MP4FreeformStyle(_ITUNES, "initialkey"),),
+        asf=(ASFStyle("WM/InitialKey"),),
+    ),
     _field(
         "comment",
         writable=True,
@@ -175,23 +197,15 @@ _FIELD_LIST = (
         mp4=(MP4TextStyle("©alb"),),
         asf=(ASFStyle("WM/AlbumTitle"),),
     ),
+    # Picard writes a Vorbis file's key to KEY, not INITIALKEY: read, never written (see the module doc).
     _field(
-        "bpm",
+        "picard_key",
         writable=False,
-        id3v24=(ID3TextStyle("TBPM"),),
-        id3v23=(ID3TextStyle("TBPM"),),
-        vorbis=(VorbisStyle("BPM"),),
-        mp4=(MP4IntStyle("tmpo"),),
-        asf=(ASFStyle("WM/BeatsPerMinute"),),
-    ),
-    _field(
-        "key",
-        writable=False,
-        id3v24=(ID3TextStyle("TKEY"),),
-        id3v23=(ID3TextStyle("TKEY"),),
-        vorbis=(VorbisStyle("INITIALKEY"), VorbisStyle("KEY")),
-        mp4=(MP4FreeformStyle(_ITUNES, "initialkey"),),
-        asf=(ASFStyle("WM/InitialKey"),),
+        id3v24=(),
+        id3v23=(),
+        vorbis=(VorbisStyle("KEY"),),
+        mp4=(),
+        asf=(),
     ),
 )
 
