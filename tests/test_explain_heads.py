@@ -172,3 +172,12 @@ def test_a_head_whose_taggers_have_different_front_ends_is_refused(analyzer):
     other_mel = dataclasses.replace(mtt[1], mel={**mtt[1].mel, "hop_length": 512})
     with pytest.raises(ExplainError, match="different front ends"):
         HeadNet(head, card, {"MSD_musicnn": msd, "MTT_musicnn": (mtt[0], other_mel)})
+
+
+def test_the_frequency_resolved_cam_hooks_every_tagger_of_a_head(analyzer, metal):
+    net = head_net(analyzer, "dj_moods")
+    explanation = explain(
+        net, metal.spectrogram[:187], "dj_moods", "Chill", method="hirescam", cache=ExplanationCache()
+    )
+    assert explanation.map.shape == (187, 96) and explanation.map.max() == pytest.approx(1.0)
+    assert float(explanation.map.std(axis=1).mean()) > 1e-3  # resolved over the mel bands, not time only

@@ -109,15 +109,19 @@ class HeadNet(nn.Module):
     def patch_frames(self) -> int:
         return int(self.tagger_cards[0].patch_frames)
 
-    def features(self, patches: torch.Tensor) -> torch.Tensor:
+    def tagger_outputs(self, patches: torch.Tensor) -> dict[str, ClassifierOutput]:
+        """Each input tagger's output on the patches, by model name."""
+        return {card.name: net(patches) for card, net in zip(self.tagger_cards, self.taggers, strict=True)}
+
+    def features(self, outputs: Mapping[str, ClassifierOutput]) -> torch.Tensor:
         """(B, input_dim): per patch, each input model's penultimate features (+ probabilities), in the
-        card's order — the per-patch terms of the mean ``head_input`` reads."""
+        card's order — the per-patch terms of the mean ``head_input`` reads. ``outputs`` may hold more
+        taggers than this head reads (a caller running several heads runs each tagger once)."""
         parts = []
-        for net in self.taggers:
-            out = net(patches)
-            parts.append(out.penultimate)
+        for name in self.card.inputs:
+            parts.append(outputs[name].penultimate)
             if self.card.features == "embedding+scores":
-                parts.append(out.probs)
+                parts.append(outputs[name].probs)
         features = torch.cat(parts, dim=1)
         if features.shape[1] != self.card.input_dim:
             raise ExplainError(
@@ -126,8 +130,9 @@ class HeadNet(nn.Module):
             )
         return features
 
-    def forward(self, patches: torch.Tensor) -> ClassifierOutput:
-        features = self.features(patches)
+    def from_outputs(self, outputs: Mapping[str, ClassifierOutput]) -> ClassifierOutput:
+        """The head's per-patch output from its taggers' outputs on the same patches."""
+        features = self.features(outputs)
         logits = self.head(features)
         if self.regression:
             probs = logits
@@ -137,6 +142,9 @@ class HeadNet(nn.Module):
         else:
             probs = torch.softmax(logits, dim=1)
         return ClassifierOutput(logits=logits, probs=probs, penultimate=features)
+
+    def forward(self, patches: torch.Tensor) -> ClassifierOutput:
+        return self.from_outputs(self.tagger_outputs(patches))
 
 
 def track_scores(net: HeadNet, patch_logits: torch.Tensor) -> torch.Tensor:

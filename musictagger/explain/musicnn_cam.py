@@ -27,6 +27,10 @@ Either way ``Σ_{t,f'} w ⊙ A`` is a first-order estimate of the branch's contr
 logit), so the five branches are **combined by summing their maps** after the spread — each is weighted by
 its own gradient contribution, with no per-branch normalisation that would let a weak branch look as strong
 as a decisive one. The ReLU (keep evidence *for* the label) comes after the sum, as in Grad-CAM.
+
+A head explained through several musicnn taggers (``head_net.HeadNet``) has each tagger's branches under
+``taggers.<i>.front``: all of them are hooked and summed the same way, each map being in units of the
+head's logit.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from musictagger.explain.gradcam import ActivationRecorder
-from musictagger.explain.labels import label_logit
+from musictagger.explain.labels import ExplainError, label_logit
 
 BRANCHES = ("timbral_38", "timbral_67", "temporal_128", "temporal_64", "temporal_32")
 WEIGHTINGS = ("gradcam", "hirescam")
@@ -54,6 +58,18 @@ def _spread_over_bands(cam: torch.Tensor, n_mels: int) -> torch.Tensor:
     return F.conv_transpose2d(cam.unsqueeze(1), kernel).squeeze(1)
 
 
+def branch_layers(net: nn.Module, branches: Sequence[str] = BRANCHES) -> list[str]:
+    """The names of the front-end branches' batch norms: ``front.<branch>.bn`` of a musicnn, or of every
+    musicnn inside ``net`` (a head over several taggers)."""
+    wanted = {f"front.{b}.bn" for b in branches}
+    names = [n for n, _ in net.named_modules() if any(n == w or n.endswith("." + w) for w in wanted)]
+    if not names:
+        raise ExplainError(
+            f"{type(net).__name__} has no musicnn front end to take a frequency-resolved CAM on"
+        )
+    return names
+
+
 def musicnn_grad_cam(
     net: nn.Module,
     patches: torch.Tensor,
@@ -67,7 +83,7 @@ def musicnn_grad_cam(
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-    names = [f"front.{b}.bn" for b in branches]
+    names = branch_layers(net, branches)
     with torch.enable_grad(), ActivationRecorder(net, names) as recorder:
         logits = net(patches).logits
         activations = [recorder.outputs[n] for n in names]
