@@ -24,19 +24,12 @@ def fill_crate(library, folder, cards, vocabulary) -> Crate:
     folder.mkdir()
     crate = Crate(library, folder, cards, vocabulary)
     query = {m: rng.normal(size=cards[m].embedding_dim).astype(np.float32) for m in MODELS}
-    extra = (lambda bpm, key: {"bpm": bpm, "key": key}) if _has_tempo_key() else (lambda bpm, key: {})
-    crate.add("query", query, **extra(124.0, "A minor"))
-    crate.add("near", around(rng, query, 0.2), **extra(125.0, "E minor"))
-    crate.add("middle", around(rng, query, 1.0), **extra(90.0, "F# major"))
-    crate.add("far", {m: -query[m] for m in MODELS}, **extra(None, None))
+    crate.add("query", query, bpm=124.0, key="A minor")
+    crate.add("near", around(rng, query, 0.2), bpm=125.0, key="E minor")
+    crate.add("middle", around(rng, query, 1.0), bpm=90.0, key="F# major")
+    crate.add("far", {m: -query[m] for m in MODELS})
     crate.add("unanalysed")
     return crate
-
-
-def _has_tempo_key() -> bool:
-    from musictagger.library import Track
-
-    return hasattr(Track, "bpm") and hasattr(Track, "key")
 
 
 @pytest.fixture(scope="module")
@@ -66,16 +59,15 @@ def test_the_panel_lists_the_nearest_tracks_with_tempo_and_key(qtbot, panel):
     )
     table = panel.table
     assert table.item(0, COL_MATCH).text().endswith("%") and table.item(2, COL_MATCH).text().startswith("-")
-    if _has_tempo_key():
-        assert table.item(0, COL_BPM).text() == "125.0" and table.item(0, COL_KEY).text() == "9A  E minor"
-        assert table.item(2, COL_BPM).text() == "–" and table.item(2, COL_KEY).text() == "–"
-        # Compatible key and ±6 % (half/double): only "near" (E minor, 125) mixes into A minor at 124.
-        panel.key_choice.setCurrentIndex(1)
-        panel.tempo_choice.setChecked(True)
-        qtbot.waitUntil(lambda: panel.neighbour_ids() == [ids["near"]], timeout=TIMEOUT_MS)
-        panel.key_choice.setCurrentIndex(0)
-        panel.tempo_choice.setChecked(False)
-        qtbot.waitUntil(lambda: len(panel.neighbour_ids()) == 3, timeout=TIMEOUT_MS)
+    assert table.item(0, COL_BPM).text() == "125.0" and table.item(0, COL_KEY).text() == "9A  E minor"
+    assert table.item(2, COL_BPM).text() == "–" and table.item(2, COL_KEY).text() == "–"
+    # Compatible key and ±6 % (half/double): only "near" (E minor, 125) mixes into A minor at 124.
+    panel.key_choice.setCurrentIndex(1)
+    panel.tempo_choice.setChecked(True)
+    qtbot.waitUntil(lambda: panel.neighbour_ids() == [ids["near"]], timeout=TIMEOUT_MS)
+    panel.key_choice.setCurrentIndex(0)
+    panel.tempo_choice.setChecked(False)
+    qtbot.waitUntil(lambda: len(panel.neighbour_ids()) == 3, timeout=TIMEOUT_MS)
     # Double-click: the neighbour's id and path go to whoever selects it.
     with qtbot.waitSignal(panel.track_activated, timeout=TIMEOUT_MS) as activated:
         panel.table.cellDoubleClicked.emit(1, 1)

@@ -21,12 +21,13 @@ count as the same tempo by default, because a DJ mixes an 87 BPM track into a 17
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from sqlalchemy import event, func, literal, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from musictagger.errors import MusictaggerError
@@ -72,12 +73,17 @@ def track_vectors(embeddings: Sequence[np.ndarray]) -> np.ndarray:
     """The rows of the index from each model's embeddings ``(n, dim_m)`` in model order: per-model unit
     length, concatenated, unit length overall (``(n, sum of dims)``, float32). A zero embedding stays
     zero (similar to nothing)."""
-    parts = []
+    embeddings = [np.asarray(m, dtype=np.float32) for m in embeddings]
+    n = len(embeddings[0]) if embeddings else 0
+    out = np.zeros((n, sum(m.shape[1] for m in embeddings)), dtype=np.float32)
+    scale = np.float32(np.sqrt(len(embeddings)))
+    column = 0
     for matrix in embeddings:
-        matrix = np.asarray(matrix, dtype=np.float32)
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        parts.append(np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0))
-    return np.hstack(parts) / np.float32(np.sqrt(len(parts)))
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True) * scale
+        block = out[:, column : column + matrix.shape[1]]
+        np.divide(matrix, norms, out=block, where=norms > 0)
+        column += matrix.shape[1]
+    return out
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,6 @@ class SimilarityIndex:
             raise SimilarityError(
                 f"track {track_id} has no current analysis by {', '.join(self.models)} (or is missing)"
             )
-        similarity = self.matrix @ self.matrix[row]
         allowed = (
             self.recordings != self.recordings[row] if self.recordings[row] else np.ones(len(self), bool)
         )
@@ -135,7 +140,10 @@ class SimilarityIndex:
         candidates = np.flatnonzero(allowed)
         if limit <= 0 or not len(candidates):
             return []
-        scores = similarity[candidates]
+        if 3 * len(candidates) < len(self):  # a narrow constraint: gathering its rows beats a full pass
+            scores = self.matrix[candidates] @ self.matrix[row]
+        else:
+            scores = (self.matrix @ self.matrix[row])[candidates]
         if len(candidates) > limit:
             # The limit-th best score; every candidate tying with it stays, so ties go by track id.
             threshold = -np.partition(-scores, limit - 1)[limit - 1]
@@ -151,8 +159,9 @@ class SimilarityIndex:
         if code == _NO_KEY:
             raise SimilarityError("this track has no key yet: analyse it for tempo and key first")
         key = ALL_KEYS[code]
-        wanted = [key] if rule == "same" else list(compatible_keys(key))
-        return np.isin(self.keys, [_KEY_CODES[k] for k in wanted])
+        wanted = np.zeros(len(ALL_KEYS) + 1, dtype=bool)  # the last entry answers for -1 (no key)
+        wanted[[_KEY_CODES[k] for k in ([key] if rule == "same" else compatible_keys(key))]] = True
+        return wanted[self.keys]
 
     def _tempo_mask(self, row: int, tolerance: float, half_double: bool) -> np.ndarray:
         if not 0 <= tolerance < 1:
@@ -168,76 +177,109 @@ class SimilarityIndex:
 
 # -- building the index from the library -----------------------------------------------------------------
 
-
-def _tempo_key_columns() -> tuple:
-    """``tracks.bpm`` and ``tracks.key`` where the schema has them (the tempo/key stage adds them)."""
-    bpm = getattr(Track, "bpm", None)
-    key = getattr(Track, "key", None)
-    return bpm, key
+_ID_CHUNK = 500  # ids per IN (...) list
+_ROWS_PER_BLOCK = 8192  # rows gathered before they become one numpy block
 
 
-def build_index(session: Session, models: Sequence[str] = SIMILARITY_MODELS) -> SimilarityIndex:
-    """Read every present, readable track's current embeddings by ``models`` into one index."""
-    models = tuple(models)
-    if not models:
-        raise ValueError("similarity needs at least one model")
-    current = (
-        select(Analysis.track_id, Analysis.embedding)
+class _Embeddings:
+    """One model's stored embeddings as they stream in: (track ids, float32 rows) in blocks."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.blobs: list[bytes] = []
+        self.blocks: list[tuple[np.ndarray, np.ndarray]] = []
+        self.size: int | None = None  # bytes per embedding: the first row's (a model's never changes)
+
+    def add(self, track_id: int, blob: bytes) -> None:
+        if self.size is None:
+            self.size = len(blob)
+        if len(blob) != self.size or not self.size:
+            return  # a damaged row: the track is left out, as if not analysed
+        self.ids.append(track_id)
+        self.blobs.append(blob)
+        if len(self.ids) >= _ROWS_PER_BLOCK:
+            self._block()
+
+    def _block(self) -> None:
+        if self.ids:
+            rows = np.frombuffer(b"".join(self.blobs), dtype=np.float32).reshape(len(self.ids), -1)
+            self.blocks.append((np.array(self.ids, dtype=np.int64), rows))
+            self.ids, self.blobs = [], []
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        self._block()
+        if not self.blocks:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, (self.size or 0) // 4), dtype=np.float32)
+        ids = np.concatenate([b[0] for b in self.blocks])
+        rows = np.concatenate([b[1] for b in self.blocks]) if len(self.blocks) > 1 else self.blocks[0][1]
+        self.blocks = []
+        if len(ids) > 1 and not np.all(ids[1:] > ids[:-1]):
+            order = np.argsort(ids, kind="stable")
+            ids, rows = ids[order], rows[order]
+        return ids, rows
+
+
+def _in_chunks(ids: np.ndarray | None) -> list[np.ndarray | None]:
+    if ids is None:
+        return [None]
+    return [ids[start : start + _ID_CHUNK] for start in range(0, len(ids), _ID_CHUNK)]
+
+
+def _read_vectors(
+    session: Session, models: tuple[str, ...], track_ids: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The index rows of every comparable track (or of those among ``track_ids``): ids ascending."""
+    query = (
+        select(Analysis.track_id, Analysis.model, Analysis.embedding)
         .join(Track, Track.id == Analysis.track_id)
         .where(
             Track.missing_since.is_(None),
             Track.error.is_(None),
             Analysis.fingerprint.is_not_distinct_from(Track.fingerprint),
+            Analysis.model.in_(models),
         )
-        .order_by(Analysis.track_id)
     )
-    per_model: list[tuple[np.ndarray, np.ndarray]] = []
-    for model in models:
-        rows = session.execute(current.where(Analysis.model == model)).all()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        blobs = [r[1] for r in rows]
-        dims = {len(b) for b in blobs}
-        if len(dims) > 1:  # a model's embedding size never changes within one version; skip odd rows
-            common = max(dims, key=lambda d: sum(len(b) == d for b in blobs))
-            keep = np.fromiter((len(b) == common for b in blobs), dtype=bool, count=len(blobs))
-            ids, blobs = ids[keep], [b for b in blobs if len(b) == common]
-        dim = (len(blobs[0]) // 4) if blobs else 0
-        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
-        per_model.append((ids, matrix))
-    track_ids = per_model[0][0]
-    for ids, _ in per_model[1:]:
-        track_ids = np.intersect1d(track_ids, ids, assume_unique=True)
-    matrix = track_vectors([m[np.searchsorted(ids, track_ids)] for ids, m in per_model])
-    recordings, bpm, keys = _track_facts(session, track_ids)
-    return SimilarityIndex(models, track_ids, np.ascontiguousarray(matrix), recordings, bpm, keys)
+    found = {model: _Embeddings() for model in models}
+    connection = session.connection()  # Core rows: no ORM work per row (200,000 rows at 100k tracks)
+    for chunk in _in_chunks(track_ids):
+        statement = query if chunk is None else query.where(Analysis.track_id.in_(chunk.tolist()))
+        for track_id, model, blob in connection.execute(statement):
+            found[model].add(track_id, blob)
+    per_model = [found[model].arrays() for model in models]
+    ids = per_model[0][0]
+    for other, _ in per_model[1:]:
+        ids = np.intersect1d(ids, other, assume_unique=True)
+    aligned = []
+    for model_ids, rows in per_model:
+        aligned.append(rows if len(model_ids) == len(ids) else rows[np.searchsorted(model_ids, ids)])
+        del rows
+    return ids, track_vectors(aligned)
 
 
-def _track_facts(session: Session, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per indexed track: its recording (fingerprint hash), BPM and key code."""
+def _read_facts(session: Session, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per track of ``track_ids`` (ascending): its recording (fingerprint hash), BPM and key code."""
     n = len(track_ids)
     recordings = np.zeros(n, dtype=np.int64)
     bpm = np.full(n, np.nan, dtype=np.float32)
     keys = np.full(n, _NO_KEY, dtype=np.int8)
-    if not n:
-        return recordings, bpm, keys
-    bpm_column, key_column = _tempo_key_columns()
-    columns = [Track.id, Track.fingerprint]
-    columns.append(bpm_column if bpm_column is not None else literal(None))
-    columns.append(key_column if key_column is not None else literal(None))
-    query = select(*columns).where(Track.missing_since.is_(None), Track.error.is_(None))
+    query = select(Track.id, Track.fingerprint, Track.bpm, Track.key)
     key_codes: dict[str, int] = {}
-    for track_id, fingerprint, tempo, key_text in session.execute(query):
-        i = int(np.searchsorted(track_ids, track_id))
-        if i >= n or track_ids[i] != track_id:
-            continue
-        recordings[i] = _recording(fingerprint)
-        if tempo is not None:
-            bpm[i] = tempo
-        if key_text:
-            if key_text not in key_codes:
-                parsed = try_parse_key(key_text)
-                key_codes[key_text] = _KEY_CODES[parsed] if parsed is not None else _NO_KEY
-            keys[i] = key_codes[key_text]
+    connection = session.connection()
+    whole = n > _ID_CHUNK * 20  # many tracks: one pass over the table beats thousands of IN lists
+    for chunk in _in_chunks(None if whole else track_ids):
+        statement = query if chunk is None else query.where(Track.id.in_(chunk.tolist()))
+        for track_id, fingerprint, tempo, key_text in connection.execute(statement):
+            i = int(np.searchsorted(track_ids, track_id))
+            if i >= n or track_ids[i] != track_id:
+                continue
+            recordings[i] = _recording(fingerprint)
+            if tempo is not None:
+                bpm[i] = tempo
+            if key_text:
+                if key_text not in key_codes:
+                    parsed = try_parse_key(key_text)
+                    key_codes[key_text] = _KEY_CODES[parsed] if parsed is not None else _NO_KEY
+                keys[i] = key_codes[key_text]
     return recordings, bpm, keys
 
 
@@ -247,47 +289,122 @@ def _recording(fingerprint: str | None) -> int:
     return (hash(fingerprint) or 1) if fingerprint else 0
 
 
+def build_index(session: Session, models: Sequence[str] = SIMILARITY_MODELS) -> SimilarityIndex:
+    """Read every present, readable track's current embeddings by ``models`` into one index."""
+    models = tuple(models)
+    if not models:
+        raise ValueError("similarity needs at least one model")
+    track_ids, matrix = _read_vectors(session, models)
+    return SimilarityIndex(models, track_ids, matrix, *_read_facts(session, track_ids))
+
+
+def _refreshed(session: Session, index: SimilarityIndex, changed: np.ndarray) -> SimilarityIndex:
+    """``index`` with the tracks ``changed`` read again (updated, added or left out); a new index: a
+    query may still be reading the old one on another thread."""
+    new_ids, new_rows = _read_vectors(session, index.models, changed)
+    new_facts = _read_facts(session, new_ids)
+    before = np.isin(index.track_ids, changed)
+    if before.sum() == len(new_ids) and np.isin(new_ids, index.track_ids).all():
+        # The same tracks, read again (the usual case: analysed again, tempo and key added): one copy.
+        rows = np.flatnonzero(before)
+        matrix = index.matrix.copy()
+        matrix[rows] = new_rows
+        facts = [old.copy() for old in (index.recordings, index.bpm, index.keys)]
+        for old, new in zip(facts, new_facts, strict=True):
+            old[rows] = new
+        return SimilarityIndex(index.models, index.track_ids, matrix, *facts)
+    keep = np.flatnonzero(~before)
+    ids = np.concatenate([index.track_ids[keep], new_ids])
+    order = np.argsort(ids, kind="stable")
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    matrix = np.empty((len(ids), index.matrix.shape[1]), dtype=np.float32)
+    for start in range(0, len(keep), _ROWS_PER_BLOCK):  # in blocks: no second full-size copy
+        block = slice(start, min(start + _ROWS_PER_BLOCK, len(keep)))
+        matrix[position[block]] = index.matrix[keep[block]]
+    matrix[position[len(keep) :]] = new_rows
+    old_facts = (index.recordings, index.bpm, index.keys)
+    facts = [np.concatenate([old[keep], new])[order] for old, new in zip(old_facts, new_facts, strict=True)]
+    return SimilarityIndex(index.models, ids[order], matrix, *facts)
+
+
 # -- the per-process cache -------------------------------------------------------------------------------
 #
-# Building reads every embedding (seconds at 100k tracks), so the index is kept until the library changes.
-# Two signals say it did: a cheap digest of the tables (row counts and largest ids: tracks and analyses
-# added or deleted, by this process or another one), and a counter this process bumps when a session
-# commits a change to tracks or analyses (a re-analysis updates its rows in place; a track goes missing by
-# a bulk update). Only one index is kept (the last library and models asked for): at 100k tracks it holds
-# about 160 MB.
+# Building reads every embedding (seconds at 100k tracks), so the index is kept and brought up to date
+# instead. This process notes which tracks each commit touched (tracks or analyses rows, through the ORM:
+# a new or repeated analysis, tempo and key, a file gone missing); a bulk statement on those tables (the
+# scanner marking missing files, a folder removed) says "anything may have changed". Analyses another
+# process added show as a larger max(analyses.id) (one index look-up per query). A query then reads again
+# only the touched tracks, and rebuilds when it cannot tell which (or too many) changed. Not seen: a repeat
+# analysis or a deletion made by another process at the same time (the app and a ``scan`` side by side);
+# the next change here or a restart picks it up. One index is kept (the last library and models asked
+# for): at 100k tracks it holds about 160 MB.
 
 _lock = threading.Lock()
-_generation = 0
-_cached: tuple[tuple, SimilarityIndex] | None = None
+_generation = 0  # commits that touched tracks or analyses, in this process
+_log: deque[tuple[int, frozenset[int] | None]] = deque(maxlen=512)  # (generation, track ids or None: any)
 _CHANGED = "musictagger.similar.changed"
+_SEEN = "musictagger.similar.generation"
+_ANY = None
 
 
-def _bump() -> None:
-    global _generation
-    with _lock:
-        _generation += 1
+@dataclass(frozen=True)
+class _Cached:
+    library: str
+    generation: int
+    max_analysis_id: int
+    index: SimilarityIndex
 
 
-@event.listens_for(Session, "before_flush")
-def _note_flush(session: Session, _context, _instances) -> None:
+_cached: _Cached | None = None
+
+
+def _note(session: Session, track_ids: set[int] | None) -> None:
+    if track_ids is _ANY:
+        session.info[_CHANGED] = _ANY
+        return
+    noted = session.info.setdefault(_CHANGED, set())
+    if noted is not _ANY:
+        noted |= track_ids
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context) -> None:
+    touched = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, Track | Analysis):
-            session.info[_CHANGED] = True
-            return
+        if isinstance(obj, Track):
+            touched.add(obj.id)
+        elif isinstance(obj, Analysis):
+            touched.add(obj.track_id if obj.track_id is not None else obj.track.id)
+    if touched:
+        _note(session, touched)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_bulk(state: ORMExecuteState) -> None:
-    if state.is_update or state.is_delete or state.is_insert:
-        mappers = {m.class_ for m in state.all_mappers}
-        if mappers & {Track, Analysis}:
-            state.session.info[_CHANGED] = True
+    if (state.is_update or state.is_delete or state.is_insert) and {m.class_ for m in state.all_mappers} & {
+        Track,
+        Analysis,
+    }:
+        _note(state.session, _ANY)
+
+
+@event.listens_for(Session, "after_begin")
+def _began(session: Session, _transaction, _connection) -> None:
+    # What this transaction can see is at least this new (a read transaction keeps its snapshot).
+    with _lock:
+        session.info[_SEEN] = _generation
 
 
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
-    if session.info.pop(_CHANGED, False):
-        _bump()
+    global _generation
+    if _CHANGED not in session.info:
+        return
+    touched = session.info.pop(_CHANGED)
+    with _lock:
+        _generation += 1
+        _log.append((_generation, None if touched is _ANY else frozenset(touched)))
 
 
 @event.listens_for(Session, "after_rollback")
@@ -295,30 +412,54 @@ def _rolled_back(session: Session) -> None:
     session.info.pop(_CHANGED, None)
 
 
-def _stamp(session: Session, models: tuple[str, ...]) -> tuple:
-    """What the cached index is valid for: the library, the models, this process's change counter (read
-    first, so a commit during the build makes the next query rebuild) and the tables' digest."""
+def _changed_since(generation: int, now: int) -> set[int] | None:
+    """Track ids touched by this process's commits after ``generation`` up to ``now``; None when a bulk
+    change is among them or the log no longer reaches back that far."""
     with _lock:
-        generation = _generation
-    digest = (
-        *session.execute(select(func.count(), func.max(Analysis.id)).select_from(Analysis)).one(),
-        *session.execute(select(func.count(), func.max(Track.id)).select_from(Track)).one(),
-    )
-    return (str(session.get_bind().url), models, generation, digest)
+        entries = [(g, ids) for g, ids in _log if generation < g <= now]
+    if len(entries) != now - generation or any(ids is None for _, ids in entries):
+        return None
+    return set().union(*(ids for _, ids in entries))
 
 
 def similarity_index(session: Session, models: Sequence[str] = SIMILARITY_MODELS) -> SimilarityIndex:
-    """The library's index, built on first use and again only after the library changed."""
+    """The library's index: built on first use, then brought up to date with what changed since."""
     global _cached
     models = tuple(models)
-    stamp = _stamp(session, models)
+    max_analysis_id = session.scalar(select(func.max(Analysis.id))) or 0
+    # This process's commits up to the session's transaction start: what it reads is at least as new, and
+    # a commit after that makes the next query look again (a long read transaction keeps an old snapshot).
+    generation = session.info.get(_SEEN, 0)
+    library = str(session.get_bind().url)
+    cached = _cached
+    if cached is not None and (cached.library, cached.index.models) == (library, models):
+        if (cached.generation, cached.max_analysis_id) == (generation, max_analysis_id):
+            return cached.index
+        index = _brought_up_to_date(session, cached, generation, max_analysis_id)
+    else:
+        index = None
+    if index is None:
+        index = build_index(session, models)
     with _lock:
-        if _cached is not None and _cached[0] == stamp:
-            return _cached[1]
-    index = build_index(session, models)
-    with _lock:
-        _cached = (stamp, index)
+        _cached = _Cached(library, generation, max_analysis_id, index)
     return index
+
+
+def _brought_up_to_date(
+    session: Session, cached: _Cached, generation: int, max_analysis_id: int
+) -> SimilarityIndex | None:
+    """The cached index with the tracks changed since read again; None when a rebuild is needed."""
+    changed = _changed_since(cached.generation, generation)
+    if changed is None or max_analysis_id < cached.max_analysis_id:
+        return None
+    if max_analysis_id > cached.max_analysis_id:  # analyses added, here or by another process
+        added = select(Analysis.track_id).where(Analysis.id > cached.max_analysis_id)
+        changed.update(session.scalars(added))
+    if len(changed) > max(1000, len(cached.index) // 4):
+        return None  # reading that many by id is slower than one pass
+    if not changed:
+        return cached.index
+    return _refreshed(session, cached.index, np.array(sorted(changed), dtype=np.int64))
 
 
 def nearest_tracks(

@@ -94,21 +94,9 @@ def more_like(
     )
     if not neighbours:
         return []
-    bpm_column, key_column = getattr(Track, "bpm", None), getattr(Track, "key", None)
-    columns = [Track.id, Track.path, Track.title, Track.artist, Track.duration_s]
-    columns += [c for c in (bpm_column, key_column) if c is not None]
+    columns = (Track.id, Track.path, Track.title, Track.artist, Track.duration_s, Track.bpm, Track.key)
     rows = session.execute(select(*columns).where(Track.id.in_([n.track_id for n in neighbours])))
-    facts = {}
-    for row in rows:
-        values = row._mapping
-        facts[row.id] = (
-            row.path,
-            row.title,
-            row.artist,
-            row.duration_s,
-            values.get("bpm"),
-            values.get("key"),
-        )
+    facts = {row[0]: row[1:] for row in rows}
     found = []
     for n in neighbours:
         if n.track_id not in facts:  # deleted since the index was built
