@@ -220,6 +220,14 @@ class DisplaySettings:
     )
     cap: int = field(default=_SELECTION.top_n, metadata=_key(_whole(1), "at most this many per category"))
     theme: str = field(default="dark", metadata=_key(_choice(*THEMES), "dark or light"))
+    key_notation: str = field(
+        default="camelot",
+        metadata=_key(
+            _choice(*KEY_NOTATIONS),
+            'how the app shows keys: camelot ("8A", harmonic mixing), open_key ("1m"), short ("Am") or '
+            'musical ("A minor")',
+        ),
+    )
 
     def __post_init__(self) -> None:
         _check(self)

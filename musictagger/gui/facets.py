@@ -1,11 +1,12 @@
-"""The facet column: genres and moods with how many tracks carry each (checked labels combine, AND), and
-an energy range."""
+"""The facet column: genres and moods with how many tracks carry each (checked labels combine, AND), an
+energy range, a BPM range, and "harmonic: keys compatible with the selected track's"."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -16,7 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from musictagger.keys import KeyNotation, compatible_keys, try_parse_key
+
 ENERGY_MIN, ENERGY_MAX = 1, 10
+BPM_ANY, BPM_MAX = 0, 300  # a BPM box at 0 reads "any": no bound on that side
 
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -96,6 +100,25 @@ class FacetPanel(QWidget):
             box.setRange(ENERGY_MIN, ENERGY_MAX)
             box.setValue(value)
             box.valueChanged.connect(self._emit)
+        # BPM as DJs narrow a set ("124 to 128"): whole numbers, inclusive, either side open.
+        self.bpm_low = QSpinBox()
+        self.bpm_high = QSpinBox()
+        for box, name in ((self.bpm_low, "bpmLow"), (self.bpm_high, "bpmHigh")):
+            box.setObjectName(name)
+            box.setRange(BPM_ANY, BPM_MAX)
+            box.setSpecialValueText("any")
+            box.setValue(BPM_ANY)
+            box.valueChanged.connect(self._emit)
+        # Harmonic mixing: the keys that mix with the track selected when the box is ticked (Camelot: the
+        # same key, one step round the wheel, the relative major / minor). Ticking takes that track's key
+        # as the reference, so browsing the filtered list does not move it.
+        self.harmonic = QCheckBox("Compatible with the selected key")
+        self.harmonic.setObjectName("harmonicFilter")
+        self.harmonic.setEnabled(False)
+        self.harmonic.toggled.connect(self._on_harmonic)
+        self._selected_key: str | None = None
+        self._reference_key: str | None = None
+        self._notation: KeyNotation = "camelot"
         self.clear_button = QPushButton("Clear filters")
         self.clear_button.setEnabled(False)
         self.clear_button.clicked.connect(self.clear)
@@ -115,6 +138,15 @@ class FacetPanel(QWidget):
         energy_row.addWidget(QLabel("to"))
         energy_row.addWidget(self.energy_high)
         layout.addLayout(energy_row)
+        title = QLabel("BPM")
+        title.setObjectName("panelHeading")
+        layout.addWidget(title)
+        bpm_row = QHBoxLayout()
+        bpm_row.addWidget(self.bpm_low)
+        bpm_row.addWidget(QLabel("to"))
+        bpm_row.addWidget(self.bpm_high)
+        layout.addLayout(bpm_row)
+        layout.addWidget(self.harmonic)
         layout.addWidget(self.clear_button)
 
     def set_checked(self, category: str, label: str, checked: bool = True) -> None:
@@ -128,18 +160,70 @@ class FacetPanel(QWidget):
         low, high = sorted((self.energy_low.value(), self.energy_high.value()))
         return None if (low, high) == (ENERGY_MIN, ENERGY_MAX) else (float(low), float(high))
 
+    def bpm_range(self) -> tuple[float, float] | None:
+        """The BPM range asked for, inclusive; None when both sides say "any"."""
+        low, high = self.bpm_low.value(), self.bpm_high.value()
+        if low == BPM_ANY and high == BPM_ANY:
+            return None
+        low, high = float(low), float(high) if high != BPM_ANY else float("inf")
+        return (min(low, high), max(low, high))
+
+    def set_selected_key(self, key_name: str | None) -> None:
+        """The selected track's key (canonical name, or None): what ticking "compatible" would take."""
+        self._selected_key = key_name if try_parse_key(key_name) is not None else None
+        self._update_harmonic_text()
+
+    def set_key_notation(self, notation: KeyNotation) -> None:
+        self._notation = notation
+        self._update_harmonic_text()
+
+    def harmonic_keys(self) -> tuple[str, ...] | None:
+        """Canonical names of the keys compatible with the reference; None when the filter is off."""
+        key = try_parse_key(self._reference_key) if self.harmonic.isChecked() else None
+        if key is None:
+            return None
+        return tuple(compatible.musical for compatible in compatible_keys(key))
+
+    def _on_harmonic(self, checked: bool) -> None:
+        self._reference_key = self._selected_key if checked else None
+        self._update_harmonic_text()
+        self._emit()
+
+    def _update_harmonic_text(self) -> None:
+        shown = self._reference_key if self.harmonic.isChecked() else self._selected_key
+        key = try_parse_key(shown)
+        if key is None:
+            self.harmonic.setText("Compatible with the selected key")
+            self.harmonic.setToolTip("Select a track whose key is known")
+        else:
+            keys = ", ".join(k.render(self._notation) for k in compatible_keys(key))
+            self.harmonic.setText(f"Compatible with {key.render(self._notation)}")
+            self.harmonic.setToolTip(f"Keys that mix with {key.render(self._notation)}: {keys}")
+        self.harmonic.setEnabled(key is not None or self.harmonic.isChecked())
+
     def clear(self) -> None:
         for facet in (self.genres, self.moods):
             facet.blockSignals(True)
             facet.uncheck_all()
             facet.blockSignals(False)
-        for box, value in ((self.energy_low, ENERGY_MIN), (self.energy_high, ENERGY_MAX)):
+        for box, value in (
+            (self.energy_low, ENERGY_MIN),
+            (self.energy_high, ENERGY_MAX),
+            (self.bpm_low, BPM_ANY),
+            (self.bpm_high, BPM_ANY),
+        ):
             box.blockSignals(True)
             box.setValue(value)
             box.blockSignals(False)
+        self.harmonic.blockSignals(True)
+        self.harmonic.setChecked(False)
+        self.harmonic.blockSignals(False)
+        self._reference_key = None
+        self._update_harmonic_text()
         self._emit()
 
     def _emit(self, *_args) -> None:
         genres, moods = tuple(self.genres.checked()), tuple(self.moods.checked())
-        self.clear_button.setEnabled(bool(genres or moods or self.energy_range()))
+        narrowed = self.energy_range() or self.bpm_range() or self.harmonic_keys() is not None
+        self.clear_button.setEnabled(bool(genres or moods or narrowed))
         self.changed.emit(genres, moods)

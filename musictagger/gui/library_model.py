@@ -10,6 +10,8 @@ until the new ones arrive. ``loading()`` says whether anything is on its way.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 
@@ -25,6 +27,7 @@ from musictagger.gui.library_rows import (
 )
 from musictagger.gui.runner import Runner
 from musictagger.gui.track_view import format_time
+from musictagger.keys import KeyNotation, try_parse_key
 from musictagger.library.db import Library
 
 PAGE_SIZE = 500
@@ -43,6 +46,8 @@ COLUMNS = (
     ("Confidence", "confidence"),
     ("Energy", "energy"),
     ("Valence", "valence"),
+    ("BPM", "bpm"),
+    ("Key", "key"),  # sorted round the Camelot wheel, shown in Settings' key notation
     ("State", "state"),
 )
 (
@@ -55,6 +60,8 @@ COLUMNS = (
     COL_CONFIDENCE,
     COL_ENERGY,
     COL_VALENCE,
+    COL_BPM,
+    COL_KEY,
     COL_STATE,
 ) = range(len(COLUMNS))
 
@@ -87,8 +94,16 @@ class LibraryModel(QAbstractTableModel):
         self._generation = 0  # bumped by every reset: results of an older one are dropped
         self._fetching = False
         self._wanted: tuple[int, object] | None = None  # (track id, callback) once its page is loaded
+        self.key_notation: KeyNotation = "camelot"  # Settings' [display] key_notation; the window sets it
 
     # -- what is shown ------------------------------------------------------------------------------
+
+    def set_key_notation(self, notation: KeyNotation) -> None:
+        """Show keys as "8A", "1m", "Am" or "A minor" (the rows keep the canonical name)."""
+        if notation != self.key_notation:
+            self.key_notation = notation
+            if self._rows:
+                self.dataChanged.emit(self.index(0, COL_KEY), self.index(len(self._rows) - 1, COL_KEY))
 
     def set_library(self, library: Library | None) -> None:
         self.library = library
@@ -150,6 +165,11 @@ class LibraryModel(QAbstractTableModel):
 
     def row_data(self, row: int) -> TrackRow:
         return self._rows[row]
+
+    def row_for(self, track_id: int) -> TrackRow | None:
+        """The loaded row of ``track_id``; None when its page is not loaded or the filter hides it."""
+        row = self._row_of.get(track_id)
+        return self._rows[row] if row is not None and row < len(self._rows) else None
 
     def when_loaded(self, track_id: int, callback) -> bool:
         """Call ``callback(row)`` once ``track_id``'s row is loaded (pages are fetched up to it in the
@@ -262,6 +282,8 @@ class LibraryModel(QAbstractTableModel):
         row = self._rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
+            if column == COL_KEY:
+                return key_text(row.key, self.key_notation)
             return _display(row, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             return row.error if column == COL_STATE and row.error else row.path
@@ -275,6 +297,7 @@ class LibraryModel(QAbstractTableModel):
             COL_CONFIDENCE,
             COL_ENERGY,
             COL_VALENCE,
+            COL_BPM,
         ):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == TRACK_ID_ROLE:
@@ -325,4 +348,13 @@ def _display(row: TrackRow, column: int) -> str:
         return f"{row.energy:.1f}" if row.energy is not None else ""
     if column == COL_VALENCE:
         return f"{row.valence:+.2f}" if row.valence is not None else ""
+    if column == COL_BPM:
+        return f"{row.bpm:.1f}" if row.bpm is not None else ""
     return row.state
+
+
+@lru_cache(maxsize=256)
+def key_text(name: str | None, notation: KeyNotation) -> str:
+    """A stored key in the notation shown ("A minor" -> "8A"); a name the parser does not know as is."""
+    key = try_parse_key(name)
+    return key.render(notation) if key is not None else (name or "")

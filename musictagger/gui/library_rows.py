@@ -15,6 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.orm import Session
 
+from musictagger.keys import ALL_KEYS
 from musictagger.library.queries import FILTER_CATEGORIES, ensure_fold_function, search_condition
 from musictagger.library.schema import Analysis, Track, TrackLabel, WriteEntry
 from musictagger.taxonomy import SelectionPolicy, Vocabulary
@@ -40,6 +41,8 @@ class TrackFilter:
     moods: tuple[str, ...] = ()
     text: str = ""
     energy: tuple[float, float] | None = None  # inclusive; a track with no energy yet is left out
+    bpm: tuple[float, float] | None = None  # inclusive; a track with no BPM is left out
+    keys: tuple[str, ...] | None = None  # canonical key names (keys.py); None: any key, () : none
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class TrackRow(NamedTuple):
     error: str | None
     energy: float | None = None  # 1-10
     valence: float | None = None  # -1..1
+    bpm: float | None = None
+    key: str | None = None  # canonical ("A minor"); shown in the notation the user picked
 
 
 @dataclass
@@ -102,12 +107,37 @@ def _filtered(query: Select, track_filter: TrackFilter) -> Select:
         low, high = track_filter.energy
         # Whole numbers as DJs read them: "6 to 8" holds 5.5 <= energy < 8.5.
         query = query.where(Track.energy >= low - 0.5, Track.energy < high + 0.5)
+    if track_filter.bpm is not None:
+        low, high = track_filter.bpm
+        query = query.where(Track.bpm >= low, Track.bpm <= high)
+    if track_filter.keys is not None:
+        query = query.where(Track.key.in_(track_filter.keys))
     if track_filter.text.strip():  # the one search rule, shared with `list --search`
         query = query.where(search_condition(track_filter.text))
     return query
 
 
-SORT_COLUMNS = ("path", "title", "artist", "album", "duration", "confidence", "energy", "valence", "state")
+SORT_COLUMNS = (
+    "path",
+    "title",
+    "artist",
+    "album",
+    "duration",
+    "confidence",
+    "energy",
+    "valence",
+    "bpm",
+    "key",
+    "state",
+)
+
+
+def _camelot_order():
+    """Keys sort round the Camelot wheel (1A, 1B, 2A, …), as DJs read a harmonic crate, whatever notation
+    the table shows: the index holds canonical names, so the order is a CASE over the 24 of them."""
+    ranks = {key.musical: (key.camelot_number, key.is_minor is False) for key in ALL_KEYS}
+    ordered = sorted(ranks, key=ranks.__getitem__)
+    return case({name: rank for rank, name in enumerate(ordered)}, value=Track.key)
 
 
 def filtered_ids(session: Session, track_filter: TrackFilter, sort: SortKey = SortKey()) -> list[int]:
@@ -118,6 +148,8 @@ def filtered_ids(session: Session, track_filter: TrackFilter, sort: SortKey = So
         best = _best_genre_score().subquery()
         query = query.outerjoin(best, best.c.track_id == Track.id)
         key = best.c.best
+    elif sort.column == "key":
+        key = _camelot_order()
     elif sort.column == "state":
         analysed = exists().where(Analysis.track_id == Track.id)
         key = case((Track.error.is_not(None), 2), (analysed, 1), else_=0)
@@ -130,6 +162,7 @@ def filtered_ids(session: Session, track_filter: TrackFilter, sort: SortKey = So
             "duration": Track.duration_s,
             "energy": Track.energy,
             "valence": Track.valence,
+            "bpm": Track.bpm,
         }[sort.column]
     key = key.desc() if sort.descending else key.asc()
     query = query.order_by(key.nulls_last(), Track.path, Track.id)
@@ -153,6 +186,8 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
                 Track.error,
                 Track.energy,
                 Track.valence,
+                Track.bpm,
+                Track.key,
             ).where(Track.id.in_(ids))
         )
     }
@@ -215,6 +250,8 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
                 error=track.error,
                 energy=track.energy,
                 valence=track.valence,
+                bpm=track.bpm,
+                key=track.key,
             )
         )
     return rows

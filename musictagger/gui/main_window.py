@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from musictagger.about import about_text
 from musictagger.audio import AUDIO_EXTENSIONS
 from musictagger.gui import theme
+from musictagger.gui.export_actions import ExportActions
 from musictagger.gui.facets import FacetPanel
 from musictagger.gui.library_model import LibraryModel
 from musictagger.gui.library_rows import MIN_SCORE as FACET_MIN_SCORE
@@ -154,6 +155,7 @@ class MainWindow(QMainWindow):
             self
         )  # review dock + Tags menu; before restoreState, which places docks
         self.similar_panel = add_similar_panel(self)  # "More like this", tabbed with the review dock
+        self.apply_display_settings()
         self.refresh_library()
         self.resize(1280, 760)
         self.restore_window_state()
@@ -184,6 +186,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.add_folder_action)
         file_menu.addAction(self.rescan_action)
         file_menu.addMenu(self.remove_folder_menu)
+        file_menu.addSeparator()
+        self.export_actions = ExportActions(self, file_menu.addMenu("&Export selected or shown tracks"), self)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
 
@@ -448,6 +452,12 @@ class MainWindow(QMainWindow):
         self._live_refresh.timeout.connect(self._refresh_summaries)
         self._mood_map_stale = True
 
+    def apply_display_settings(self) -> None:
+        """What settings.toml's [display] says about showing things, applied now (also after the dialog)."""
+        notation = AppSettings().current.display.key_notation
+        self.library_model.set_key_notation(notation)
+        self.facets.set_key_notation(notation)
+
     def add_side_panel(self, widget: QWidget, title: str) -> QDockWidget:
         """Plug-in point for the review panel (and others): a dock on the right, listed in View."""
         dock = QDockWidget(title, self)
@@ -573,6 +583,8 @@ class MainWindow(QMainWindow):
             moods=tuple(self.facets.moods.checked()),
             text=self.library_view.search.text(),
             energy=self.facets.energy_range(),
+            bpm=self.facets.bpm_range(),
+            keys=self.facets.harmonic_keys(),
         )
 
     def _apply_filter(self) -> None:
@@ -615,7 +627,9 @@ class MainWindow(QMainWindow):
         self.library_view.search.setFocus()
         self.library_view.search.selectAll()
 
-    def _on_track_selected(self, _track_id: int, path: str) -> None:
+    def _on_track_selected(self, track_id: int, path: str) -> None:
+        row = self.library_model.row_for(track_id)
+        self.facets.set_selected_key(row.key if row is not None else None)
         if path != self.current_path:
             self.open_track(path)
 

@@ -53,6 +53,14 @@ MODE_HELP = {
 }
 
 
+KEY_NOTATION_NAMES = {
+    "camelot": "Camelot (8A)",
+    "open_key": "Open Key (1m)",
+    "short": "Short (Am)",
+    "musical": "Musical (A minor)",
+}
+
+
 def available_devices() -> dict[str, bool]:
     """Each device choice and whether this machine has it (auto and cpu always)."""
     import torch  # the GUI has torch loaded already (the worker); imported here to keep module import light
@@ -122,9 +130,14 @@ class SettingsDialog(QDialog):
         self.cap_box.setRange(1, 20)
         self.theme_box = QComboBox()
         self.theme_box.addItems(list(THEMES))
+        self.key_notation_box = QComboBox()
+        self.key_notation_box.setObjectName("keyNotation")
+        for notation, text in KEY_NOTATION_NAMES.items():
+            self.key_notation_box.addItem(text, notation)
         form.addRow("Minimum confidence", self.threshold_box)
         form.addRow("At most, per category", self.cap_box)
         form.addRow("Theme", self.theme_box)
+        form.addRow("Keys shown as", self.key_notation_box)
         return group
 
     def _writing_group(self) -> QGroupBox:
@@ -179,6 +192,7 @@ class SettingsDialog(QDialog):
         self.threshold_box.setValue(display.threshold)
         self.cap_box.setValue(display.cap)
         self.theme_box.setCurrentText(display.theme)
+        self.key_notation_box.setCurrentIndex(max(0, self.key_notation_box.findData(display.key_notation)))
         maxima = {"genre": write.max_genres, "mood": write.max_moods}
         for field in LABEL_FIELDS:
             self.write_boxes[field].setChecked(write.writes(field))
@@ -201,6 +215,7 @@ class SettingsDialog(QDialog):
                 "threshold": self.threshold_box.value(),
                 "cap": self.cap_box.value(),
                 "theme": self.theme_box.currentText(),
+                "key_notation": self.key_notation_box.currentData(),
             },
             write={
                 "write_genre": self.write_boxes["genre"].isChecked(),

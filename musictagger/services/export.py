@@ -109,24 +109,40 @@ def export_rekordbox_tracks(
 ) -> RekordboxExport:
     """Rekordbox XML of exactly these tracks, in this order (the app's selection or filtered view), written
     to ``out`` atomically. Ids not in the index, and tracks whose file is missing, are left out (noted)."""
-    ids = list(dict.fromkeys(track_ids))
     with library.session() as session:
-        rows: dict[int, Track] = {}
-        for start in range(0, len(ids), _ID_CHUNK):
-            query = (
-                select(Track)
-                .where(Track.id.in_(ids[start : start + _ID_CHUNK]))
-                .options(selectinload(Track.labels))
-            )
-            rows.update((track.id, track) for track in session.scalars(query))
-        notes = [f"track {i}: not in the library index" for i in ids if i not in rows]
-        notes += [
-            f"{rows[i].path}: file missing since the last scan"
-            for i in ids
-            if i in rows and rows[i].missing_since
-        ]
-        tracks = [rows[i] for i in ids if i in rows and rows[i].missing_since is None]
+        tracks, notes = _present_tracks(session, track_ids)
         return _export(session, tracks, vocabulary, settings, out, notes)
+
+
+def export_playlist_tracks(
+    library: Library, out: str | os.PathLike, track_ids: Iterable[int]
+) -> tuple[Path, int, tuple[str, ...]]:
+    """An M3U8 playlist of exactly these tracks, in this order (the app's selection or filtered view);
+    (the file, tracks in it, a note per track left out)."""
+    with library.session() as session:
+        tracks, notes = _present_tracks(session, track_ids)
+        return export_m3u8(tracks, out), len(tracks), tuple(notes)
+
+
+def _present_tracks(session: Session, track_ids: Iterable[int]) -> tuple[list[Track], list[str]]:
+    """The index rows of ``track_ids`` in that order, without ids not in the index or files missing since
+    the last scan; a note for each one left out."""
+    ids = list(dict.fromkeys(track_ids))
+    rows: dict[int, Track] = {}
+    for start in range(0, len(ids), _ID_CHUNK):
+        query = (
+            select(Track)
+            .where(Track.id.in_(ids[start : start + _ID_CHUNK]))
+            .options(selectinload(Track.labels))
+        )
+        rows.update((track.id, track) for track in session.scalars(query))
+    notes = [f"track {i}: not in the library index" for i in ids if i not in rows]
+    notes += [
+        f"{rows[i].path}: file missing since the last scan"
+        for i in ids
+        if i in rows and rows[i].missing_since
+    ]
+    return [rows[i] for i in ids if i in rows and rows[i].missing_since is None], notes
 
 
 def _export(

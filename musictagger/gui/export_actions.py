@@ -1,0 +1,114 @@
+"""File ▸ Export: the selected tracks (or, with one or none selected, every track the filter shows) as a
+Rekordbox XML collection or an M3U8 playlist, through the same services as ``export`` on the command line.
+
+The file is chosen on the GUI thread; the export runs on the runner's ``export`` lane with plain data (the
+library, the settings, the ids) and reports back in the status bar.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Protocol
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMenu, QStatusBar, QWidget
+
+from musictagger.gui.library_model import LibraryModel
+from musictagger.gui.library_view import LibraryView
+from musictagger.gui.runner import Runner
+from musictagger.gui.settings import AppSettings
+from musictagger.library.db import Library
+from musictagger.services.export import RekordboxExport, export_playlist_tracks, export_rekordbox_tracks
+from musictagger.taxonomy import load_vocabulary
+
+LANE = "export"
+log = logging.getLogger("musictagger.gui.export")
+FILE_TYPES = {"rekordbox": (".xml", "Rekordbox XML (*.xml)"), "m3u8": (".m3u8", "M3U8 playlist (*.m3u8)")}
+
+
+class ExportHost(Protocol):
+    """What the export actions need of their window (MainWindow is one)."""
+
+    library: Library | None
+    library_model: LibraryModel
+    library_view: LibraryView
+    runner: Runner
+
+    def show_error(self, text: str) -> None: ...
+    def statusBar(self) -> QStatusBar: ...
+
+
+class ExportActions:
+    """The Export submenu of one window."""
+
+    def __init__(self, window: ExportHost, menu: QMenu, parent: QWidget):
+        self.window = window
+        self.menu = menu
+        self.rekordbox_action = QAction("Rekordbox &XML…", parent)
+        self.rekordbox_action.setToolTip(
+            "The selected tracks (or all shown) with genre, mood block, BPM and key, and playlists per "
+            "genre and mood: Rekordbox, Lexicon and other DJ software import it"
+        )
+        self.rekordbox_action.triggered.connect(lambda: self.export("rekordbox"))
+        self.m3u8_action = QAction("&M3U8 playlist…", parent)
+        self.m3u8_action.triggered.connect(lambda: self.export("m3u8"))
+        for action in (self.rekordbox_action, self.m3u8_action):
+            action.setEnabled(window.library is not None)
+            menu.addAction(action)
+
+    def scope(self) -> tuple[list[int], str]:
+        """The ids to export and what they are, in words: several selected rows, else the filtered view."""
+        selected = self.window.library_view.selected_track_ids()
+        if len(selected) > 1:
+            return selected, f"{len(selected)} selected tracks"
+        shown = self.window.library_model.track_ids()
+        return shown, f"{len(shown)} tracks shown"
+
+    def export(self, kind: str, path: str | None = None) -> bool:
+        """Ask where (unless ``path`` is given), then export in the background; False if nothing to do."""
+        library = self.window.library
+        ids, what = self.scope()
+        if library is None or not ids:
+            self.window.statusBar().showMessage("Nothing to export: the view is empty.", 5000)
+            return False
+        if path is None:
+            suffix, pattern = FILE_TYPES[kind]
+            path, _ = QFileDialog.getSaveFileName(
+                self.window if isinstance(self.window, QWidget) else None,
+                f"Export {what}",
+                os.path.expanduser(f"~/musictagger{suffix}"),
+                pattern,
+            )
+            if not path:
+                return False
+        task = _export_rekordbox if kind == "rekordbox" else _export_m3u8
+        self.window.statusBar().showMessage(f"Exporting {what}…")
+        self.window.runner.submit(
+            LANE,
+            task,
+            library,
+            path,
+            ids,
+            on_done=lambda message: self.window.statusBar().showMessage(message, 10000),
+            on_error=lambda message: self.window.show_error(f"Export failed: {message}"),
+        )
+        return True
+
+
+def _export_rekordbox(_ctx, library: Library, path: str, ids: list[int]) -> str:
+    result: RekordboxExport = export_rekordbox_tracks(
+        library, load_vocabulary(), AppSettings().current, path, ids
+    )
+    for note in result.notes:
+        log.warning("Rekordbox export: %s", note)
+    left_out = f"; {len(result.notes)} left out (see the log)" if result.notes else ""
+    return f"Exported {result.tracks} tracks and {result.playlists} playlists to {result.path}{left_out}"
+
+
+def _export_m3u8(_ctx, library: Library, path: str, ids: list[int]) -> str:
+    written, count, notes = export_playlist_tracks(library, path, ids)
+    for note in notes:
+        log.warning("M3U8 export: %s", note)
+    left_out = f"; {len(notes)} left out (see the log)" if notes else ""
+    return f"Exported {count} tracks to {written}{left_out}"
