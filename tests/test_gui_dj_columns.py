@@ -167,3 +167,17 @@ def test_settings_dialog_offers_the_key_notation(qtbot, tmp_path):
     assert load_settings(path).display.key_notation == "open_key"
     save_settings(load_settings(path), path)  # and it survives a rewrite
     assert load_settings(path).display.key_notation == "open_key"
+
+
+def test_mood_map_click_on_a_track_the_filter_hides_opens_it(qtbot, window):
+    """The path of a hidden track is read from the index on a runner lane, not on the GUI thread."""
+    from musictagger.library.schema import Track
+
+    with window.library.session() as session:
+        hidden = session.query(Track).filter_by(title="Dmin").one()
+        hidden_id, hidden_path = hidden.id, hidden.path
+    window.facets.bpm_low.setValue(120)
+    wait_for_table(qtbot, window.library_model)
+    assert "Dmin" not in _titles(window.library_model)
+    window.play_track(hidden_id)
+    qtbot.waitUntil(lambda: window.current_path == hidden_path, timeout=30_000)

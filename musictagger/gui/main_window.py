@@ -69,6 +69,7 @@ FACETS_WIDTH = 220  # px: genre names and counts stay legible
 # folder changes run in order with them.
 LIBRARY_LANE = LIBRARY_WORKER_LANE
 VIEW_LANE = "library-summary"
+TRACK_LOOKUP_LANE = "track-lookup"
 MOOD_MAP_LANE = "mood-map"
 
 
@@ -635,12 +636,24 @@ class MainWindow(QMainWindow):
 
     def play_track(self, track_id: int) -> None:
         """The mood map's click: select the track's row (when the filter shows it), open it and play."""
-        if not self.library_view.select_track(track_id):
-            with self.library.session() as session:
-                track = session.get(Track, track_id)
-                if track is None:
-                    return
-                self.open_track(track.path)
+        if self.library_view.select_track(track_id):
+            self._play_opened()
+        elif self.library is not None:  # hidden by the filter: its path comes from the index, off this thread
+            self.runner.submit(
+                TRACK_LOOKUP_LANE,
+                _track_path,
+                self.library,
+                track_id,
+                on_done=self._open_and_play,
+                supersede=True,
+            )
+
+    def _open_and_play(self, path: str | None) -> None:
+        if path is not None:
+            self.open_track(path)
+            self._play_opened()
+
+    def _play_opened(self) -> None:
         if self.player.available and not self.player.is_playing():
             self.player.toggle()
 
@@ -706,3 +719,9 @@ class MainWindow(QMainWindow):
         if self.library_worker is not None:
             self.library_worker.cancel()
             self.set_library_status("Stopping after the current track…")
+
+
+def _track_path(_ctx, library: Library, track_id: int) -> str | None:
+    with library.session() as session:
+        track = session.get(Track, track_id)
+        return track.path if track is not None else None
