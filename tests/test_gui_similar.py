@@ -12,7 +12,14 @@ from PySide6.QtWidgets import QDockWidget
 from test_similar import MODELS, Crate, around
 
 from musictagger.gui.runner import Runner
-from musictagger.gui.similar_panel import COL_BPM, COL_KEY, COL_MATCH, SIMILAR_LANE, SimilarPanel
+from musictagger.gui.similar_panel import (
+    COL_BPM,
+    COL_KEY,
+    COL_MATCH,
+    SIMILAR_LANE,
+    SimilarPanel,
+    key_text,
+)
 from musictagger.library import open_library
 
 TIMEOUT_MS = 60_000
@@ -59,8 +66,10 @@ def test_the_panel_lists_the_nearest_tracks_with_tempo_and_key(qtbot, panel):
     )
     table = panel.table
     assert table.item(0, COL_MATCH).text().endswith("%") and table.item(2, COL_MATCH).text().startswith("-")
-    assert table.item(0, COL_BPM).text() == "125.0" and table.item(0, COL_KEY).text() == "9A  E minor"
+    assert table.item(0, COL_BPM).text() == "125.0" and table.item(0, COL_KEY).text() == "9A"
     assert table.item(2, COL_BPM).text() == "–" and table.item(2, COL_KEY).text() == "–"
+    assert table.item(0, COL_KEY).toolTip() == "E minor"
+    assert [key_text("E minor", n) for n in ("open_key", "short", "musical")] == ["2m", "Em", "E minor"]
     # Compatible key and ±6 % (half/double): only "near" (E minor, 125) mixes into A minor at 124.
     panel.key_choice.setCurrentIndex(1)
     panel.tempo_choice.setChecked(True)

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from musictagger.gui.runner import Runner, TaskContext
 from musictagger.gui.settings import AppSettings
-from musictagger.keys import try_parse_key
+from musictagger.keys import KeyNotation, try_parse_key
 from musictagger.library import Library
 from musictagger.services.similar import (
     DEFAULT_BPM_TOLERANCE,
@@ -87,14 +87,15 @@ def _note(message: str) -> str:
     return message[:1].upper() + message[1:] + "."
 
 
-def key_text(key: str | None) -> str:
-    """A key as DJs read it in a list: Camelot first, then the name ("8A  A minor")."""
+def key_text(key: str | None, notation: KeyNotation = "camelot") -> str:
+    """A stored key in the notation the user picked ([display] key_notation), "–" when unknown."""
     parsed = try_parse_key(key)
-    return f"{parsed.camelot}  {parsed.musical}" if parsed is not None else "–"
+    return parsed.render(notation) if parsed is not None else "–"
 
 
 class SimilarPanel(QWidget):
-    """The nearest tracks to one track: match (cosine as a percentage), title — artist, BPM, key."""
+    """The nearest tracks to one track: match (cosine as a percentage), title — artist, BPM, key (in the
+    user's notation)."""
 
     track_activated = Signal(int, str)  # a neighbour double-clicked: its track id and path
 
@@ -104,6 +105,7 @@ class SimilarPanel(QWidget):
         runner: Runner,
         *,
         models: Sequence[str] | None = None,
+        key_notation: KeyNotation = "camelot",
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
@@ -111,6 +113,7 @@ class SimilarPanel(QWidget):
         self.library = library
         self.runner = runner
         self.models = tuple(models) if models else None
+        self.key_notation = key_notation
         self.track_id: int | None = None
         self._stale = False  # a track was chosen while hidden: ask when shown
         self._paths: dict[int, str] = {}
@@ -204,12 +207,12 @@ class SimilarPanel(QWidget):
                 COL_MATCH: f"{track.similarity:.0%}",
                 COL_TRACK: name,
                 COL_BPM: "–" if track.bpm is None else f"{track.bpm:.1f}",
-                COL_KEY: key_text(track.key),
+                COL_KEY: key_text(track.key, self.key_notation),
             }
             for column, text in cells.items():
                 item = QTableWidgetItem(text)
                 item.setData(TRACK_ID_ROLE, track.track_id)
-                item.setToolTip(track.path)
+                item.setToolTip((track.key or "no key") if column == COL_KEY else track.path)
                 if column in (COL_MATCH, COL_BPM):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
@@ -254,7 +257,13 @@ def add_similar_panel(window: SimilarWindow) -> SimilarPanel | None:
     selection; None without a library."""
     if window.library is None:
         return None
-    panel = SimilarPanel(window.library, window.runner, models=similarity_models(AppSettings().current))
+    settings = AppSettings().current
+    panel = SimilarPanel(
+        window.library,
+        window.runner,
+        models=similarity_models(settings),
+        key_notation=settings.display.key_notation,
+    )
     dock = window.add_side_panel(panel, "More like this")
     if isinstance(window, QMainWindow):
         others = [
