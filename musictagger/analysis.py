@@ -35,6 +35,7 @@ from musictagger.heads.model import (
     load_head,
 )
 from musictagger.heads.model import predict as head_predict
+from musictagger.memory import tune_allocator
 from musictagger.spectrogram import LogMelSpectrogram
 from musictagger.tempo_key import TempoKey, TempoKeyStage
 
@@ -206,6 +207,7 @@ class Analyzer:
         heads: Sequence[str] | None = None,
         tempo_key: TempoKeyStage | None = None,
     ):
+        tune_allocator()  # each batch's activations reuse freed memory instead of faulting it in (memory.py)
         self.tempo_key = tempo_key
         self.device = resolve_device(device)
         self.device_name = describe_device(self.device)
