@@ -98,7 +98,7 @@ class TrackView(QWidget):
         # stall of the GUI thread on each selection). The label clips; its tooltip has the whole name.
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.label_selector = QComboBox()
-        self.label_selector.setMinimumContentsLength(24)
+        self.label_selector.setMinimumContentsLength(16)  # the popup list is wider; the window stays small
         self.label_selector.setToolTip("Label whose evidence is drawn over the spectrogram")
         self.label_selector.currentIndexChanged.connect(self._on_label_selected)
         header = QHBoxLayout()
