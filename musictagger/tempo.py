@@ -37,6 +37,11 @@ _ONSET_HOP = 256  # 16 ms at 16 kHz: fine enough for a 180 BPM beat period (333 
 # would call a perfect beat; music varies it by 0.6-2 dB. Adding this floor to the variance makes an
 # envelope with no real onsets score near 0 and leaves music's score as it is.
 _ENVELOPE_FLOOR_DB = 0.1
+# The onset envelope is computed in pieces of this many frames (~65 s), each with a margin of one FFT
+# window either side, so a long mix never has its whole spectrogram in memory (a 20-minute track's would
+# take about 1 GB).
+_PIECE_FRAMES = 4096
+_PIECE_MARGIN_FRAMES = 8  # 8 hops = librosa's 2048-sample window
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ def pulse_clarity(signal: np.ndarray, sample_rate: int, bpm: float) -> float:
     """How strongly the onsets repeat at the beat period of ``bpm`` (or half / twice it), 0..1."""
     import librosa  # loaded on first use: importing it takes a second
 
-    envelope = librosa.onset.onset_strength(y=signal, sr=sample_rate, hop_length=_ONSET_HOP)
+    envelope = onset_envelope(signal, sample_rate)
     envelope = envelope - envelope.mean()
     correlation = librosa.autocorrelate(envelope)
     if not correlation.size:
@@ -86,6 +91,24 @@ def pulse_clarity(signal: np.ndarray, sample_rate: int, bpm: float) -> float:
         if 2 <= lag < len(correlation) - 1:
             best = max(best, float(correlation[lag - 1 : lag + 2].max()))
     return max(0.0, min(1.0, best))
+
+
+def onset_envelope(signal: np.ndarray, sample_rate: int) -> np.ndarray:
+    """librosa's onset strength (spectral flux of the log-mel spectrogram) at ``_ONSET_HOP``, computed
+    piece by piece with overlapping margins so memory stays bounded; one piece for a track under ~65 s."""
+    import librosa
+
+    piece, margin = _PIECE_FRAMES * _ONSET_HOP, _PIECE_MARGIN_FRAMES * _ONSET_HOP
+    parts = []
+    for start in range(0, len(signal), piece):
+        lo, stop = max(0, start - margin), min(len(signal), start + piece)
+        envelope = librosa.onset.onset_strength(
+            y=signal[lo : min(len(signal), stop + margin)], sr=sample_rate, hop_length=_ONSET_HOP
+        )
+        skip = (start - lo) // _ONSET_HOP
+        frames = -(-(stop - start) // _ONSET_HOP) if stop < len(signal) else len(envelope) - skip
+        parts.append(envelope[skip : skip + frames])
+    return np.concatenate(parts)
 
 
 def estimate_tempo(

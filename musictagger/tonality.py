@@ -33,6 +33,7 @@ _FRAME = 4096  # 0.26 s at 16 kHz: 3.9 Hz bins resolve semitones down to ~70 Hz
 _BAND_HZ = (100.0, 4000.0)
 _NEIGHBOURHOOD_BINS = 31  # ~120 Hz at 16 kHz: wider than a harmonic peak, narrower than a spectral slope
 _PEAK_FACTOR = 4.0
+_BLOCK_FRAMES = 256  # frames transformed at once (~65 s, ~8 MB of spectrum): a 2-hour mix stays bounded
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,20 @@ def tonal_share(signal: np.ndarray, sample_rate: int) -> float:
     n_frames = len(signal) // _FRAME
     if n_frames == 0:
         return 0.0
-    frames = signal[: n_frames * _FRAME].reshape(n_frames, _FRAME) * np.hanning(_FRAME).astype(np.float32)
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    window = np.hanning(_FRAME).astype(np.float32)
     freqs = np.fft.rfftfreq(_FRAME, 1.0 / sample_rate)
-    power = power[:, (freqs >= _BAND_HZ[0]) & (freqs <= _BAND_HZ[1])]
-    local_mean = uniform_filter1d(power, _NEIGHBOURHOOD_BINS, axis=1, mode="nearest")
-    energy = power.sum(axis=1)
+    band = (freqs >= _BAND_HZ[0]) & (freqs <= _BAND_HZ[1])
+    energy = np.empty(n_frames)
+    in_peaks = np.empty(n_frames)
+    for first in range(0, n_frames, _BLOCK_FRAMES):
+        last = min(first + _BLOCK_FRAMES, n_frames)
+        frames = signal[first * _FRAME : last * _FRAME].reshape(last - first, _FRAME) * window
+        power = (np.abs(np.fft.rfft(frames, axis=1)) ** 2)[:, band]
+        local_mean = uniform_filter1d(power, _NEIGHBOURHOOD_BINS, axis=1, mode="nearest")
+        energy[first:last] = power.sum(axis=1)
+        in_peaks[first:last] = np.where(power > _PEAK_FACTOR * local_mean, power, 0.0).sum(axis=1)
     if not energy.max() > 0:
         return 0.0
-    in_peaks = np.where(power > _PEAK_FACTOR * local_mean, power, 0.0).sum(axis=1)
     audible = energy > energy.max() * 1e-3  # silent frames between songs say nothing either way
     share = in_peaks[audible] / energy[audible]
     return float(np.average(share, weights=energy[audible]))

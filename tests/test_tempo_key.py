@@ -104,6 +104,22 @@ def test_folding_into_the_preferred_range():
         fold_tempo(0.0, low, high)
 
 
+def test_the_onset_envelope_of_a_long_track_is_computed_in_pieces_as_a_whole(vibe_ace):
+    import librosa
+
+    from musictagger.tempo import onset_envelope
+
+    long = np.tile(vibe_ace, 8)  # 160 s: three pieces
+    whole = librosa.onset.onset_strength(y=long, sr=RATE, hop_length=256)
+    pieces = onset_envelope(long, RATE)
+    assert pieces.shape == whole.shape
+    assert np.corrcoef(pieces, whole)[0, 1] > 0.999
+    short = vibe_ace[: RATE * 30]  # one piece: exactly librosa's
+    np.testing.assert_array_equal(
+        onset_envelope(short, RATE), librosa.onset.onset_strength(y=short, sr=RATE, hop_length=256)
+    )
+
+
 def test_signal_checks():
     assert rms_dbfs(np.zeros(10, dtype=np.float32)) == float("-inf")
     assert rms_dbfs(np.ones(10, dtype=np.float32)) == pytest.approx(0.0)
