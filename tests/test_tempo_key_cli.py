@@ -74,6 +74,10 @@ def test_tag_write_fills_the_key_keeps_the_files_bpm_and_undo_restores_it(tmp_pa
     assert dry.returncode == 0, dry.stderr
     assert "key: (none) → E" in dry.stdout and "bpm:" not in dry.stdout  # fill: the file's BPM stays
     assert read_tags(folder / "jazz.ogg") == before
+    options = ("--bpm-policy", "replace", "--key-notation", "camelot")
+    other = run_cli("tag", folder, "--dry-run", *options, "--device", "cpu", "--quiet", db=db)
+    assert other.returncode == 0, other.stderr
+    assert "bpm: 130.000000 → 130" in other.stdout and "key: (none) → 12B" in other.stdout
 
     wrote = run_cli("tag", folder, "--write", "--device", "cpu", "--quiet", db=db)
     assert wrote.returncode == 0, wrote.stderr

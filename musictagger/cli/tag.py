@@ -27,7 +27,8 @@ from musictagger.cli.common import (
     score,
     with_changes,
 )
-from musictagger.library.policy import ENERGY_MODES
+from musictagger.keys import KEY_NOTATIONS
+from musictagger.library.policy import ENERGY_MODES, TEMPO_KEY_MODES
 from musictagger.services.analysis import Models, analyse_paths, audio_files
 from musictagger.services.suggest import SECTIONS, analysis_record
 from musictagger.services.writes import format_diff, plan_write, track_ids_under, write
@@ -102,6 +103,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=ENERGY_MODES,
         help="the EnergyLevel field (1-10, as Mixed In Key writes it): fill only if empty, replace, or skip "
         "(default: [write] energy_mode, fill)",
+    )
+    w.add_argument(
+        "--bpm-policy",
+        choices=TEMPO_KEY_MODES,
+        help="BPM (TBPM and its equivalents, a whole number): fill only if empty, replace, or skip "
+        "(default: [write] bpm_mode, fill)",
+    )
+    w.add_argument(
+        "--key-policy",
+        choices=TEMPO_KEY_MODES,
+        help="the key (TKEY and its equivalents): fill only if the file has none, replace, or skip "
+        "(default: [write] key_mode, fill)",
+    )
+    w.add_argument(
+        "--key-notation",
+        choices=KEY_NOTATIONS,
+        help="how a written key is spelled: short (Am), camelot (8A), open_key (1m) or musical (A minor) "
+        "(default: [write] key_notation, short)",
     )
     add_db_option(w)
     p.set_defaults(run=run)
@@ -206,6 +225,9 @@ def write_settings(args: argparse.Namespace) -> Settings:
         min_score=args.min_score,
         comment_block=args.comment_block,
         energy_mode=args.energy_policy,
+        bpm_mode=args.bpm_policy,
+        key_mode=args.key_policy,
+        key_notation=args.key_notation,
     )
 
 
