@@ -35,33 +35,34 @@ PAGE_SIZE = 500
 #: often, in one query on the runner's ``table`` lane: a 1,000-track "accept all" is one query, not 1,000.
 REFRESH_MS = 100
 
-# (header, sort column of library_rows.filtered_ids)
+# (header, sort column of library_rows.filtered_ids). What a DJ sorts a crate by comes first: BPM and key
+# (harmonic mixing), energy, then genre and mood.
 COLUMNS = (
     ("Title", "title"),
     ("Artist", "artist"),
-    ("Album", "album"),
     ("Time", "duration"),
+    ("BPM", "bpm"),
+    ("Key", "key"),  # sorted round the Camelot wheel, shown in Settings' key notation
+    ("Energy", "energy"),
     ("Genres", "confidence"),  # the best genre is what a DJ sorts "how sure" by
     ("Moods", "path"),
     ("Confidence", "confidence"),
-    ("Energy", "energy"),
     ("Valence", "valence"),
-    ("BPM", "bpm"),
-    ("Key", "key"),  # sorted round the Camelot wheel, shown in Settings' key notation
+    ("Album", "album"),
     ("State", "state"),
 )
 (
     COL_TITLE,
     COL_ARTIST,
-    COL_ALBUM,
     COL_TIME,
+    COL_BPM,
+    COL_KEY,
+    COL_ENERGY,
     COL_GENRES,
     COL_MOODS,
     COL_CONFIDENCE,
-    COL_ENERGY,
     COL_VALENCE,
-    COL_BPM,
-    COL_KEY,
+    COL_ALBUM,
     COL_STATE,
 ) = range(len(COLUMNS))
 

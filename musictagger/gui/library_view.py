@@ -19,9 +19,11 @@ from musictagger.gui import theme
 from musictagger.gui.library_model import (
     COL_ALBUM,
     COL_ARTIST,
+    COL_BPM,
     COL_CONFIDENCE,
     COL_ENERGY,
     COL_GENRES,
+    COL_KEY,
     COL_MOODS,
     COL_STATE,
     COL_TIME,
@@ -36,10 +38,12 @@ SEARCH_DEBOUNCE_MS = 250  # typing "deep house" queries once, not ten times
 ROW_HEIGHT = 22  # dense, like every DJ library
 
 COLUMN_WIDTHS = {
-    COL_TITLE: 260,
-    COL_ARTIST: 170,
-    COL_ALBUM: 170,
+    COL_TITLE: 240,
+    COL_ARTIST: 160,
+    COL_ALBUM: 160,
     COL_TIME: 56,
+    COL_BPM: 58,
+    COL_KEY: 52,
     COL_GENRES: 200,
     COL_MOODS: 170,
     COL_CONFIDENCE: 80,
