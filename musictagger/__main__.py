@@ -8,6 +8,7 @@ loads Qt and the app never parses command-line options it does not have.
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 from collections.abc import Sequence
 
@@ -27,4 +28,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # A frozen app (PyInstaller) must let the tempo/key worker process start here (tempo_key.py).
+    multiprocessing.freeze_support()
     sys.exit(main())

@@ -37,7 +37,7 @@ from musictagger.heads.model import (
 from musictagger.heads.model import predict as head_predict
 from musictagger.memory import tune_allocator
 from musictagger.spectrogram import LogMelSpectrogram
-from musictagger.tempo_key import TempoKey, TempoKeyStage
+from musictagger.tempo_key import PendingTempoKey, TempoKey, TempoKeyStage
 
 # Called with (first frame index, log-mel frames of that chunk) as a track is analysed, so a viewer can
 # draw the spectrogram progressively. Returning True asks the analysis to stop (cancel).
@@ -275,6 +275,9 @@ class Analyzer:
         """The track at the rate the tempo/key stage reads, for a track that needs nothing else."""
         return load_audio(path, sample_rate=self.tempo_key_rate)
 
+    def _start_tempo_key(self, signal: np.ndarray) -> PendingTempoKey | None:
+        return self.tempo_key.start(signal, self.tempo_key_rate) if self.tempo_key is not None else None
+
     def tempo_key_of(self, signal: np.ndarray) -> TempoKey | None:
         """The tempo/key stage on a decoded signal (at ``tempo_key_rate``); None when there is no stage."""
         if self.tempo_key is None:
@@ -302,6 +305,8 @@ class Analyzer:
     ) -> TrackAnalysis:
         models: dict[str, ModelScores] = {}
         first = None
+        # Tempo and key run in their own process while the networks run here (tempo_key.py says why).
+        tempo_key = self._start_tempo_key(audio[self.tempo_key_rate])
         for group in self._groups:
             waveform = audio[group.sample_rate]
             result = self._run_group(group, waveform, keep_spectrogram and first is None, on_chunk)
@@ -309,7 +314,6 @@ class Analyzer:
             if first is None:
                 first = (group, waveform, result)
         group, waveform, result = first
-        tempo_key = self.tempo_key_of(audio[self.tempo_key_rate])
         heads = {}
         for head_name, (head, head_card) in list(self.heads.items()):
             probs = head_predict(head, head_card, head_input(head_card, models))
@@ -328,7 +332,7 @@ class Analyzer:
             frame_seconds=group.hop / group.sample_rate,
             spectrogram=result["spectrogram"],
             heads=heads,
-            tempo_key=tempo_key,
+            tempo_key=tempo_key.result() if tempo_key is not None else None,
         )
 
     def _patch_features(

@@ -11,6 +11,11 @@ version, another tempo range) is estimated again on the next scan, from a decode
 from __future__ import annotations
 
 import logging
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +27,8 @@ log = logging.getLogger("musictagger.tempo_key")
 
 # Raise when the estimators or their thresholds change: every track is then estimated again.
 STAGE_VERSION = 1
+#: A track's estimate that takes longer than this is stopped (its process killed): a 2-hour mix takes ~60 s.
+ESTIMATE_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class TempoKeyStage:
         low, high = (float(v) for v in tempo_range)
         check_range(low, high)
         self.tempo_range = (low, high)
+        self._pool: ProcessPoolExecutor | None = None
 
     @property
     def basis(self) -> str:
@@ -68,16 +76,80 @@ class TempoKeyStage:
         )
 
     def process(self, signal: np.ndarray, sample_rate: int) -> TempoKey:
-        """Tempo and key of one decoded track. An estimator that breaks gives no value and says why: the
-        taggers' results of the same pass must not be lost to it."""
+        """Tempo and key of one decoded track (see ``start``)."""
+        return self.start(signal, sample_rate).result()
+
+    def start(self, signal: np.ndarray, sample_rate: int) -> PendingTempoKey:
+        """Begin estimating one decoded track in the stage's worker process; ``.result()`` waits for it.
+
+        Why a process: essentia's estimators are one C++ call each that keeps Python's GIL for its whole
+        run (1.5 s on a 5-minute track), which froze the app's window and every other thread meanwhile.
+        In a process of its own the estimate also runs beside the taggers' networks, on another core.
+        A crash or a hang there costs this track its tempo and key (with the reason), not the batch."""
         try:
-            tempo = estimate_tempo(signal, sample_rate, self.tempo_range)
-        except Exception as exc:  # a library bug on one odd file; the batch and the other stages go on
-            log.warning("tempo estimation failed: %s: %s", type(exc).__name__, exc)
-            tempo = TempoEstimate(None, 0.0, f"tempo estimation failed ({type(exc).__name__}: {exc})")
+            future = self._worker().submit(estimate_tempo_key, signal, sample_rate, self.tempo_range)
+        except (BrokenProcessPool, RuntimeError, OSError) as exc:
+            self.close()
+            return PendingTempoKey(None, _failed(f"tempo/key worker could not start ({exc})"))
+        return PendingTempoKey(future, None, on_broken=self.close)
+
+    def close(self) -> None:
+        """End the worker process (a new one starts with the next track)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:  # a hung estimator does not stop by itself
+                if process.is_alive():
+                    process.kill()
+
+    def _worker(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn, never fork: the parent has torch's and Qt's threads running.
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+
+@dataclass
+class PendingTempoKey:
+    """A track's tempo and key being estimated in the stage's process."""
+
+    future: Future | None
+    ready: TempoKey | None
+    on_broken: Callable[[], None] | None = None
+
+    def result(self) -> TempoKey:
+        if self.ready is not None:
+            return self.ready
+        assert self.future is not None
         try:
-            key = estimate_key(signal, sample_rate)
-        except Exception as exc:
-            log.warning("key estimation failed: %s: %s", type(exc).__name__, exc)
-            key = KeyEstimate(None, 0.0, 0.0, f"key estimation failed ({type(exc).__name__}: {exc})")
-        return TempoKey(tempo=tempo, key=key)
+            self.ready = self.future.result(timeout=ESTIMATE_TIMEOUT_S)
+            return self.ready
+        except FutureTimeout:
+            self.ready = _failed(f"tempo/key estimation took over {ESTIMATE_TIMEOUT_S:.0f} s and was stopped")
+        except BrokenProcessPool:
+            self.ready = _failed("the tempo/key estimator crashed on this file")
+        if self.on_broken is not None:  # the process is gone or stuck: the next track gets a new one
+            self.on_broken()
+        return self.ready
+
+
+def _failed(reason: str) -> TempoKey:
+    log.warning("%s", reason)
+    return TempoKey(TempoEstimate(None, 0.0, reason), KeyEstimate(None, 0.0, 0.0, reason))
+
+
+def estimate_tempo_key(signal: np.ndarray, sample_rate: int, tempo_range: tuple[float, float]) -> TempoKey:
+    """Tempo and key of one decoded track, in this process. An estimator that breaks gives no value and
+    says why: the taggers' results of the same pass must not be lost to it."""
+    try:
+        tempo = estimate_tempo(signal, sample_rate, tempo_range)
+    except Exception as exc:  # a library bug on one odd file; the batch and the other stages go on
+        log.warning("tempo estimation failed: %s: %s", type(exc).__name__, exc)
+        tempo = TempoEstimate(None, 0.0, f"tempo estimation failed ({type(exc).__name__}: {exc})")
+    try:
+        key = estimate_key(signal, sample_rate)
+    except Exception as exc:
+        log.warning("key estimation failed: %s: %s", type(exc).__name__, exc)
+        key = KeyEstimate(None, 0.0, 0.0, f"key estimation failed ({type(exc).__name__}: {exc})")
+    return TempoKey(tempo=tempo, key=key)

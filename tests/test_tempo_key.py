@@ -125,3 +125,34 @@ def test_signal_checks():
     assert rms_dbfs(np.ones(10, dtype=np.float32)) == pytest.approx(0.0)
     assert unusable_reason(np.ones(RATE * 10, dtype=np.float32) * 0.1, RATE) is None
     assert unusable_reason(np.zeros(RATE * 10, dtype=np.float32), RATE) == "silent (digital silence)"
+
+
+def test_the_stage_estimates_in_its_own_process_with_the_same_answer(vibe_ace):
+    """essentia's estimators keep the GIL for their whole run: the stage runs them in a worker process,
+    so the caller's threads (the app's window) go on meanwhile, and its answer is the in-process one."""
+    from musictagger.tempo_key import estimate_tempo_key
+
+    stage = TempoKeyStage()
+    try:
+        pending = stage.start(vibe_ace, RATE)
+        assert pending.future is not None  # submitted, not computed here
+        assert pending.result() == estimate_tempo_key(vibe_ace, RATE, stage.tempo_range)
+        assert pending.future.done() and stage._pool is not None
+    finally:
+        stage.close()
+
+
+def test_a_stuck_estimate_is_stopped_and_the_next_track_gets_a_new_worker(vibe_ace, monkeypatch):
+    import musictagger.tempo_key as tempo_key
+
+    stage = TempoKeyStage()
+    try:
+        stage.process(vibe_ace[: RATE * 8], RATE)  # the worker is up
+        monkeypatch.setattr(tempo_key, "ESTIMATE_TIMEOUT_S", 0.01)
+        stopped = stage.process(np.tile(vibe_ace, 6), RATE)  # two minutes: far over 10 ms
+        assert stopped.bpm is None and "was stopped" in stopped.tempo.reason and stopped.key.key is None
+        assert stage._pool is None  # the stuck process was killed
+        monkeypatch.setattr(tempo_key, "ESTIMATE_TIMEOUT_S", 600.0)
+        assert stage.process(vibe_ace, RATE).bpm == pytest.approx(130, rel=0.04)
+    finally:
+        stage.close()
