@@ -183,6 +183,11 @@ def test_suggestions_for_lists_scores_best_first(library, tmp_path):
     assert [label for label, _ in found[track]["mood"]] == ["Chill", "Mellow"]
 
 
+_TEMPO_KEY_COLUMNS = {
+    c.name for c in Track.__table__.columns if c.name.startswith(("bpm", "key", "tempo_key"))
+}
+
+
 def _make_v1_index(path: Path) -> None:
     """An index as release 1 left it: one track, today's tables less track_reviews, alembic_version and
     the tracks' energy and valence,
@@ -212,6 +217,11 @@ def _make_v1_index(path: Path) -> None:
         connection.execute(text("ALTER TABLE tracks DROP COLUMN energy"))
         connection.execute(text("ALTER TABLE tracks DROP COLUMN valence"))
         connection.execute(text("ALTER TABLE track_labels DROP COLUMN confident"))
+        # Nor tempo and key (migration 0004).
+        connection.execute(text("DROP INDEX ix_tracks_bpm"))
+        connection.execute(text("DROP INDEX ix_tracks_key"))
+        for column in sorted(_TEMPO_KEY_COLUMNS):
+            connection.execute(text(f"ALTER TABLE tracks DROP COLUMN {column}"))
         connection.execute(text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
     engine.dispose()
 
