@@ -8,6 +8,11 @@ Tempo and key are a stage of the same pass (``tempo_key.TempoKeyStage``, when th
 one): it reads the signal already decoded for the first front end, so no track is decoded twice. A track
 whose tagger analyses are current but whose tempo and key are not gets the stage alone
 (``analyse_tempo_key_files``: decode, tempo, key; no network runs).
+
+Library mode (``patch_budget``: scan and batch tag) analyses a fixed number of the track's patches spread
+over its length (``sampling.spread_patches``) and decodes only those (``audio.load_excerpts``); the mean
+over them feeds scores, heads, energy and embeddings as the mean over every patch does in a full analysis.
+A track with no more patches than the budget is analysed in full. ``TrackAnalysis.sampled`` says which.
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
 
-from musictagger.audio import load_audio
+from musictagger.audio import Excerpts, load_audio, load_excerpts
 from musictagger.catalog import TAGGER_ARCHITECTURES, ModelCard, available_models, load_model
 from musictagger.device import describe_device, resolve_device
 from musictagger.errors import FileError, ModelError, MusictaggerError
@@ -36,6 +42,7 @@ from musictagger.heads.model import (
 )
 from musictagger.heads.model import predict as head_predict
 from musictagger.memory import tune_allocator
+from musictagger.sampling import spread_patches
 from musictagger.spectrogram import LogMelSpectrogram
 from musictagger.tempo_key import PendingTempoKey, TempoKey, TempoKeyStage
 
@@ -74,12 +81,14 @@ class TrackAnalysis:
     duration_s: float
     sample_rate: int
     patch_seconds: float
-    patch_starts_s: np.ndarray  # (n_patches,) start time of each taggram row
+    patch_starts_s: np.ndarray  # (n_patches,) start time of each taggram row (not consecutive if sampled)
     models: dict[str, ModelScores]
     frame_seconds: float
     spectrogram: np.ndarray | None = field(default=None, repr=False)  # (frames, n_mels) if kept
     heads: dict[str, HeadScores] = field(default_factory=dict)  # {head name: its label probabilities}
     tempo_key: TempoKey | None = None  # None when the Analyzer runs no tempo/key stage
+    # Library mode: the taggram holds only the sampled patches (at ``patch_starts_s``), not every patch.
+    sampled: bool = False
 
     def raw_tags(self) -> dict[str, dict[str, float]]:
         """``{model: {raw tag: probability}}``: every tag of every model."""
@@ -151,6 +160,31 @@ class _FrontEndGroup:
         if self.center:
             return 1 + n_samples // self.hop
         return 0 if n_samples < self.n_fft else 1 + (n_samples - self.n_fft) // self.hop
+
+    @property
+    def patch_geometry(self) -> tuple[int, int, int, bool]:
+        """What fixes which samples a patch reads: groups that agree on it can share sampled excerpts."""
+        return (self.hop, self.n_fft, self.patch_frames, self.center)
+
+    def excerpt_ranges(self, n_samples: int, budget: int) -> list[tuple[int, int]] | None:
+        """Library mode: the sample range of each of ``budget`` patches spread over a track of
+        ``n_samples`` samples, each exactly what the full analysis frames for that patch (center=True
+        padding included: a range may start before 0); None when the track is analysed in full."""
+        n_patches = max(1, self.n_frames(n_samples) // self.patch_frames)
+        chosen = spread_patches(n_patches, budget)
+        if chosen is None:
+            return None
+        half = self.n_fft // 2 if self.center else 0
+        span = self.patch_frames * self.hop
+        length = (self.patch_frames - 1) * self.hop + self.n_fft
+        return [(int(k) * span - half, int(k) * span - half + length) for k in chosen]
+
+    def excerpt_cores(self, excerpts: Excerpts) -> list[np.ndarray]:
+        """The samples each sampled patch covers (its ``patch_frames * hop`` samples, without the framing
+        margin): what hand-made features and the tempo/key stage read."""
+        half = self.n_fft // 2 if self.center else 0
+        span = self.patch_frames * self.hop
+        return [piece[half : half + span] for piece in excerpts.pieces]
 
     def piece(self, waveform: np.ndarray, start: int, stop: int) -> np.ndarray:
         """Samples ``[start, stop)`` of the signal as center=True pads it, without copying the whole track.
@@ -266,6 +300,21 @@ class Analyzer:
         """The track at every sample rate the models need (decoding is the slow, parallelisable part)."""
         return {rate: load_audio(path, sample_rate=rate) for rate in self.sample_rates}
 
+    def decode_excerpts(self, path: str | os.PathLike, budget: int) -> dict[int, np.ndarray | Excerpts]:
+        """Library mode's decode: per sample rate, only the ``budget`` patches spread over the track
+        (``Excerpts``), or the whole signal for a track no longer than the budget. Front ends that share a
+        rate but frame patches differently (none shipped) get the whole signal: one set of excerpts
+        cannot serve both."""
+        audio: dict[int, np.ndarray | Excerpts] = {}
+        for rate in self.sample_rates:
+            groups = [group for group in self._groups if group.sample_rate == rate]
+            if len({group.patch_geometry for group in groups}) > 1:
+                audio[rate] = load_audio(path, sample_rate=rate)
+                continue
+            choose = partial(groups[0].excerpt_ranges, budget=budget)
+            audio[rate] = load_excerpts(path, rate, choose)
+        return audio
+
     @property
     def tempo_key_rate(self) -> int:
         """The sample rate the tempo/key stage reads: the first front end's, decoded for it anyway."""
@@ -275,8 +324,14 @@ class Analyzer:
         """The track at the rate the tempo/key stage reads, for a track that needs nothing else."""
         return load_audio(path, sample_rate=self.tempo_key_rate)
 
-    def _start_tempo_key(self, signal: np.ndarray) -> PendingTempoKey | None:
-        return self.tempo_key.start(signal, self.tempo_key_rate) if self.tempo_key is not None else None
+    def _start_tempo_key(self, signal: np.ndarray | Excerpts) -> PendingTempoKey | None:
+        if self.tempo_key is None:
+            return None
+        if isinstance(signal, Excerpts):
+            # Library mode reads the sampled patches joined end to end (36 s for 12 patches): no decode
+            # beyond what the networks need; bench/bench_library_mode.py measures what it does to BPM and key.
+            signal = np.concatenate(self._groups[0].excerpt_cores(signal))
+        return self.tempo_key.start(signal, self.tempo_key_rate)
 
     def tempo_key_of(self, signal: np.ndarray) -> TempoKey | None:
         """The tempo/key stage on a decoded signal (at ``tempo_key_rate``); None when there is no stage."""
@@ -290,15 +345,21 @@ class Analyzer:
         *,
         keep_spectrogram: bool = False,
         on_chunk: ChunkCallback | None = None,
+        patch_budget: int | None = None,
     ) -> TrackAnalysis:
+        """Every patch of the track (the track view's analysis); with ``patch_budget``, library mode:
+        that many patches spread over it (no spectrogram then: only excerpts are decoded)."""
+        if patch_budget is not None and (keep_spectrogram or on_chunk is not None):
+            raise ValueError("a sampled analysis has no whole spectrogram to keep or show")
+        audio = self.decode(path) if patch_budget is None else self.decode_excerpts(path, patch_budget)
         return self.analyse_decoded(
-            os.fspath(path), self.decode(path), keep_spectrogram=keep_spectrogram, on_chunk=on_chunk
+            os.fspath(path), audio, keep_spectrogram=keep_spectrogram, on_chunk=on_chunk
         )
 
     def analyse_decoded(
         self,
         path: str,
-        audio: dict[int, np.ndarray],
+        audio: dict[int, np.ndarray | Excerpts],
         *,
         keep_spectrogram: bool = False,
         on_chunk: ChunkCallback | None = None,
@@ -309,7 +370,10 @@ class Analyzer:
         tempo_key = self._start_tempo_key(audio[self.tempo_key_rate])
         for group in self._groups:
             waveform = audio[group.sample_rate]
-            result = self._run_group(group, waveform, keep_spectrogram and first is None, on_chunk)
+            if isinstance(waveform, Excerpts):
+                result = self._run_group_sampled(group, waveform)
+            else:
+                result = self._run_group(group, waveform, keep_spectrogram and first is None, on_chunk)
             models.update(result["models"])
             if first is None:
                 first = (group, waveform, result)
@@ -321,31 +385,83 @@ class Analyzer:
                 head_name, head_card.category, head_card.labels, probs, head_card.task, head_card.ranges
             )
         patch_seconds = group.patch_frames * group.hop / group.sample_rate
-        n_patches = result["n_patches"]
+        sampled = isinstance(waveform, Excerpts)
+        n_samples = waveform.n_samples if sampled else len(waveform)
         return TrackAnalysis(
             path=path,
-            duration_s=len(waveform) / group.sample_rate,
+            duration_s=n_samples / group.sample_rate,
             sample_rate=group.sample_rate,
             patch_seconds=patch_seconds,
-            patch_starts_s=np.arange(n_patches, dtype=np.float64) * patch_seconds,
+            patch_starts_s=np.asarray(result["patch_index"], dtype=np.float64) * patch_seconds,
             models=models,
             frame_seconds=group.hop / group.sample_rate,
             spectrogram=result["spectrogram"],
             heads=heads,
             tempo_key=tempo_key.result() if tempo_key is not None else None,
+            sampled=sampled,
         )
 
-    def _patch_features(
-        self, group: _FrontEndGroup, waveform: np.ndarray, first: int, count: int
-    ) -> torch.Tensor:
-        """librosa features of patches ``first .. first+count``, as training computed them (patch by patch;
-        tempo over this chunk of patches rather than the whole track, so memory stays bounded)."""
+    def _patch_features(self, group: _FrontEndGroup, samples: np.ndarray, count: int) -> torch.Tensor:
+        """librosa features of ``count`` consecutive patches' ``samples``, as training computed them (patch
+        by patch; tempo over this chunk of patches rather than the whole track, so memory stays bounded)."""
         from musictagger.research.features import patch_features  # librosa: loaded only when needed
 
         span = group.patch_frames * group.hop
-        piece = waveform[first * span : (first + count) * span]
-        values = patch_features(piece, group.sample_rate, patch_samples=span, n_patches=count)
+        values = patch_features(samples, group.sample_rate, patch_samples=span, n_patches=count)
         return torch.from_numpy(values).to(self.device)
+
+    def _run_models(
+        self, group: _FrontEndGroup, patches: torch.Tensor, samples: np.ndarray
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every model of ``group`` on a batch of log-mel patches: ``{model: (probabilities, penultimate)}``.
+        ``samples``: the batch's audio, patch after patch, for the nets that also read hand-made features."""
+        features = None
+        found = {}
+        for name, net, card in group.models:
+            if _reads_features(card):
+                if features is None:  # hand-made features of the same patches (parallel CNN)
+                    features = self._patch_features(group, samples, patches.shape[0])
+                out = net(patches, features)
+            else:
+                out = net(patches)
+            found[name] = (out.probs.float().cpu().numpy(), out.penultimate.float().cpu().numpy())
+        return found
+
+    @staticmethod
+    def _model_scores(group: _FrontEndGroup, probs: dict, penult: dict, n_patches: int) -> dict:
+        """Each model's taggram and its means over the patches: the track's scores and embedding."""
+        models = {}
+        for name, _, card in group.models:
+            taggram = np.concatenate(probs[name])[:n_patches]
+            embedding = np.concatenate(penult[name])[:n_patches].mean(axis=0)
+            models[name] = ModelScores(
+                model=name,
+                labels=tuple(card.labels),
+                scores=taggram.mean(axis=0),
+                taggram=taggram,
+                embedding=embedding,
+            )
+        return models
+
+    @torch.inference_mode()
+    def _run_group_sampled(self, group: _FrontEndGroup, excerpts: Excerpts) -> dict:
+        """Library mode: the sampled patches, each framed from its own excerpt (no padding: the excerpt
+        already holds the framing margin), batched as the full analysis batches consecutive patches."""
+        half = group.n_fft // 2 if group.center else 0
+        span = group.patch_frames * group.hop
+        patch_index = [(start + half) // span for start in excerpts.starts]
+        cores = group.excerpt_cores(excerpts)
+        probs: dict[str, list[np.ndarray]] = {name: [] for name, _, _ in group.models}
+        penult: dict[str, list[np.ndarray]] = {name: [] for name, _, _ in group.models}
+        for i in range(0, len(excerpts.pieces), self.batch_size):
+            batch = np.stack(excerpts.pieces[i : i + self.batch_size]).astype(np.float32, copy=False)
+            mel = group.frontend(torch.from_numpy(batch).to(self.device))[:, : group.patch_frames]
+            found = self._run_models(group, mel, np.concatenate(cores[i : i + self.batch_size]))
+            for name, (p, q) in found.items():
+                probs[name].append(p)
+                penult[name].append(q)
+        models = self._model_scores(group, probs, penult, len(patch_index))
+        return {"models": models, "patch_index": patch_index, "spectrogram": None}
 
     @torch.inference_mode()
     def _run_group(
@@ -388,29 +504,15 @@ class Analyzer:
                 continue
             else:
                 patches = mel[: whole * P].reshape(whole, P, mel.shape[-1])
-            features = None
-            for name, net, card in group.models:
-                if _reads_features(card):
-                    if features is None:  # hand-made features of the same patches (parallel CNN)
-                        features = self._patch_features(group, waveform, f0 // P, patches.shape[0])
-                    out = net(patches, features)
-                else:
-                    out = net(patches)
-                probs[name].append(out.probs.float().cpu().numpy())
-                penult[name].append(out.penultimate.float().cpu().numpy())
-        models = {}
-        for name, _, card in group.models:
-            taggram = np.concatenate(probs[name])[:n_patches]
-            embedding = np.concatenate(penult[name])[:n_patches].mean(axis=0)
-            models[name] = ModelScores(
-                model=name,
-                labels=tuple(card.labels),
-                scores=taggram.mean(axis=0),
-                taggram=taggram,
-                embedding=embedding,
-            )
+            span, first = P * group.hop, f0 // P
+            samples = waveform[first * span : (first + patches.shape[0]) * span]  # a view, not a copy
+            found = self._run_models(group, patches, samples)
+            for name, (p, q) in found.items():
+                probs[name].append(p)
+                penult[name].append(q)
+        models = self._model_scores(group, probs, penult, n_patches)
         spectrogram = np.concatenate(kept) if kept else None
-        return {"models": models, "n_patches": n_patches, "spectrogram": spectrogram}
+        return {"models": models, "patch_index": np.arange(n_patches), "spectrogram": spectrogram}
 
 
 def _reads_features(card: ModelCard) -> bool:
@@ -424,17 +526,20 @@ def analyse_files(
     *,
     decode_workers: int = 2,
     prefetch: int = 4,
+    patch_budget: int | None = None,
 ) -> Iterator[AnalysisResult]:
     """Analyse many files, in order, decoding ahead in worker threads while the model runs.
 
     Decoders (libsndfile, soxr, FFmpeg) release the GIL, so ``decode_workers`` threads keep up to
     ``prefetch`` tracks decoded ahead of the model and it never waits idle on a decoder. A file that
-    fails yields an ``AnalysisResult`` with its error; the batch goes on.
+    fails yields an ``AnalysisResult`` with its error; the batch goes on. ``patch_budget``: library mode
+    (that many patches per track, see the module docstring); None: every patch.
     """
+    decode = analyzer.decode
+    if patch_budget is not None:
+        decode = partial(analyzer.decode_excerpts, budget=patch_budget)
     # closing(): a caller that stops early (cancel) stops the decode threads at once, not at collection.
-    with closing(
-        _decoded_ahead(paths, analyzer.decode, analyzer.analyse_decoded, decode_workers, prefetch)
-    ) as done:
+    with closing(_decoded_ahead(paths, decode, analyzer.analyse_decoded, decode_workers, prefetch)) as done:
         for path, analysis, error in done:
             yield AnalysisResult(path=path, analysis=analysis, error=error)
 
