@@ -9,7 +9,7 @@ import pytest
 from helpers import close_window, open_window, wait_for_table
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget
-from test_similar import MODELS, Crate, around
+from test_similar import MODELS, Crate, analysis_of, around
 
 from musictagger.gui.runner import Runner
 from musictagger.gui.similar_panel import (
@@ -20,7 +20,8 @@ from musictagger.gui.similar_panel import (
     SimilarPanel,
     key_text,
 )
-from musictagger.library import open_library
+from musictagger.library import Track, open_library
+from musictagger.library.store import save_analysis
 
 TIMEOUT_MS = 60_000
 
@@ -88,6 +89,16 @@ def test_a_track_without_analysis_says_so_and_a_hidden_panel_waits(qtbot, panel)
     panel.show_track(ids["unanalysed"])
     qtbot.waitUntil(lambda: "Not analysed yet" in panel.status.text(), timeout=TIMEOUT_MS)
     assert panel.neighbour_ids() == []
+    # The library analysis reaches it: the panel asks again by itself (another track's result does not).
+    panel.track_analysed(ids["near"])
+    assert not panel.runner.busy(SIMILAR_LANE)
+    crate = panel.crate
+    with crate.library.session() as session, session.begin():
+        track = session.get(Track, ids["unanalysed"])
+        analysis = analysis_of(crate.cards, crate.embeddings["middle"])
+        save_analysis(session, track, analysis, crate.cards, crate.vocabulary)
+    panel.track_analysed(ids["unanalysed"])
+    qtbot.waitUntil(lambda: panel.neighbour_ids()[:1] == [ids["middle"]], timeout=TIMEOUT_MS)
     panel.hide()
     panel.show_track(ids["near"])
     assert not panel.runner.busy(SIMILAR_LANE)  # nothing asked while nobody can see the answer

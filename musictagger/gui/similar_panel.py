@@ -58,6 +58,7 @@ class SimilarAnswer:
     track_id: int
     tracks: list[SimilarTrack]
     note: str | None = None
+    not_analysed: bool = False  # the track itself has no current analysis yet
 
 
 def find_similar(
@@ -77,14 +78,11 @@ def find_similar(
                 session, track_id, limit=LIMIT, key_rule=key_rule, bpm_tolerance=bpm_tolerance, **options
             )
         except SimilarityError as exc:
-            return SimilarAnswer(track_id, [], _note(str(exc)))
+            if "no current analysis" in str(exc):
+                note = "Not analysed yet: similar tracks appear once the library analysis reaches it."
+                return SimilarAnswer(track_id, [], note, not_analysed=True)
+            return SimilarAnswer(track_id, [], f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
     return SimilarAnswer(track_id, found, None if found else "No track matches.")
-
-
-def _note(message: str) -> str:
-    if "no current analysis" in message:
-        return "Not analysed yet: similar tracks appear once the library analysis reaches this track."
-    return message[:1].upper() + message[1:] + "."
 
 
 def key_text(key: str | None, notation: KeyNotation = "camelot") -> str:
@@ -117,6 +115,7 @@ class SimilarPanel(QWidget):
         self.track_id: int | None = None
         self._stale = False  # a track was chosen while hidden: ask when shown
         self._paths: dict[int, str] = {}
+        self._waiting_for_analysis = False  # the shown track had no current analysis
 
         heading = QLabel("More like this")
         heading.setObjectName("panelHeading")
@@ -161,6 +160,12 @@ class SimilarPanel(QWidget):
         """Follow the selection: the neighbours of ``track_id`` (asked now if shown, else when shown)."""
         self.track_id = track_id
         self.refresh()
+
+    def track_analysed(self, track_id: int) -> None:
+        """The library analysis stored ``track_id``: if it is the track shown and it had no neighbours
+        for want of an analysis, ask again (other tracks' analyses show at the next selection)."""
+        if track_id == self.track_id and self._waiting_for_analysis:
+            self.refresh()
 
     def key_rule(self) -> str | None:
         return KEY_CHOICES[self.key_choice.currentIndex()][1]
@@ -217,6 +222,7 @@ class SimilarPanel(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
         self._paths = {track.track_id: track.path for track in answer.tracks}
+        self._waiting_for_analysis = answer.not_analysed
         self.status.setText(answer.note or f"{len(answer.tracks)} nearest by sound, best first.")
 
     def _show_error(self, message: str) -> None:
@@ -240,12 +246,17 @@ class _LibraryView(Protocol):
     def select_track(self, track_id: int) -> bool: ...
 
 
+class _LibraryWorker(Protocol):
+    track_analysed: SignalInstance
+
+
 class SimilarWindow(Protocol):
     """What the panel needs of the main window (it never imports main_window.py)."""
 
     library: Library | None
     runner: Runner
     library_view: _LibraryView
+    library_worker: _LibraryWorker | None
 
     def add_side_panel(self, widget: QWidget, title: str) -> QDockWidget: ...
 
@@ -281,4 +292,6 @@ def add_similar_panel(window: SimilarWindow) -> SimilarPanel | None:
             window.open_track(path)
 
     panel.track_activated.connect(activate)
+    if window.library_worker is not None:
+        window.library_worker.track_analysed.connect(lambda track_id, _error: panel.track_analysed(track_id))
     return panel
