@@ -164,7 +164,7 @@ class SimilarityIndex:
             raise ValueError(f"unknown key rule {rule!r}; one of {', '.join(KEY_RULES)}")
         code = int(self.keys[row])
         if code == _NO_KEY:
-            raise SimilarityError("this track has no key yet: analyse it for tempo and key first")
+            raise SimilarityError("this track has no key (not estimated yet, or its audio has no clear key)")
         key = ALL_KEYS[code]
         wanted = np.zeros(len(ALL_KEYS) + 1, dtype=bool)  # the last entry answers for -1 (no key)
         wanted[[_KEY_CODES[k] for k in ([key] if rule == "same" else compatible_keys(key))]] = True
@@ -175,7 +175,9 @@ class SimilarityIndex:
             raise ValueError(f"a BPM tolerance is a fraction in [0, 1), not {tolerance}")
         bpm = float(self.bpm[row])
         if not np.isfinite(bpm) or bpm <= 0:
-            raise SimilarityError("this track has no BPM yet: analyse it for tempo and key first")
+            raise SimilarityError(
+                "this track has no BPM (not estimated yet, or its audio has no steady beat)"
+            )
         factors = (1.0, 0.5, 2.0) if half_double else (1.0,)
         with np.errstate(invalid="ignore"):  # NaN (no BPM) compares False: never compatible
             masks = [np.abs(self.bpm * factor - bpm) <= tolerance * bpm for factor in factors]
