@@ -36,6 +36,7 @@ from musictagger.atomic import write_atomically
 from musictagger.keys import KEY_NOTATIONS
 from musictagger.library.policy import ENERGY_MODES, ID3V1_MODES, MODES, TEMPO_KEY_MODES, WritePolicy
 from musictagger.paths import config_dir
+from musictagger.sampling import DEFAULT_PATCH_BUDGET
 from musictagger.taxonomy import SelectionPolicy, Vocabulary, load_vocabulary
 from musictagger.tempo import DEFAULT_RANGE
 
@@ -200,6 +201,20 @@ class AnalysisSettings:
             _tempo_range, "preferred BPM range [low, high]: a tempo outside is doubled or halved into it"
         ),
     )
+    full: bool = field(
+        default=False,
+        metadata=_key(
+            _flag,
+            "true: scan and tag analyse every 3-s patch of every track; false: library mode, "
+            "library_patches spread over each track (the app's track view is always full)",
+        ),
+    )
+    library_patches: int = field(
+        default=DEFAULT_PATCH_BUDGET,
+        metadata=_key(
+            _whole(1), "library mode: 3-s patches analysed per track, spread over it; a shorter track is full"
+        ),
+    )
 
     def __post_init__(self) -> None:
         _check(self)
@@ -207,6 +222,10 @@ class AnalysisSettings:
     def heads_to_run(self) -> tuple[str, ...] | None:
         """What ``Analyzer(heads=...)`` takes: None = every head whose models run, () = none."""
         return self.heads if self.run_heads else ()
+
+    def patch_budget(self) -> int | None:
+        """What ``analyse_files(patch_budget=...)`` takes: patches per track in library mode, None = full."""
+        return None if self.full else self.library_patches
 
 
 @dataclass(frozen=True)

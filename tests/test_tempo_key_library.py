@@ -53,7 +53,7 @@ def test_an_index_at_the_previous_revision_upgrades_keeping_its_rows(tmp_path):
         assert not NEW_COLUMNS & {row[1] for row in raw.execute("PRAGMA table_info(tracks)")}
     with open_library(path) as library:
         with library.engine.connect() as connection:
-            assert schema_revision(connection) == head_revision() == "0004_track_tempo_key"
+            assert schema_revision(connection) == head_revision()
             inspector = inspect(connection)
             assert {c["name"] for c in inspector.get_columns("tracks")} >= NEW_COLUMNS
             indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("tracks")}

@@ -13,9 +13,11 @@ from musictagger.cli.common import (
     progress,
     report_errors,
     run_settings,
+    with_changes,
 )
 from musictagger.library.db import Library
 from musictagger.services.analysis import Models, scan_and_analyse
+from musictagger.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,12 +33,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_db_option(p)
     p.add_argument("--no-analyse", action="store_true", help="only index files, do not analyse them")
     add_analysis_options(p)
+    add_full_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
 
+def add_full_option(parser: argparse.ArgumentParser) -> None:
+    """``--full``: [analysis] full for this run (every patch, not library mode's sample)."""
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        default=None,
+        help="analyse every 3-s patch of each track instead of library mode's patches spread over it "
+        "(default: [analysis] full, false: [analysis] library_patches per track)",
+    )
+
+
+def full_settings(args: argparse.Namespace) -> Settings:
+    """The run's settings (run_settings) with ``--full`` applied."""
+    return with_changes(run_settings(args), "analysis", full=getattr(args, "full", None))
+
+
 def run(args: argparse.Namespace) -> int:
-    settings = run_settings(args)
+    settings = full_settings(args)
     # The models load before the index is touched: a bad model or device stops the run at once.
     models = None if args.no_analyse else Models.load(settings)
     with open_db(args) as library:

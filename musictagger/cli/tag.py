@@ -23,10 +23,10 @@ from musictagger.cli.common import (
     open_db,
     progress,
     report_errors,
-    run_settings,
     score,
     with_changes,
 )
+from musictagger.cli.scan import add_full_option, full_settings
 from musictagger.keys import KEY_NOTATIONS
 from musictagger.library.policy import ENERGY_MODES, TEMPO_KEY_MODES
 from musictagger.services.analysis import Models, analyse_paths, audio_files
@@ -54,6 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
     p.add_argument("--json", action="store_true", help="print one JSON object per file (JSON lines)")
     add_analysis_options(p)
+    add_full_option(p)
     p.add_argument(
         "--top",
         type=int,
@@ -129,7 +130,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.write or args.dry_run:
         return write_library_tags(args)
-    settings = with_changes(run_settings(args), "display", cap=args.top, threshold=args.min_score)
+    settings = with_changes(full_settings(args), "display", cap=args.top, threshold=args.min_score)
     models = Models.load(settings)
     selection = settings.selection_policy()
     if not args.quiet:
@@ -210,7 +211,7 @@ def _emit(record: dict, as_json: bool) -> None:
 def write_settings(args: argparse.Namespace) -> Settings:
     """settings.toml with this run's analysis and [write] options. A field given a mode on the command
     line is written even if the settings turned it off."""
-    settings = run_settings(args)
+    settings = full_settings(args)
     genre_mode = args.genre_policy or args.policy
     mood_mode = args.mood_policy or args.policy
     return with_changes(

@@ -9,6 +9,10 @@ Tempo and key (Track.bpm, Track.key, …) are current when the track's ``tempo_k
 analyzer's stage's (same estimators and settings) and ``tempo_key_fingerprint`` its present audio. A
 track analysed before tempo and key existed, or under another tempo range, gets them from a decode and
 the tempo/key stage alone: the taggers do not run again (``analyse_pending``'s second pass).
+
+Library mode (``patch_budget``) stores sampled analyses (``Analysis.sampled``, the rows' ``patch_starts``).
+A sampled analysis is current for library mode; a full run (``tag --full``, ``[analysis] full``) redoes
+it in full; and a sampled result never replaces a current full analysis of the same model.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ class StoredAnalysis(NamedTuple):
     taggram: np.ndarray  # float32 (n_patches, n_labels), columns in the order of ``scores``
     embedding: np.ndarray  # float32 (embedding_dim,)
     patch_seconds: float
+    # Start time of each taggram row: consecutive patches for a full analysis, the sampled ones otherwise.
+    patch_starts_s: np.ndarray | None = None
+    sampled: bool = False  # library mode: the taggram is not every patch of the track
 
 
 @dataclass
@@ -58,12 +65,16 @@ class AnalyseReport:
 
 
 def analyses_needed(
-    session: Session, model_names: Sequence[str], model_versions: Mapping[str, str] | Sequence[str]
+    session: Session,
+    model_names: Sequence[str],
+    model_versions: Mapping[str, str] | Sequence[str],
+    *,
+    full: bool = False,
 ) -> list[Track]:
     """Tracks (present, readable) lacking a current analysis by at least one of the models, by path.
 
     ``model_versions`` maps each model name to its version (a sequence is taken in ``model_names``'
-    order).
+    order). ``full``: a sampled (library-mode) analysis does not count as current.
     """
     versions = _versions_by_model(model_names, model_versions)
     if not versions:
@@ -75,6 +86,7 @@ def analyses_needed(
             Analysis.model == name,
             Analysis.model_version == version,
             Analysis.fingerprint.is_not_distinct_from(Track.fingerprint),
+            *([Analysis.sampled.is_(False)] if full else []),
         )
         .exists()
         for name, version in versions.items()
@@ -96,11 +108,18 @@ def save_analysis(
     tempo_key_basis: str | None = None,
 ) -> None:
     """Upsert one Analysis row per model of ``analysis``, then rebuild the track's labels; with
-    ``tempo_key_basis`` (the stage's) also store the analysis' tempo and key."""
+    ``tempo_key_basis`` (the stage's) also store the analysis' tempo and key.
+
+    A sampled analysis leaves a model's current full analysis as it is (the track was selected for another
+    model): the labels then come from the stored rows, full and new, through the heads."""
     now = utc_now()
     existing = {row.model: row for row in track.analyses}
+    kept_full = False
     for name, result in analysis.models.items():
         row = existing.get(name)
+        if analysis.sampled and row is not None and _current_full(row, track, cards[name]):
+            kept_full = True
+            continue
         if row is None:
             row = Analysis(model=name)
             track.analyses.append(row)
@@ -113,12 +132,22 @@ def save_analysis(
         row.n_patches = int(taggram.shape[0])
         row.embedding = np.ascontiguousarray(result.embedding, dtype=np.float32).tobytes()
         row.created_at = now
+        row.sampled = bool(analysis.sampled)
+        starts = np.ascontiguousarray(analysis.patch_starts_s, dtype=np.float32)
+        row.patch_starts = starts.tobytes() if analysis.sampled else None
     if track.duration_s is None:  # some containers do not state it; the decoder counted it
         track.duration_s = float(analysis.duration_s)
-    outputs, regression = missing_head_outputs(track, analysis.head_scores())
+    # Heads that ran on the new embeddings alone would disagree with a kept full row: run them on the rows.
+    ran = {} if kept_full else analysis.head_scores()
+    outputs, regression = missing_head_outputs(track, ran)
     rebuild_labels(track, vocabulary, outputs, regression)
     if analysis.tempo_key is not None and tempo_key_basis is not None:
         save_tempo_key(track, analysis.tempo_key, tempo_key_basis)
+
+
+def _current_full(row: Analysis, track: Track, card: ModelCard) -> bool:
+    """Whether ``row`` is a full analysis of the track's present audio by the present model."""
+    return not row.sampled and row.model_version == card.version and row.fingerprint == track.fingerprint
 
 
 def save_tempo_key(track: Track, result: TempoKey, basis: str) -> None:
@@ -153,7 +182,7 @@ def tempo_key_needed(session: Session, basis: str) -> list[Track]:
 
 def load_analysis(session: Session, track: Track) -> dict[str, StoredAnalysis]:
     """Every model's stored analysis of ``track``: ``{model: StoredAnalysis}``, a named tuple
-    ``(scores, taggram, embedding, patch_seconds)``."""
+    ``(scores, taggram, embedding, patch_seconds, patch_starts_s, sampled)``."""
     rows = session.scalars(select(Analysis).where(Analysis.track_id == track.id).order_by(Analysis.model))
     stored = {}
     for row in rows:
@@ -163,6 +192,12 @@ def load_analysis(session: Session, track: Track) -> dict[str, StoredAnalysis]:
             taggram=taggram.astype(np.float32),
             embedding=np.frombuffer(row.embedding, dtype=np.float32).copy(),
             patch_seconds=row.patch_seconds,
+            patch_starts_s=(
+                np.frombuffer(row.patch_starts, dtype=np.float32).astype(np.float64)
+                if row.patch_starts is not None
+                else np.arange(row.n_patches, dtype=np.float64) * row.patch_seconds
+            ),
+            sampled=bool(row.sampled),
         )
     return stored
 
@@ -175,12 +210,14 @@ def analyse_pending(
     on_result: ResultCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     decode_workers: int = 2,
+    patch_budget: int | None = None,
 ) -> AnalyseReport:
     """Analyse every track that lacks a current analysis by the analyzer's models, saving each result
-    as it lands; then, when the analyzer has a tempo/key stage, estimate tempo and key of every track
-    still lacking a current estimate from a decode alone. A file that fails gets ``Track.error`` (the
-    next scan reads it again) and an entry in the report. ``should_stop()`` is polled between tracks (the
-    GUI's cancel); ``on_result`` is called after each track of either pass.
+    as it lands (``patch_budget``: library mode, that many patches per track; None: every patch, and a
+    sampled analysis is then not current); then, when the analyzer has a tempo/key stage, estimate tempo
+    and key of every track still lacking a current estimate from a decode alone. A file that fails gets
+    ``Track.error`` (the next scan reads it again) and an entry in the report. ``should_stop()`` is polled
+    between tracks (the GUI's cancel); ``on_result`` is called after each track of either pass.
     """
     started = time.perf_counter()
     versions = {name: card.version for name, card in analyzer.cards.items()}
@@ -189,10 +226,16 @@ def analyse_pending(
         # A new vocabulary or head relabels what is already analysed (no audio decoded) before the rest.
         report_relabelled = relabel_if_stale(session, vocabulary)
     with library.session() as session:
-        todo = [(t.id, t.path_key) for t in analyses_needed(session, analyzer.model_names, versions)]
+        needed = analyses_needed(session, analyzer.model_names, versions, full=patch_budget is None)
+        todo = [(t.id, t.path_key) for t in needed]
     report = AnalyseReport(pending=len(todo), relabelled=report_relabelled)
     # fsdecode gives the str the walk gave (surrogate escapes for non-UTF-8 bytes): it opens the same file.
-    results = analyse_files(analyzer, [os.fsdecode(key) for _, key in todo], decode_workers=decode_workers)
+    results = analyse_files(
+        analyzer,
+        [os.fsdecode(key) for _, key in todo],
+        decode_workers=decode_workers,
+        patch_budget=patch_budget,
+    )
     try:
         for track_id, _ in todo:
             if should_stop is not None and should_stop():

@@ -24,12 +24,16 @@ from musictagger.tempo_key import TempoKeyStage
 
 @dataclass
 class Models:
-    """An Analyzer built from the settings' [analysis] table, the vocabulary, and how many decode threads
-    feed it. Loading takes seconds (the networks): load once, reuse for every track."""
+    """An Analyzer built from the settings' [analysis] table, the vocabulary, how many decode threads
+    feed it and how many patches per track scan and batch tag analyse (``patch_budget``: library mode,
+    the default; None: every patch, ``[analysis] full`` / ``tag --full``). Loading takes seconds (the
+    networks): load once, reuse for every track. The app's track view calls ``analyzer.analyse_file``,
+    which is always full."""
 
     analyzer: Analyzer
     vocabulary: Vocabulary
     decode_workers: int = 2
+    patch_budget: int | None = None
 
     @classmethod
     def load(cls, settings: Settings, *, vocabulary: Vocabulary | None = None) -> Models:
@@ -44,14 +48,21 @@ class Models:
             heads=_with_labelling_heads(analysis.heads_to_run(), analysis.models, vocabulary),
             tempo_key=TempoKeyStage(analysis.tempo_range) if analysis.tempo_key else None,
         )
-        return cls(analyzer=analyzer, vocabulary=vocabulary, decode_workers=analysis.workers)
+        return cls(
+            analyzer=analyzer,
+            vocabulary=vocabulary,
+            decode_workers=analysis.workers,
+            patch_budget=analysis.patch_budget(),
+        )
 
     def describe(self) -> str:
         """``models A, B, heads C on <device>``: what a run says it uses."""
         heads = f", heads {', '.join(self.analyzer.heads)}" if self.analyzer.heads else ""
         tempo_key = ", tempo and key" if self.analyzer.tempo_key is not None else ""
+        mode = "every patch" if self.patch_budget is None else f"{self.patch_budget} patches per track"
         return (
             f"models {', '.join(self.analyzer.model_names)}{heads}{tempo_key} on {self.analyzer.device_name}"
+            f", {mode}"
         )
 
 
@@ -89,6 +100,7 @@ def scan_and_analyse(
         on_result=on_track,
         should_stop=should_stop,
         decode_workers=models.decode_workers,
+        patch_budget=models.patch_budget,
     )
     return scan_report, analyse_report
 
@@ -106,9 +118,11 @@ def analyse_paths(
     files: Sequence[str], models: Models, *, should_stop: Callable[[], bool] | None = None
 ) -> Iterator[AnalysisResult]:
     """Analyse audio files without any index, in order (decoding ahead on ``models.decode_workers``
-    threads); a file that fails gives a result with its error. Stops before the next file once
-    ``should_stop()`` is true."""
-    results = analyse_files(models.analyzer, files, decode_workers=models.decode_workers)
+    threads, ``models.patch_budget`` patches per track); a file that fails gives a result with its
+    error. Stops before the next file once ``should_stop()`` is true."""
+    results = analyse_files(
+        models.analyzer, files, decode_workers=models.decode_workers, patch_budget=models.patch_budget
+    )
     try:
         for result in results:
             yield result
