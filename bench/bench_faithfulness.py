@@ -23,11 +23,12 @@ Default method for heads: DEFAULT_METHOD only (each map is a backward pass throu
 deletions: cells set to silence, as above, and cells scaled a tenth of the way to silence (``ATTENUATE``),
 the small step gradient × input estimates. Per label and k: mean drop by the map, at random, their ratio,
 and in how many (track, k) the map's drop beat random's; per deletion a line ``head faithfulness (<method>,
-<deletion>): <label>=<ratio averaged over k> …``. The taggers run once per blanked input for every head
-(heads share them). Suggested run on 2 CPU cores:
+<deletion>): <label>=<ratio averaged over k> (<wins>/<track x k>) …``. Where random regions barely move a
+score (the small step), the ratio is large and unstable: read the wins. The taggers run once per blanked
+input for every head (heads share them). Suggested run on 2 CPU cores (16 tracks: 30 min):
 
     .venv/bin/python bench/bench_faithfulness.py ../shared/audio/music \\
-        --heads dj_moods,energy_valence --seconds 15
+        --heads dj_moods,energy_valence --seconds 6
 """
 
 from __future__ import annotations
@@ -221,7 +222,8 @@ def bench_heads(args, files: list[str]) -> int:
                     + " ".join(cells)
                     + f" {shown} {wins:>3}/{n_tracks * len(KS):<3}"
                 )
-                summary.append(f"{output}={ratio:.2f}" if np.isfinite(ratio) else f"{output}=n/a")
+                ratio_text = f"{ratio:.2f}" if np.isfinite(ratio) else "n/a"
+                summary.append(f"{output}={ratio_text} ({wins}/{n_tracks * len(KS)})")
             print(f"head faithfulness ({method}, {deletion}): " + " ".join(summary))
     print(
         "\nratio: mean drop by the map / mean drop at random, averaged over k (n/a where random regions did "

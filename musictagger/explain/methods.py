@@ -50,6 +50,10 @@ METHODS["hirescam_grad_input"] = _product(METHODS["hirescam"], METHODS["grad_inp
 # Gradient × input wins, and at one backward it costs ~1/8 of IG (8 steps), which it matches. The
 # frequency-resolved CAMs are the coarser, more readable maps (hirescam ≫ mean-gradient gradcam: through
 # the max over frequency the real gradient points at the bands actually used); none is at or below random.
+# Head labels (``--heads``, through explain.head_net): on a small step toward silence gradient × input wins
+# 48/48 (track, k) for every DJ mood, energy and valence; blanked whole, energy, Aggressive and "what lowers
+# valence" fail for every method tried (grad_input, hirescam, ig): the heads answer silent holes
+# non-linearly (README, "Explanations").
 DEFAULT_METHOD = "grad_input"
 
 
