@@ -275,6 +275,8 @@ def add_similar_panel(window: SimilarWindow) -> SimilarPanel | None:
         models=similarity_models(settings),
         key_notation=settings.display.key_notation,
     )
+    # As narrow as the review panel it is tabbed with: the table scrolls, the window is not forced wider.
+    panel.setMinimumWidth(160)
     dock = window.add_side_panel(panel, "More like this")
     if isinstance(window, QMainWindow):
         others = [
