@@ -237,6 +237,20 @@ def test_the_index_is_built_once_and_kept_up_to_date(crate, library, tmp_path, m
     assert_same_as_built_afresh(library)
 
 
+def test_a_library_analysed_after_the_first_query_is_found(library, tmp_path, cards, vocabulary):
+    rng = np.random.default_rng(10)
+    (tmp_path / "Music").mkdir()
+    crate = Crate(library, tmp_path / "Music", cards, vocabulary)
+    crate.add("first")
+    with library.session() as session:
+        assert len(similarity_index(session)) == 0  # nothing analysed yet: an empty index
+    query = {m: rng.normal(size=cards[m].embedding_dim).astype(np.float32) for m in MODELS}
+    crate.add("a", query)
+    crate.add("b", around(rng, query, 0.3))
+    assert [name for name, _ in crate.nearest("a")] == ["b"]
+    assert_same_as_built_afresh(library)
+
+
 def assert_same_as_built_afresh(library) -> None:
     """The index kept up to date holds what a new build reads."""
     with library.session() as session:

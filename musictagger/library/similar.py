@@ -308,10 +308,12 @@ def build_index(session: Session, models: Sequence[str] = SIMILARITY_MODELS) -> 
     return SimilarityIndex(models, track_ids, matrix, *_read_facts(session, track_ids))
 
 
-def _refreshed(session: Session, index: SimilarityIndex, changed: np.ndarray) -> SimilarityIndex:
-    """``index`` with the tracks ``changed`` read again (updated, added or left out); a new index: a
-    query may still be reading the old one on another thread."""
+def _refreshed(session: Session, index: SimilarityIndex, changed: np.ndarray) -> SimilarityIndex | None:
+    """``index`` with the tracks ``changed`` read again (updated, added or left out), or None when their
+    rows do not fit it; a new index: a query may still be reading the old one on another thread."""
     new_ids, new_rows = _read_vectors(session, index.models, changed)
+    if len(new_ids) and new_rows.shape[1] != index.matrix.shape[1]:
+        return None  # the first analyses, or a model whose embedding changed size: a rebuild
     new_facts = _read_facts(session, new_ids)
     before = np.isin(index.track_ids, changed)
     if before.sum() == len(new_ids) and np.isin(new_ids, index.track_ids).all():
