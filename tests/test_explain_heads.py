@@ -1,6 +1,7 @@
 """Labels fed by heads (genre families, DJ moods, energy, valence) explained through the head and its
 taggers, on a real excerpt with the shipped models and heads."""
 
+import copy
 import dataclasses
 import re
 
@@ -138,15 +139,26 @@ def test_the_cache_key_names_the_head_and_its_version(analyzer, metal, monkeypat
     )
     assert len(calls) == 1
     head, card = analyzer.heads["dj_moods"]
-    retrained = HeadNet(
-        head,
-        dataclasses.replace(card, version=card.version + "-retrained"),
-        {m: analyzer.model(m) for m in card.inputs},
-    )
+    taggers = {m: analyzer.model(m) for m in card.inputs}
+    retrained = HeadNet(head, dataclasses.replace(card, version=card.version + "-retrained"), taggers)
     explain(retrained, metal.spectrogram[:SHORT], "dj_moods", "Dark", cache=cache, track_key="t")
     assert len(calls) == 2  # a new head version never serves the old map
-    # A tagger's raw tag of the same name is another entry too (the source is part of the key).
-    assert head_net(analyzer, "dj_moods").version.startswith(card.version + "[MSD_musicnn=")
+    # A head retrained under the same name and card version (a user's "Learn my moods") is another entry too.
+    relearned = copy.deepcopy(head)
+    with torch.no_grad():
+        relearned.classifier[0].bias += 0.5
+    explain(
+        HeadNet(relearned, card, taggers),
+        metal.spectrogram[:SHORT],
+        "dj_moods",
+        "Dark",
+        cache=cache,
+        track_key="t",
+    )
+    assert len(calls) == 3
+    # The version names the head's card version and weights, and each tagger's version.
+    assert head_net(analyzer, "dj_moods").version.startswith(card.version + "#")
+    assert "[MSD_musicnn=1.0,MTT_musicnn=1.0]" in head_net(analyzer, "dj_moods").version
 
 
 def test_a_head_with_a_hidden_layer_is_explained_as_an_approximation(analyzer, metal):

@@ -89,3 +89,28 @@ def test_overlay_menu_offers_every_label_grouped_and_explains_head_labels(qtbot,
     _explain(qtbot, view, "canonical:Metal")
     assert not view.explanation.head and view.explanation.model in ("MSD_musicnn", "MTT_musicnn")
     assert view.overlay_caption.text().startswith("Metal: strongest ")
+
+
+def test_the_explain_worker_loads_a_head_once_and_again_when_it_is_saved_anew():
+    import dataclasses
+    import time
+
+    import torch
+
+    from musictagger.catalog import user_models_dir
+    from musictagger.gui.explain_worker import ExplainModels
+    from musictagger.heads.model import load_head, save_head
+
+    head, card = load_head("dj_moods")
+    mine = dataclasses.replace(card, name="my_moods")
+    folder = save_head(user_models_dir() / "my_moods", head, mine)
+    models = ExplainModels("cpu")
+    first = models.head("my_moods")
+    assert models.head("my_moods") is first  # once per worker, not per request
+    with torch.no_grad():
+        head.classifier[0].bias += 1.0
+    time.sleep(0.05)  # a later modification time than the first save, on any file system's clock
+    save_head(folder, head, mine)  # Learn my moods again: same name, same card version
+    second = models.head("my_moods")
+    assert second is not first and second.version != first.version
+    assert second.taggers[0] is first.taggers[0]  # the taggers are the lane's, loaded once

@@ -24,6 +24,7 @@ shows what **raises** it. For each regression output a negated output is appende
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Mapping
 
 import torch
@@ -77,6 +78,12 @@ class HeadNet(nn.Module):
         device = next(self.taggers[0].parameters()).device
         # The head is a few kB: a private copy on the taggers' device leaves the analysis's head alone.
         self.head = copy.deepcopy(head).to(device).eval()
+        # A head the user retrains keeps its name and card version: its weights tell the versions apart.
+        digest = hashlib.blake2b(digest_size=8)
+        for key, tensor in sorted(head.state_dict().items()):
+            digest.update(key.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        self.weights_digest = digest.hexdigest()
         self.regression = card.task == "regression"
         self.labels: tuple[str, ...] = card.labels + (
             tuple(label + LOWERS for label in card.labels) if self.regression else ()
@@ -88,9 +95,10 @@ class HeadNet(nn.Module):
 
     @property
     def version(self) -> str:
-        """The head's version and every input model's: a change to any of them changes the evidence."""
+        """The head's version and weights, and every input model's version: a change to any of them
+        changes the evidence (the explanation cache's key holds it)."""
         inputs = ",".join(f"{c.name}={c.version}" for c in self.tagger_cards)
-        return f"{self.card.version}[{inputs}]"
+        return f"{self.card.version}#{self.weights_digest}[{inputs}]"
 
     @property
     def approximate(self) -> bool:

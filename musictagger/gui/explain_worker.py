@@ -10,14 +10,16 @@ cached per (track, model or head, label, method) in memory and on disk.
 
 A label a head scores (a genre family, a DJ mood, energy, valence) is explained through that head
 (``explain.head_net.HeadNet``: the head over each patch's features of the lane's own taggers); each head is
-loaded once per worker, like the taggers.
+loaded once per worker, like the taggers, and again only if its files change.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -93,6 +95,7 @@ class ExplainModels:
         self.running_cancel_event: threading.Event | None = None  # the request being computed now
         self._models: dict[str, tuple[torch.nn.Module, object]] = {}
         self._heads: dict[str, HeadNet] = {}
+        self._head_stamps: dict[str, tuple] = {}
 
     def get(self, name: str):
         if name not in self._models:
@@ -102,16 +105,29 @@ class ExplainModels:
         return self._models[name]
 
     def head(self, name: str) -> HeadNet:
-        """The head over the lane's taggers (their cancel hooks fire inside it)."""
-        if name not in self._heads:
+        """The head over the lane's taggers (their cancel hooks fire inside it); loaded again only when its
+        files changed (Tags ▸ Learn my genres / moods saves a head under the same name)."""
+        cached = self._heads.get(name)
+        if cached is None or _files_stamp(cached.card.folder) != self._head_stamps.get(name):
             head, card = load_head(name)
             self._heads[name] = HeadNet(head, card, {model: self.get(model) for model in card.inputs})
+            self._head_stamps[name] = _files_stamp(card.folder)
         return self._heads[name]
 
     def _check_cancelled(self, _module, _inputs) -> None:
         event = self.running_cancel_event
         if event is not None and event.is_set():
             raise ExplainCancelled
+
+
+def _files_stamp(folder: Path) -> tuple:
+    """What changes when a head is saved again: its files' sizes and modification times."""
+    stamp = []
+    for file in sorted(folder.iterdir()) if folder.is_dir() else ():
+        with contextlib.suppress(OSError):
+            info = file.stat()
+            stamp.append((file.name, info.st_size, info.st_mtime_ns))
+    return tuple(stamp)
 
 
 @dataclass(frozen=True)
