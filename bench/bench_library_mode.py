@@ -103,6 +103,7 @@ class Tally:
     annotated_key: int = 0
     seconds_full: list[float] = field(default_factory=list)
     seconds_lib: list[float] = field(default_factory=list)
+    differing: list[str] = field(default_factory=list)  # one line per track whose written labels differ
 
 
 def tracks_of(name: str, limit: int | None) -> list[tuple[str, dict]]:
@@ -132,6 +133,17 @@ def compare(name: str, row: dict, full: TrackAnalysis, lib: TrackAnalysis, model
     t.sampled += lib.sampled
     wf, wl = written(full, models), written(lib, models)
     t.labels_equal += wf == wl
+    if wf != wl:
+        sf, sl = (models.vocabulary.canonical_scores(a.label_scores()) for a in (full, lib))
+        changed = sorted({*wf["genre"], *wf["mood"]} ^ {*wl["genre"], *wl["mood"]})
+        scores = ", ".join(
+            f"{label} {sf.get(label, 0):.3f} -> {sl.get(label, 0):.3f} (threshold "
+            f"{models.vocabulary.thresholds.get(label, float('nan')):.3f})"
+            for label in changed
+        )
+        t.differing.append(
+            f"{Path(full.path).name}: {dict(wf)} -> {dict(wl)}; {scores or 'same labels, cap order'}"
+        )
     t.genre_equal += wf["genre"] == wl["genre"]
     t.mood_equal += wf["mood"] == wl["mood"]
     tf, tl = top3(full), top3(lib)
@@ -203,6 +215,8 @@ def report(name: str, budget: int, t: Tally) -> None:
         )
     full_s, lib_s = float(np.mean(t.seconds_full)), float(np.mean(t.seconds_lib))
     print(f"  seconds per track: full {full_s:.2f}, library {lib_s:.2f} ({full_s / lib_s:.1f}x)")
+    for line in t.differing:
+        print(f"    differs: {line}")
 
 
 def main() -> int:

@@ -7,7 +7,8 @@ original is ``../shared/tools/musicnn_bench.py`` (librosa.load at 16 kHz, libros
 the ``musicnn`` 0.1.0 wheel, MSD_musicnn alone) in the scratch venv ``../shared/tools/README.md`` sets up
 (``--tf-python``, ``--musicnn-pkg``; oneDNN on, as a user's TensorFlow runs it). The project's side is
 ``main.py tag --json --quiet FILES`` with the default settings (a fresh, empty config folder): every tagger,
-every head, tempo and key, library mode. ``--with-full`` also times ``tag --full``.
+every head, tempo and key, library mode. ``--with-full`` also times ``tag --full``; ``--budgets 16,24``
+the default tag with other ``[analysis] library_patches``.
 
 Whole processes (start-up and model loading included), one at a time, in alternating order per round, so
 both see the same machine: it is shared and noisy, and only ratios measured in the same run mean anything.
@@ -45,6 +46,9 @@ def main() -> int:
     parser.add_argument("files", nargs="*", help="audio files (default: ../shared/audio/music/*)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--with-full", action="store_true", help="also time tag --full (every patch)")
+    parser.add_argument(
+        "--budgets", help="also time the default tag with these [analysis] library_patches (e.g. 16,24)"
+    )
     parser.add_argument("--tf-python", default="/tmp/tfvenv/bin/python")
     parser.add_argument("--musicnn-pkg", default="/tmp/musicnn_pkg/musicnn")
     args = parser.parse_args()
@@ -68,6 +72,14 @@ def main() -> int:
         ),
         "tag (default)": ([sys.executable, "main.py", "tag", "--json", "--quiet", *files], project_env),
     }
+    for budget in args.budgets.split(",") if args.budgets else ():
+        folder = tempfile.mkdtemp(prefix=f"bench_throughput_{budget}_")
+        Path(folder, "settings.toml").write_text(f"[analysis]\nlibrary_patches = {int(budget)}\n")
+        env = {**project_env, "MUSICTAGGER_CONFIG_DIR": folder}
+        runs[f"tag, {budget} patches"] = (
+            [sys.executable, "main.py", "tag", "--json", "--quiet", *files],
+            env,
+        )
     if args.with_full:
         runs["tag --full"] = (
             [sys.executable, "main.py", "tag", "--json", "--quiet", "--full", *files],
