@@ -75,19 +75,24 @@ class TempoKeyStage:
             f" | {KEY_PROFILE} tonal>={TONAL_SHARE_MIN}"
         )
 
-    def process(self, signal: np.ndarray, sample_rate: int) -> TempoKey:
+    def process(self, signal: np.ndarray, sample_rate: int, key_signal: np.ndarray | None = None) -> TempoKey:
         """Tempo and key of one decoded track (see ``start``)."""
-        return self.start(signal, sample_rate).result()
+        return self.start(signal, sample_rate, key_signal).result()
 
-    def start(self, signal: np.ndarray, sample_rate: int) -> PendingTempoKey:
+    def start(
+        self, signal: np.ndarray, sample_rate: int, key_signal: np.ndarray | None = None
+    ) -> PendingTempoKey:
         """Begin estimating one decoded track in the stage's worker process; ``.result()`` waits for it.
+        ``key_signal``: other samples of the same track for the key (library mode: see analysis.py).
 
         Why a process: essentia's estimators are one C++ call each that keeps Python's GIL for its whole
         run (1.5 s on a 5-minute track), which froze the app's window and every other thread meanwhile.
         In a process of its own the estimate also runs beside the taggers' networks, on another core.
         A crash or a hang there costs this track its tempo and key (with the reason), not the batch."""
         try:
-            future = self._worker().submit(estimate_tempo_key, signal, sample_rate, self.tempo_range)
+            future = self._worker().submit(
+                estimate_tempo_key, signal, sample_rate, self.tempo_range, key_signal
+            )
         except (BrokenProcessPool, RuntimeError, OSError) as exc:
             self.close()
             return PendingTempoKey(None, _failed(f"tempo/key worker could not start ({exc})"))
@@ -139,16 +144,22 @@ def _failed(reason: str) -> TempoKey:
     return TempoKey(TempoEstimate(None, 0.0, reason), KeyEstimate(None, 0.0, 0.0, reason))
 
 
-def estimate_tempo_key(signal: np.ndarray, sample_rate: int, tempo_range: tuple[float, float]) -> TempoKey:
-    """Tempo and key of one decoded track, in this process. An estimator that breaks gives no value and
-    says why: the taggers' results of the same pass must not be lost to it."""
+def estimate_tempo_key(
+    signal: np.ndarray,
+    sample_rate: int,
+    tempo_range: tuple[float, float],
+    key_signal: np.ndarray | None = None,
+) -> TempoKey:
+    """Tempo from ``signal``, key from ``key_signal`` (default: the same samples), in this process. An
+    estimator that breaks gives no value and says why: the taggers' results of the same pass must not be
+    lost to it."""
     try:
         tempo = estimate_tempo(signal, sample_rate, tempo_range)
     except Exception as exc:  # a library bug on one odd file; the batch and the other stages go on
         log.warning("tempo estimation failed: %s: %s", type(exc).__name__, exc)
         tempo = TempoEstimate(None, 0.0, f"tempo estimation failed ({type(exc).__name__}: {exc})")
     try:
-        key = estimate_key(signal, sample_rate)
+        key = estimate_key(signal if key_signal is None else key_signal, sample_rate)
     except Exception as exc:
         log.warning("key estimation failed: %s: %s", type(exc).__name__, exc)
         key = KeyEstimate(None, 0.0, 0.0, f"key estimation failed ({type(exc).__name__}: {exc})")

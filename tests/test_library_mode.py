@@ -238,3 +238,34 @@ def test_tag_full_analyses_every_patch_where_the_default_samples(tmp_path):
     # The record's raw scores are the mean over 2 patches in one and over 4 in the other.
     assert sampled["tags"]["MSD_musicnn"] != full["tags"]["MSD_musicnn"]
     assert sampled["tags"]["MSD_musicnn"]["metal"] > 0.3 and full["tags"]["MSD_musicnn"]["metal"] > 0.3
+
+
+def test_library_mode_reads_the_tempo_from_a_middle_stretch_and_the_key_from_the_sampled_patches():
+    from musictagger.analysis import Analyzer, SampledExcerpts
+    from musictagger.tempo_key import TempoKeyStage
+
+    stage = TempoKeyStage()
+    try:
+        with_stage = Analyzer(("MSD_musicnn",), device="cpu", tempo_key=stage)
+        audio = with_stage.decode_excerpts(METAL, budget=3)[with_stage.tempo_key_rate]
+        assert isinstance(audio, SampledExcerpts) and len(audio.pieces) == 3
+        group = with_stage._groups[0]
+        # The patches are exactly those a decode without the tempo stage gives the networks.
+        plain = load_excerpts(METAL, with_stage.tempo_key_rate, lambda n: group.excerpt_ranges(n, 3))
+        assert audio.starts == plain.starts
+        for got, expected in zip(audio.pieces, plain.pieces, strict=True):
+            np.testing.assert_allclose(got, expected, atol=1e-6)
+        # The window: as many samples as the patches, in the middle of the whole decode.
+        whole = load_audio(METAL, with_stage.tempo_key_rate)
+        window = audio.tempo_window
+        assert window is not None and len(window) == sum(len(p) for p in audio.pieces) < len(whole)
+        start = (audio.n_samples - len(window)) // 2
+        np.testing.assert_allclose(window, whole[start : start + len(window)], atol=1e-5)
+
+        sampled = with_stage.analyse_file(METAL, patch_budget=3)
+        joined = np.concatenate(group.excerpt_cores(audio))
+        expected = stage.process(window, with_stage.tempo_key_rate, joined)
+        assert sampled.tempo_key == expected
+        assert expected != stage.process(joined, with_stage.tempo_key_rate)  # the window made a difference
+    finally:
+        stage.close()
