@@ -141,6 +141,12 @@ class _Pending:
     result: Future
 
 
+def is_unchanged(known: _Known | None, size: int, mtime_ns: int) -> bool:
+    """Whether a walked file is the indexed one as it was: known, read without error last time, and of the
+    same size and mtime. Such a file is not opened again (the rescan's whole cost is this test and a stat)."""
+    return known is not None and not known.failed and (known.size, known.mtime_ns) == (size, mtime_ns)
+
+
 def scan(
     library: Library,
     paths: Iterable[str | os.PathLike],
@@ -231,7 +237,7 @@ class _Scan:
             self.file_failed(path, failure)
             return
         self.seen_keys.add(key)
-        if known is None or known.failed or (known.size, known.mtime_ns) != (st.st_size, st.st_mtime_ns):
+        if not is_unchanged(known, st.st_size, st.st_mtime_ns):
             future = self.pool.submit(_read_file, path)
             self.pending.append(_Pending(path, key, st.st_size, st.st_mtime_ns, known, future))
             return
