@@ -222,6 +222,9 @@ def _make_v1_index(path: Path) -> None:
         connection.execute(text("DROP INDEX ix_tracks_key"))
         for column in sorted(_TEMPO_KEY_COLUMNS):
             connection.execute(text(f"ALTER TABLE tracks DROP COLUMN {column}"))
+        # Nor the analysis mode (migration 0005): left in, 0005 added them a second time.
+        connection.execute(text("ALTER TABLE analyses DROP COLUMN patch_starts"))
+        connection.execute(text("ALTER TABLE analyses DROP COLUMN sampled"))
         connection.execute(text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
     engine.dispose()
 
