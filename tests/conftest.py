@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# A real PostgreSQL server and the library_url fixture, over SQLite and PostgreSQL (tests/pg.py).
+pytest_plugins = ["pg"]
+
 DATA = Path(__file__).parent / "data"
 METAL = DATA / "music" / "muldjord-chaos_god-0m30s-12s.ogg"
 JAZZ = (
@@ -25,11 +28,11 @@ def vocabulary():
 
 
 @pytest.fixture
-def library(tmp_path):
-    """A real, empty library index (SQLite file) in the test's own folder."""
+def library(library_url):
+    """A real, empty library index: a SQLite file in the test's own folder, or a PostgreSQL database."""
     from musictagger.library import open_library
 
-    with open_library(tmp_path / "library.sqlite") as lib:
+    with open_library(library_url) as lib:
         yield lib
 
 

@@ -24,8 +24,8 @@ TRACKS = [
 
 
 @pytest.fixture
-def session(tmp_path):
-    with open_library(tmp_path / "library.sqlite") as library, library.session() as session:
+def session(library_url):
+    with open_library(library_url) as library, library.session() as session:
         now = utc_now()
         for path, title, artist, album, duration, labels, missing in TRACKS:
             track = Track(
@@ -223,8 +223,9 @@ SEARCHES = {
 
 
 @pytest.fixture
-def search_session(tmp_path):
-    with open_library(tmp_path / "search.sqlite") as library, library.session() as session:
+def search_session(library_url):
+    """On SQLite (Python's fold in SQL) and PostgreSQL (the fold in SQL: queries.py)."""
+    with open_library(library_url) as library, library.session() as session:
         now = utc_now()
         for path, title, artist, album in SEARCH_TRACKS:
             session.add(

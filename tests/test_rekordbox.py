@@ -473,11 +473,11 @@ def test_the_reader_refuses_entity_bombs_and_external_entities(tmp_path):
 # -- the command line -------------------------------------------------------------------------------------
 
 
-def test_export_format_rekordbox_on_the_command_line(library, music, tmp_path, capsys):
+def test_export_format_rekordbox_on_the_command_line(library, library_url, music, tmp_path, capsys):
     from musictagger.cli import main
 
     folder, ids = music
-    db = tmp_path / "library.sqlite"
+    db = library_url
     out = tmp_path / "set.xml"
     assert main(["export", str(out), "--format", "rekordbox", "--genre", "House", "--db", str(db)]) == 0
     assert "2 tracks and 4 playlists written to" in capsys.readouterr().err

@@ -5,8 +5,11 @@ library table (gui/library_rows.py): ``search_condition(text)``. Title, artist, 
 they contain the text after both are folded by ``fold_text``: case-insensitive (full Unicode case folding,
 so "straße" finds "STRASSE"), accent-insensitive ("beyonce" finds "Beyoncé") and width-insensitive
 (compatibility forms: "ｆｕｌｌ" finds "full", "ﬁ" finds "fi"). It runs inside SQLite as a registered
-function, so a search over 100,000 tracks stays one query. Other databases cannot run Python functions:
-there it is a case-insensitive LIKE (accents count), the same for both front ends.
+function, so a search over 100,000 tracks stays one query. Other databases cannot run Python functions.
+PostgreSQL folds in SQL: Latin letters with accents, full-width letters and the common ligatures (ß, æ,
+œ, þ, ﬁ) are translated to their plain spelling, then lowered, so "beyonce" finds "Beyoncé" there too;
+other scripts compare as the server's ``lower()`` does (only ASCII under the C locale). Elsewhere it is a
+case-insensitive LIKE (accents count). Each is the same for both front ends.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ ORDER_COLUMNS = {
     "album": Track.album,
     "folder": Track.folder,
     "duration": Track.duration_s,
+    "bpm": Track.bpm,
     "scanned_at": Track.scanned_at,
 }
 
@@ -50,11 +54,14 @@ def find_tracks(
     include_missing: bool = False,
     order_by: str = "path",
     load_labels: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Track]:
     """Tracks having every one of ``genres`` and ``moods`` (exact canonical names) with a score of at
     least ``min_score``, whose path, title, artist or album contains ``text`` (the search rule above).
 
-    ``load_labels`` loads each track's labels with it (one extra query, not one per track).
+    ``load_labels`` loads each track's labels with it (one extra query, not one per track). ``limit`` and
+    ``offset`` give one page of the ordered result (a million-track index is read a page at a time).
     """
     query = select(Track)
     if not include_missing:
@@ -65,6 +72,8 @@ def find_tracks(
     if text and text.strip():
         query = query.where(search_condition(text, session))
     query = _ordered(query, order_by)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     if load_labels:
         query = query.options(selectinload(Track.labels))
     return list(session.scalars(query))
@@ -152,6 +161,37 @@ def _folded_contains_sqlite(element: _FoldedContains, compiler, **kw) -> str:
     fold = getattr(func, FOLD_FUNCTION)
     clause = func.instr(fold(element.haystack), literal(element.needle)) > 0
     return compiler.process(clause, **kw)
+
+
+@compiles(_FoldedContains, "postgresql")
+def _folded_contains_postgresql(element: _FoldedContains, compiler, **kw) -> str:
+    source, target, expansions = _latin_folding()
+    folded = element.haystack
+    for letter, plain in expansions:
+        folded = func.replace(folded, letter, plain)
+    folded = func.lower(func.translate(folded, literal(source), literal(target)))
+    return compiler.process(func.strpos(folded, literal(element.needle)) > 0, **kw)
+
+
+# Letters folded to more than one that PostgreSQL's 1:1 translate cannot expand (the common ones).
+_EXPANDED_LETTERS = "ÆæŒœßÞþﬀﬁﬂ"
+# Latin-1 Supplement and Latin Extended-A/B (accented letters), full-width ASCII.
+_TRANSLATED_RANGES = (range(0xC0, 0x250), range(0xFF01, 0xFF5F))
+
+
+@functools.cache
+def _latin_folding() -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """fold_text of every character of _TRANSLATED_RANGES that folds to one plain ASCII letter: (characters,
+    their folds) for SQL's translate; and (letter, fold) pairs of _EXPANDED_LETTERS for replace."""
+    source, target = [], []
+    for code in (code for codes in _TRANSLATED_RANGES for code in codes):
+        letter = chr(code)
+        plain = fold_text(letter)
+        if len(plain) == 1 and plain.isascii() and plain != letter:
+            source.append(letter)
+            target.append(plain)
+    expansions = tuple((letter, fold_text(letter)) for letter in _EXPANDED_LETTERS)
+    return "".join(source), "".join(target), expansions
 
 
 @compiles(_FoldedContains)

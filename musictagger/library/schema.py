@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -23,12 +24,18 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
     pass
+
+
+# File sizes and nanosecond mtimes pass 2**31: 64-bit on PostgreSQL (whose INTEGER is 32-bit), INTEGER
+# (already 64-bit) on SQLite, so the SQLite schema stays what every release wrote.
+BIG_INTEGER = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Meta(Base):
@@ -43,12 +50,26 @@ class Track(Base):
     """One audio file the scanner found (or found once: ``missing_since`` marks a vanished file)."""
 
     __tablename__ = "tracks"
+    # What a million-track index needs (migration 0006, docs/scale.md): a page sorted by title, artist or
+    # BPM read in index order (ties by path and id, as queries.py orders them), and the few missing tracks
+    # found without a scan (a partial index, so "missing_since IS NULL" never picks it over a sort index).
+    __table_args__ = (
+        Index("ix_tracks_title_order", "title", "path", "id"),
+        Index("ix_tracks_artist_order", "artist", "path", "id"),
+        Index("ix_tracks_bpm_order", "bpm", "path", "id"),
+        Index(
+            "ix_tracks_missing",
+            "id",
+            sqlite_where=text("missing_since IS NOT NULL"),
+            postgresql_where=text("missing_since IS NOT NULL"),
+        ),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path_key: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
     path: Mapped[str] = mapped_column(Text, index=True)
     folder: Mapped[str] = mapped_column(Text, index=True)
-    size: Mapped[int] = mapped_column(Integer)
-    mtime_ns: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BIG_INTEGER)
+    mtime_ns: Mapped[int] = mapped_column(BIG_INTEGER)
     # Hash of the audio data alone (tags excluded): the same after a tag edit, found again after a move.
     fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
     duration_s: Mapped[float | None] = mapped_column(Float)
@@ -116,6 +137,8 @@ class TrackLabel(Base):
     __table_args__ = (
         UniqueConstraint("track_id", "category", "label"),
         Index("ix_track_labels_category_label", "category", "label"),
+        # The facet counts read this index alone, label by label (migration 0006).
+        Index("ix_track_labels_facets", "category", "confident", "label", "score", "track_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)

@@ -20,6 +20,9 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+# 64-bit sizes and nanosecond mtimes on PostgreSQL (INTEGER is 32-bit there); INTEGER, as released, on SQLite.
+_BIG_INTEGER = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 
 def upgrade() -> None:
     op.create_table(
@@ -34,8 +37,8 @@ def upgrade() -> None:
         sa.Column("path_key", sa.LargeBinary(), nullable=False),
         sa.Column("path", sa.Text(), nullable=False),
         sa.Column("folder", sa.Text(), nullable=False),
-        sa.Column("size", sa.Integer(), nullable=False),
-        sa.Column("mtime_ns", sa.Integer(), nullable=False),
+        sa.Column("size", _BIG_INTEGER, nullable=False),
+        sa.Column("mtime_ns", _BIG_INTEGER, nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=True),
         sa.Column("duration_s", sa.Float(), nullable=True),
         sa.Column("container", sa.String(length=16), nullable=True),
