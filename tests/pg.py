@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -26,9 +28,14 @@ BOTH_DATABASES = "both_databases"
 
 
 class PostgresServer:
-    """A pgserver instance on a data folder of its own, reached through its Unix socket."""
+    """A pgserver instance on a data folder of its own, reached through its Unix socket.
 
-    def __init__(self, data_dir: Path):
+    The folder is not under pytest's basetemp: another pytest run on the machine prunes old basetemps,
+    which would delete a running server's data, and pytest's 0700 folders keep the ``pgserver`` user out.
+    close() deletes it."""
+
+    def __init__(self):
+        data_dir = Path(tempfile.mkdtemp(prefix="musictagger-pg-")) / "data"
         with warnings.catch_warnings():  # platformdirs: no XDG_RUNTIME_DIR in CI, /tmp/runtime-<uid> is used
             warnings.simplefilter("ignore")
             import pgserver
@@ -66,9 +73,14 @@ class PostgresServer:
         user = self._handle.system_user
         pgserver.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.data_dir, user=user)
 
+    def restart(self) -> None:
+        """Start it again on the same data folder (after stop_abruptly: the server's crash recovery runs)."""
+        self._handle.ensure_postgres_running()
+
     def close(self) -> None:
         """Stops the server (if still running) and deletes its data folder."""
         self._handle.cleanup()
+        shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,8 +101,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory):
-    server = PostgresServer(tmp_path_factory.mktemp("postgres") / "data")
+def postgres_server():
+    server = PostgresServer()
     yield server
     server.close()
 

@@ -185,12 +185,12 @@ def test_bad_options_and_bad_settings(capsys, caplog):
     assert "display.cap" in caplog.text
 
 
-def test_list_and_export_search_like_the_app(tmp_path, capsys):
+def test_list_and_export_search_like_the_app(tmp_path, capsys, library_url):
     from musictagger.gui.library_rows import TrackFilter, filtered_ids
     from musictagger.library import Track, TrackLabel, open_library
     from musictagger.library.scanner import utc_now
 
-    db = tmp_path / "index.sqlite"
+    db = library_url
     with open_library(db) as library, library.session() as session:
         for path, artist, genre in (("/m/a.mp3", "Beyoncé", "Pop"), ("/m/b.mp3", "Mötley Crüe", "Metal")):
             track = Track(

@@ -324,14 +324,17 @@ def test_labels_combine_the_models_and_ignore_analyses_of_other_audio(
         assert {lb.label for lb in track.labels if lb.category == "genre"} == {"Rock"}
 
 
-def test_a_changed_vocabulary_relabels_every_analysed_track_without_decoding(tmp_path, analyzer, vocabulary):
+@pytest.mark.both_databases  # scan, analyse, store, relabel: the store's path through SQL, on PostgreSQL too
+def test_a_changed_vocabulary_relabels_every_analysed_track_without_decoding(
+    tmp_path, library_url, analyzer, vocabulary
+):
     """A new vocabulary (or head) rebuilds the labels from the stored analyses: nothing is re-analysed."""
     from musictagger.taxonomy import load_vocabulary
 
     root = tmp_path / "Music"
     root.mkdir()
     shutil.copy(METAL, root / "metal.ogg")
-    with open_library(tmp_path / "library.sqlite") as library:
+    with open_library(library_url) as library:
         scan(library, [root])
         assert analyse_pending(library, analyzer, vocabulary).analysed == 1
         with library.session() as session:

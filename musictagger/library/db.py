@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, select
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from musictagger.errors import MusictaggerError
@@ -38,10 +43,86 @@ LEGACY_REVISIONS = {1: "0001_initial_schema", 2: "0002_track_reviews"}
 ALEMBIC_SCHEMA_MARK = 3
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Several writers at once (two scans, the app and a scan, machines sharing a PostgreSQL index): a transaction
+# that lost a race (a unique key another writer inserted first, a deadlock, a serialization failure, SQLite's
+# lock held or its snapshot outdated) is rolled back and run again from fresh reads, this many times in all.
+TRANSIENT_ATTEMPTS = 8
+# PostgreSQL's SQLSTATEs of a lost race: serialization_failure, deadlock_detected, unique_violation.
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "23505"}
+# SQLite's: SQLITE_BUSY and SQLITE_LOCKED (any extended code), a UNIQUE or PRIMARY KEY constraint.
+_SQLITE_BUSY_CODES = {5, 6}
+_SQLITE_UNIQUE_CODES = {1555, 2067}
 
 
 class LibraryError(MusictaggerError):
     """The index cannot be opened, is from a newer musictagger, or a query on it failed."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a database error is a lost race with another writer, which running the transaction again
+    (from fresh reads) resolves; not a bad query or a lost server."""
+    if not isinstance(exc, DBAPIError) or exc.connection_invalidated:
+        return False
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+        return True
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", None) or 0
+        return code & 0xFF in _SQLITE_BUSY_CODES or code in _SQLITE_UNIQUE_CODES
+    return False
+
+
+def pause_before_retry(attempt: int) -> None:
+    """A short, growing, jittered wait, so two writers that collided do not collide again in step."""
+    time.sleep(random.uniform(0.5, 1.0) * min(0.02 * 2**attempt, 1.0))
+
+
+def with_retries(library: Library, work: Callable[[Session], T]) -> T:
+    """``work(session)`` in a fresh session (it commits), run again after a transient failure
+    (``is_transient``); any other error, or the last attempt's, propagates."""
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        with library.session() as session:
+            try:
+                return work(session)
+            except DBAPIError as exc:
+                session.rollback()
+                if attempt == TRANSIENT_ATTEMPTS or not is_transient(exc):
+                    raise
+                log.info("library index: lost a race with another writer (%s); again", one_line(exc))
+        pause_before_retry(attempt)
+    raise AssertionError("unreachable")
+
+
+def one_line(exc: BaseException) -> str:
+    """A database error as one line: the driver's own message (SQLAlchemy's wrapper, its SQL and its link
+    left out), its lines joined."""
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).split("\n(Background on this error", 1)[0]
+    text = text.split("\n[SQL:", 1)[0]
+    return " ".join(text.split()) or type(cause).__name__
+
+
+def _hidden_password(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _lost_server(context: ExceptionContext) -> None:
+    # The server went away (stopped, crashed, network gone) while the index was open: one line the CLI and
+    # the app show as is, instead of a driver traceback. What the interrupted transaction wrote is rolled
+    # back by the server; what was committed stays, so the next run resumes.
+    if context.is_disconnect or (
+        context.connection is None and isinstance(context.sqlalchemy_exception, DBAPIError)
+    ):
+        engine = context.engine
+        where = engine.url.render_as_string(hide_password=True) if engine is not None else "the library index"
+        raise LibraryError(
+            f"lost the connection to the library index {where}: {one_line(context.original_exception)}"
+        ) from context.original_exception
 
 
 def default_url() -> str:
@@ -104,6 +185,7 @@ class Library:
 def open_library(path_or_url: str | os.PathLike | None = None) -> Library:
     """Open (creating or upgrading as needed) the index at a path or SQLAlchemy URL."""
     url = to_url(path_or_url if path_or_url is not None else default_url())
+    shown = _hidden_password(url)
     try:
         engine = create_engine(url)
         if engine.dialect.name == "sqlite":
@@ -114,10 +196,17 @@ def open_library(path_or_url: str | os.PathLike | None = None) -> Library:
         except BaseException:
             engine.dispose()
             raise
+        event.listen(engine, "handle_error", _lost_server)  # opened: from now on a lost server is one line
     except (SQLAlchemyError, CommandError) as exc:
-        raise LibraryError(f"cannot open the library index {url}: {exc.__class__.__name__}: {exc}") from exc
+        raise LibraryError(
+            f"cannot open the library index {shown}: {type(exc).__name__}: {one_line(exc)}"
+        ) from exc
+    except ImportError as exc:  # a URL naming a driver that is not installed (mysql+pymysql://...)
+        raise LibraryError(
+            f"cannot open the library index {shown}: its driver is not installed ({exc})"
+        ) from exc
     except OSError as exc:
-        raise LibraryError(f"cannot open the library index {url}: {exc.strerror or exc}") from exc
+        raise LibraryError(f"cannot open the library index {shown}: {exc.strerror or exc}") from exc
     return Library(engine)
 
 

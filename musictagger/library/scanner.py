@@ -21,6 +21,11 @@ folder that could not be listed (an unmounted drive, no permission) are not mark
 
 Changes are committed in batches, so a killed scan resumes where it stopped: committed files are
 unchanged next time. Missing files are only looked for after a complete walk.
+
+Several scans may run at once on one index (two processes, two machines on a PostgreSQL index, folders
+that overlap). A file is one row, found by its path: a batch that lost a race (the other scan inserted the
+same file first, a deadlock, SQLite's lock) is rolled back and stored again from fresh reads, the file
+then updating the row the other scan made (db.is_transient).
 """
 
 from __future__ import annotations
@@ -36,12 +41,13 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from musictagger.audio import probe_audio
 from musictagger.errors import AudioLoadError
 from musictagger.files import WalkError, iter_audio_files
-from musictagger.library.db import Library
+from musictagger.library.db import TRANSIENT_ATTEMPTS, Library, is_transient, pause_before_retry
 from musictagger.library.schema import Track
 from musictagger.tags import TagReadError, container_of, read_tags
 from musictagger.tags.audio_payload import audio_payload_digest
@@ -165,7 +171,11 @@ def scan(
         paths = [paths]
     roots = [os.path.abspath(os.fsdecode(os.fspath(p))) for p in paths]
     workers = read_workers or min(4, os.cpu_count() or 1)
-    with library.session() as session, ThreadPoolExecutor(workers, thread_name_prefix="scan-read") as pool:
+    # No autoflush: the batch's rows reach the database at its commit, where a lost race is retried whole.
+    with (
+        library.session(autoflush=False) as session,
+        ThreadPoolExecutor(workers, thread_name_prefix="scan-read") as pool,
+    ):
         run = _Scan(session, pool, on_progress)
         try:
             run.walk(roots, should_stop)
@@ -264,7 +274,7 @@ class _Scan:
         report = self.report
         if item.known is not None:
             self.mark_seen(item.known)
-            _fill(self.session.get(Track, item.known.id), item, read)
+            self.writer.apply(_Store(item, read, item.known.id))
             if isinstance(read, _ReadFailure):
                 self.file_failed(item.path, read)
             else:
@@ -273,11 +283,7 @@ class _Scan:
         moved = self.moved_track(read.fingerprint) if isinstance(read, _FileFacts) else None
         if moved is not None:
             self.mark_seen(moved)
-            track = self.session.get(Track, moved.id)
-        else:
-            track = Track(path_key=item.key)
-            self.session.add(track)
-        _fill(track, item, read)
+        self.writer.apply(_Store(item, read, moved.id if moved is not None else None))
         if isinstance(read, _ReadFailure):
             self.file_failed(item.path, read)
         elif moved is not None:
@@ -462,15 +468,55 @@ def _is_under(key: bytes, prefixes: Iterable[bytes]) -> bool:
     return any(key == p or key.startswith(p if p.endswith(sep) else p + sep) for p in prefixes)
 
 
+@dataclass(frozen=True)
+class _Store:
+    """One file's row as the scan found it, applied to whatever the index holds now, so that it can be
+    applied again after a rollback: the row with this path (another scan may have made it since), else
+    the track it was (``track_id``: the indexed file, or the one it was moved from), else a new row."""
+
+    item: _Pending
+    read: _FileFacts | _ReadFailure
+    track_id: int | None
+
+    def __call__(self, session: Session) -> None:
+        track = session.scalar(select(Track).where(Track.path_key == self.item.key))
+        if track is None and self.track_id is not None:
+            track = session.get(Track, self.track_id)
+        if track is None:
+            track = Track(path_key=self.item.key)
+            session.add(track)
+        _fill(track, self.item, self.read)
+
+
+@dataclass(frozen=True)
+class _SetMissing:
+    track_ids: tuple[int, ...]
+    since: datetime | None  # None: found again
+
+    def __call__(self, session: Session) -> None:
+        for start in range(0, len(self.track_ids), ID_CHUNK):
+            chunk = self.track_ids[start : start + ID_CHUNK]
+            session.execute(update(Track).where(Track.id.in_(chunk)).values(missing_since=self.since))
+
+
 class _BatchWriter:
     """Commits the scan's session every BATCH_FILES changes or BATCH_SECONDS, and batches the bulk
-    updates of ``missing_since``."""
+    updates of ``missing_since``. Keeps the batch's changes until its commit: a batch that lost a race
+    with another writer (db.is_transient) is rolled back and applied again, from fresh reads."""
 
     def __init__(self, session: Session):
         self.session = session
         self.changes = 0
         self.last_commit = time.monotonic()
         self.returned: list[int] = []
+        self.batch: list[_Store | _SetMissing] = []
+
+    def apply(self, change: _Store | _SetMissing) -> None:
+        self.batch.append(change)
+        try:
+            change(self.session)
+        except DBAPIError as exc:
+            self._again(exc, commit=False)
 
     def changed(self) -> None:
         self.changes += 1
@@ -482,18 +528,39 @@ class _BatchWriter:
         self.changed()
 
     def set_missing(self, track_ids: list[int]) -> None:
-        now = utc_now()
-        for start in range(0, len(track_ids), ID_CHUNK):
-            chunk = track_ids[start : start + ID_CHUNK]
-            self.session.execute(update(Track).where(Track.id.in_(chunk)).values(missing_since=now))
+        self.apply(_SetMissing(tuple(track_ids), utc_now()))
 
     def commit(self) -> None:
-        for start in range(0, len(self.returned), ID_CHUNK):
-            chunk = self.returned[start : start + ID_CHUNK]
-            self.session.execute(update(Track).where(Track.id.in_(chunk)).values(missing_since=None))
-        self.returned.clear()
-        self.session.commit()
+        if self.returned:
+            self.apply(_SetMissing(tuple(self.returned), None))
+            self.returned.clear()
+        try:
+            self.session.commit()
+        except DBAPIError as exc:
+            self._again(exc, commit=True)
+        self.batch.clear()
         # Rows already written need not stay in memory: a first scan of 20,000 files stays small.
         self.session.expunge_all()
         self.changes = 0
         self.last_commit = time.monotonic()
+
+    def _again(self, exc: DBAPIError, *, commit: bool) -> None:
+        """Roll the batch back and apply it again (and commit, if that is what failed) while the failure is
+        a lost race; any other failure, or the last attempt's, propagates (the batch rolled back)."""
+        for attempt in range(1, TRANSIENT_ATTEMPTS):
+            self.session.rollback()
+            if not is_transient(exc):
+                raise exc
+            log.info("scan: batch lost a race with another writer (attempt %d); storing it again", attempt)
+            pause_before_retry(attempt)
+            self.session.expunge_all()
+            try:
+                for change in self.batch:
+                    change(self.session)
+                if commit:
+                    self.session.commit()
+                return
+            except DBAPIError as again:
+                exc = again
+        self.session.rollback()
+        raise exc

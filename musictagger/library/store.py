@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from musictagger.analysis import Analyzer, TrackAnalysis, analyse_files, analyse_tempo_key_files
 from musictagger.catalog import ModelCard
-from musictagger.library.db import Library
+from musictagger.library.db import Library, with_retries
 from musictagger.library.labelling import missing_head_outputs, rebuild_labels, relabel_if_stale
 from musictagger.library.scanner import report_path, utc_now
 from musictagger.library.schema import Analysis, Track
@@ -222,9 +223,8 @@ def analyse_pending(
     started = time.perf_counter()
     versions = {name: card.version for name, card in analyzer.cards.items()}
     basis = analyzer.tempo_key.basis if analyzer.tempo_key is not None else None
-    with library.session() as session:
-        # A new vocabulary or head relabels what is already analysed (no audio decoded) before the rest.
-        report_relabelled = relabel_if_stale(session, vocabulary)
+    # A new vocabulary or head relabels what is already analysed (no audio decoded) before the rest.
+    report_relabelled = with_retries(library, lambda session: relabel_if_stale(session, vocabulary))
     with library.session() as session:
         needed = analyses_needed(session, analyzer.model_names, versions, full=patch_budget is None)
         todo = [(t.id, t.path_key) for t in needed]
@@ -245,16 +245,19 @@ def analyse_pending(
             cause = None
             if result.error is not None:
                 cause = getattr(result.error, "cause", None) or str(result.error)
-            with library.session() as session, session.begin():
-                track = session.get(Track, track_id)
-                if track is None:  # pruned meanwhile
-                    continue
-                if cause is not None:
-                    track.error = cause
-                    report.errors.append((report_path(track.path_key), cause))
-                else:
-                    save_analysis(session, track, result.analysis, analyzer.cards, vocabulary, basis)
-                    report.analysed += 1
+
+            def save(session: Session, track: Track, analysis: TrackAnalysis = result.analysis) -> None:
+                save_analysis(session, track, analysis, analyzer.cards, vocabulary, basis)
+
+            path_key = with_retries(
+                library, partial(_store_result, track_id=track_id, cause=cause, save=save)
+            )
+            if path_key is None:
+                continue
+            if cause is not None:
+                report.errors.append((report_path(path_key), cause))
+            else:
+                report.analysed += 1
             if on_result is not None:
                 on_result(track_id, result.analysis, cause)
     finally:
@@ -290,20 +293,40 @@ def _estimate_tempo_key_pending(
             cause = None
             if result.error is not None:
                 cause = getattr(result.error, "cause", None) or str(result.error)
-            with library.session() as session, session.begin():
-                track = session.get(Track, track_id)
-                if track is None:
-                    continue
-                if cause is not None:
-                    track.error = cause
-                    report.errors.append((report_path(track.path_key), cause))
-                else:
-                    save_tempo_key(track, result.tempo_key, basis)
-                    report.tempo_key_only += 1
+
+            def save(_session: Session, track: Track, tempo_key: TempoKey = result.tempo_key) -> None:
+                save_tempo_key(track, tempo_key, basis)
+
+            path_key = with_retries(
+                library, partial(_store_result, track_id=track_id, cause=cause, save=save)
+            )
+            if path_key is None:
+                continue
+            if cause is not None:
+                report.errors.append((report_path(path_key), cause))
+            else:
+                report.tempo_key_only += 1
             if on_result is not None:
                 on_result(track_id, None, cause)
     finally:
         results.close()
+
+
+def _store_result(
+    session: Session, track_id: int, cause: str | None, save: Callable[[Session, Track], None]
+) -> bytes | None:
+    """One track's result in its own transaction: its error, or ``save(session, track)``. Returns the
+    track's path_key (None: pruned meanwhile). Run again from a fresh read by ``with_retries`` when
+    another writer (a second scan of the same tracks) stored it first."""
+    track = session.get(Track, track_id)
+    if track is None:
+        return None
+    if cause is not None:
+        track.error = cause
+    else:
+        save(session, track)
+    session.commit()
+    return track.path_key
 
 
 def _versions_by_model(
