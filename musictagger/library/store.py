@@ -19,16 +19,23 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from musictagger.analysis import Analyzer, TrackAnalysis, analyse_files, analyse_tempo_key_files
+from musictagger.analysis import (
+    AnalysisResult,
+    Analyzer,
+    TempoKeyResult,
+    TrackAnalysis,
+    analyse_files,
+    analyse_tempo_key_files,
+)
 from musictagger.catalog import ModelCard
 from musictagger.library.db import Library, with_retries
 from musictagger.library.labelling import missing_head_outputs, rebuild_labels, relabel_if_stale
@@ -39,6 +46,30 @@ from musictagger.tempo_key import TempoKey
 
 # Called after each track is saved: (track id, the analysis or None, the error's cause or None).
 ResultCallback = Callable[[int, TrackAnalysis | None, str | None], None]
+
+
+class AnalysisRunner(Protocol):
+    """Where ``analyse_pending`` runs the analyses: in this process (``IN_PROCESS``), or on a Ray cluster
+    (services/ray_analysis.py). Either yields one result per path, in the paths' order, and the results are
+    stored here alike."""
+
+    def analyse_files(
+        self, analyzer: Analyzer, paths: list[str], *, decode_workers: int, patch_budget: int | None
+    ) -> Iterator[AnalysisResult]: ...
+
+    def analyse_tempo_key_files(
+        self, analyzer: Analyzer, paths: list[str], *, decode_workers: int
+    ) -> Iterator[TempoKeyResult]: ...
+
+
+class _InProcess:
+    """The analyses in this process: musictagger.analysis' decode threads and the analyzer's models."""
+
+    analyse_files = staticmethod(analyse_files)
+    analyse_tempo_key_files = staticmethod(analyse_tempo_key_files)
+
+
+IN_PROCESS: AnalysisRunner = _InProcess()
 
 
 class StoredAnalysis(NamedTuple):
@@ -212,6 +243,7 @@ def analyse_pending(
     should_stop: Callable[[], bool] | None = None,
     decode_workers: int = 2,
     patch_budget: int | None = None,
+    runner: AnalysisRunner = IN_PROCESS,
 ) -> AnalyseReport:
     """Analyse every track that lacks a current analysis by the analyzer's models, saving each result
     as it lands (``patch_budget``: library mode, that many patches per track; None: every patch, and a
@@ -219,6 +251,7 @@ def analyse_pending(
     and key of every track still lacking a current estimate from a decode alone. A file that fails gets
     ``Track.error`` (the next scan reads it again) and an entry in the report. ``should_stop()`` is polled
     between tracks (the GUI's cancel); ``on_result`` is called after each track of either pass.
+    ``runner``: where the analyses run (this process, or a Ray cluster: services/ray_analysis.py).
     """
     started = time.perf_counter()
     versions = {name: card.version for name, card in analyzer.cards.items()}
@@ -230,7 +263,7 @@ def analyse_pending(
         todo = [(t.id, t.path_key) for t in needed]
     report = AnalyseReport(pending=len(todo), relabelled=report_relabelled)
     # fsdecode gives the str the walk gave (surrogate escapes for non-UTF-8 bytes): it opens the same file.
-    results = analyse_files(
+    results = runner.analyse_files(
         analyzer,
         [os.fsdecode(key) for _, key in todo],
         decode_workers=decode_workers,
@@ -263,7 +296,9 @@ def analyse_pending(
     finally:
         results.close()  # stops the decode threads after a stop or an error
     if basis is not None and not report.stopped:
-        _estimate_tempo_key_pending(library, analyzer, basis, report, on_result, should_stop, decode_workers)
+        _estimate_tempo_key_pending(
+            library, analyzer, basis, report, on_result, should_stop, decode_workers, runner
+        )
     report.elapsed_s = time.perf_counter() - started
     return report
 
@@ -276,12 +311,13 @@ def _estimate_tempo_key_pending(
     on_result: ResultCallback | None,
     should_stop: Callable[[], bool] | None,
     decode_workers: int,
+    runner: AnalysisRunner,
 ) -> None:
     """The second pass: tempo and key from a decode alone for tracks whose analyses are current."""
     with library.session() as session:
         todo = [(t.id, t.path_key) for t in tempo_key_needed(session, basis)]
     report.tempo_key_pending = len(todo)
-    results = analyse_tempo_key_files(
+    results = runner.analyse_tempo_key_files(
         analyzer, [os.fsdecode(key) for _, key in todo], decode_workers=decode_workers
     )
     try:
