@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import AbstractContextManager, nullcontext
 
 from musictagger.cli.common import (
     SETTINGS_NOTE,
@@ -16,6 +17,7 @@ from musictagger.cli.common import (
     with_changes,
 )
 from musictagger.library.db import Library
+from musictagger.library.store import IN_PROCESS, AnalysisRunner
 from musictagger.services.analysis import Models, scan_and_analyse
 from musictagger.settings import Settings
 
@@ -34,8 +36,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-analyse", action="store_true", help="only index files, do not analyse them")
     add_analysis_options(p)
     add_full_option(p)
+    add_ray_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
+
+
+def add_ray_option(parser: argparse.ArgumentParser) -> None:
+    """``--ray [ADDRESS]``: the analyses on a Ray cluster (services/ray_analysis.py)."""
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="analyse on a Ray cluster: the head node's HOST:PORT (or auto); without ADDRESS a local "
+        "cluster on this machine's CPUs. Put it after the paths (scan ~/Music --ray). Every worker "
+        "needs musictagger, its models and the music at the same paths as here (README)",
+    )
+
+
+def analysis_runner(
+    args: argparse.Namespace, settings: Settings, models: Models | None
+) -> AbstractContextManager[AnalysisRunner]:
+    """Where this run's analyses run: this process, or with ``--ray`` a Ray cluster (connected, and its
+    workers' models loaded, before the index is touched: an unreachable cluster changes nothing)."""
+    if getattr(args, "ray", None) is None or models is None:
+        return nullcontext(IN_PROCESS)
+    from musictagger.services.ray_analysis import RayRunner  # Ray only for a run that asks for it
+
+    runner = RayRunner.start(settings, models, address=args.ray or None)
+    if not getattr(args, "quiet", False):
+        print(f"musictagger: {runner.describe()}", file=sys.stderr)
+    return runner
 
 
 def add_full_option(parser: argparse.ArgumentParser) -> None:
@@ -58,15 +89,22 @@ def run(args: argparse.Namespace) -> int:
     settings = full_settings(args)
     # The models load before the index is touched: a bad model or device stops the run at once.
     models = None if args.no_analyse else Models.load(settings)
-    with open_db(args) as library:
+    with analysis_runner(args, settings, models) as runner, open_db(args) as library:
         if not args.quiet:
             print(f"musictagger: library {library.url}", file=sys.stderr)
-        return 1 if scan_and_report(library, args.paths, models, quiet=args.quiet) else 0
+        return 1 if scan_and_report(library, args.paths, models, quiet=args.quiet, runner=runner) else 0
 
 
-def scan_and_report(library: Library, paths, models: Models | None, *, quiet: bool) -> int:
+def scan_and_report(
+    library: Library,
+    paths,
+    models: Models | None,
+    *,
+    quiet: bool,
+    runner: AnalysisRunner = IN_PROCESS,
+) -> int:
     """services.analysis.scan_and_analyse with progress bars and the reports on stderr; returns how many
-    files failed (unreadable, or failing analysis)."""
+    files failed (unreadable, or failing analysis). ``runner``: where the analyses run."""
     with progress(None, "file", quiet) as bar:
         scanned, _ = scan_and_analyse(library, paths, None, on_scan_progress=lambda *_: bar.update(1))
     print(
@@ -79,9 +117,10 @@ def scan_and_report(library: Library, paths, models: Models | None, *, quiet: bo
     if models is None:
         return len(scanned.errors)
     with progress(None, "track", quiet) as bar:
-        _, analysed = scan_and_analyse(library, (), models, on_track=lambda *_: bar.update(1))
+        _, analysed = scan_and_analyse(library, (), models, on_track=lambda *_: bar.update(1), runner=runner)
     print(
-        f"musictagger: analysed {analysed.analysed} tracks with {models.describe()}, "
+        f"musictagger: analysed {analysed.analysed} tracks with {models.describe()}"
+        f"{'' if runner is IN_PROCESS else ' on ' + runner.describe()}, "
         f"{len(analysed.errors)} failed",
         file=sys.stderr,
     )

@@ -26,7 +26,7 @@ from musictagger.cli.common import (
     score,
     with_changes,
 )
-from musictagger.cli.scan import add_full_option, full_settings
+from musictagger.cli.scan import add_full_option, add_ray_option, analysis_runner, full_settings
 from musictagger.keys import KEY_NOTATIONS
 from musictagger.library.policy import ENERGY_MODES, TEMPO_KEY_MODES
 from musictagger.services.analysis import Models, analyse_paths, audio_files
@@ -55,6 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object per file (JSON lines)")
     add_analysis_options(p)
     add_full_option(p)
+    add_ray_option(p)
     p.add_argument(
         "--top",
         type=int,
@@ -144,8 +145,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     analysed = 0
     audio_seconds = 0.0
-    with progress(len(files), "track", args.quiet) as bar:
-        for result in analyse_paths(files, models):
+    with analysis_runner(args, settings, models) as runner, progress(len(files), "track", args.quiet) as bar:
+        for result in analyse_paths(files, models, runner=runner):
             record = analysis_record(result, models.vocabulary, selection, args.min_score)
             if result.analysis is not None:
                 record.update(tempo_key_fields(result.analysis.tempo_key))
@@ -239,8 +240,8 @@ def write_library_tags(args: argparse.Namespace) -> int:
 
     settings = write_settings(args)
     models = Models.load(settings)
-    with open_db(args) as library:
-        failures = scan_and_report(library, args.paths, models, quiet=args.quiet)
+    with analysis_runner(args, settings, models) as runner, open_db(args) as library:
+        failures = scan_and_report(library, args.paths, models, quiet=args.quiet, runner=runner)
         track_ids = track_ids_under(library, args.paths)
         plans = plan_write(library, models.vocabulary, track_ids, settings)
         print(format_diff(plans) or "nothing to change", flush=True)

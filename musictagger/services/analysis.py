@@ -11,12 +11,18 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from musictagger.analysis import AnalysisResult, Analyzer, analyse_files
+from musictagger.analysis import AnalysisResult, Analyzer
 from musictagger.errors import ModelError
 from musictagger.files import WalkError, iter_audio_files
 from musictagger.library.db import Library
 from musictagger.library.scanner import ProgressCallback, ScanReport, scan
-from musictagger.library.store import AnalyseReport, ResultCallback, analyse_pending
+from musictagger.library.store import (
+    IN_PROCESS,
+    AnalyseReport,
+    AnalysisRunner,
+    ResultCallback,
+    analyse_pending,
+)
 from musictagger.settings import Settings
 from musictagger.taxonomy import Vocabulary
 from musictagger.tempo_key import TempoKeyStage
@@ -75,6 +81,7 @@ def scan_and_analyse(
     on_track: ResultCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     read_workers: int | None = None,
+    runner: AnalysisRunner = IN_PROCESS,
 ) -> tuple[ScanReport | None, AnalyseReport | None]:
     """Bring the index up to date with ``paths`` (library.scanner.scan), then analyse every track that
     lacks a current analysis by ``models`` (library.store.analyse_pending), and estimate tempo and key
@@ -82,7 +89,8 @@ def scan_and_analyse(
 
     No paths: analyse only (ScanReport None). ``models`` None: scan only (AnalyseReport None); so is a
     scan that ``should_stop()`` ended. ``on_scan_progress(report so far, path)`` after each file,
-    ``on_track(track id, analysis or None, error or None)`` after each analysed track.
+    ``on_track(track id, analysis or None, error or None)`` after each analysed track. ``runner``: where
+    the analyses run (this process; a Ray cluster: services/ray_analysis.py), stored here alike.
     """
     scan_report = None
     if paths:
@@ -101,6 +109,7 @@ def scan_and_analyse(
         should_stop=should_stop,
         decode_workers=models.decode_workers,
         patch_budget=models.patch_budget,
+        runner=runner,
     )
     return scan_report, analyse_report
 
@@ -115,13 +124,17 @@ def audio_files(paths: Iterable[str | os.PathLike]) -> tuple[list[str], list[Wal
 
 
 def analyse_paths(
-    files: Sequence[str], models: Models, *, should_stop: Callable[[], bool] | None = None
+    files: Sequence[str],
+    models: Models,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    runner: AnalysisRunner = IN_PROCESS,
 ) -> Iterator[AnalysisResult]:
     """Analyse audio files without any index, in order (decoding ahead on ``models.decode_workers``
     threads, ``models.patch_budget`` patches per track); a file that fails gives a result with its
-    error. Stops before the next file once ``should_stop()`` is true."""
-    results = analyse_files(
-        models.analyzer, files, decode_workers=models.decode_workers, patch_budget=models.patch_budget
+    error. Stops before the next file once ``should_stop()`` is true. ``runner``: as scan_and_analyse's."""
+    results = runner.analyse_files(
+        models.analyzer, list(files), decode_workers=models.decode_workers, patch_budget=models.patch_budget
     )
     try:
         for result in results:
