@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -43,7 +43,7 @@ from musictagger.heads.model import (
 )
 from musictagger.heads.model import predict as head_predict
 from musictagger.memory import tune_allocator
-from musictagger.sampling import spread_patches
+from musictagger.sampling import REFINE_FACTOR, spread_patches
 from musictagger.spectrogram import LogMelSpectrogram
 from musictagger.tempo_key import PendingTempoKey, TempoKey, TempoKeyStage
 
@@ -262,9 +262,14 @@ class Analyzer:
         batch_size: int | None = None,
         heads: Sequence[str] | None = None,
         tempo_key: TempoKeyStage | None = None,
+        refine: Callable[[TrackAnalysis], bool] | None = None,
     ):
         tune_allocator()  # each batch's activations reuse freed memory instead of faulting it in (memory.py)
         self.tempo_key = tempo_key
+        # Library mode: given a sampled analysis, whether it is too close to call on so few patches
+        # (services.analysis: a written label near its threshold); such a track is analysed again on
+        # REFINE_FACTOR times the patches.
+        self.refine = refine
         self.device = resolve_device(device)
         self.device_name = describe_device(self.device)
         if batch_size is None:
@@ -322,12 +327,14 @@ class Analyzer:
         """The track at every sample rate the models need (decoding is the slow, parallelisable part)."""
         return {rate: load_audio(path, sample_rate=rate) for rate in self.sample_rates}
 
-    def decode_excerpts(self, path: str | os.PathLike, budget: int) -> dict[int, np.ndarray | Excerpts]:
+    def decode_excerpts(
+        self, path: str | os.PathLike, budget: int, *, tempo_window: bool = True
+    ) -> dict[int, np.ndarray | Excerpts]:
         """Library mode's decode: per sample rate, only the ``budget`` patches spread over the track
         (``Excerpts``), or the whole signal for a track no longer than the budget. Front ends that share a
         rate but frame patches differently (none shipped) get the whole signal: one set of excerpts
         cannot serve both. At the tempo/key rate the same decode also reads the stretch the tempo
-        estimate needs (``SampledExcerpts.tempo_window``)."""
+        estimate needs (``SampledExcerpts.tempo_window``), unless ``tempo_window`` is False."""
         audio: dict[int, np.ndarray | Excerpts] = {}
         for rate in self.sample_rates:
             groups = [group for group in self._groups if group.sample_rate == rate]
@@ -335,7 +342,7 @@ class Analyzer:
                 audio[rate] = load_audio(path, sample_rate=rate)
                 continue
             choose = partial(groups[0].excerpt_ranges, budget=budget)
-            if self.tempo_key is None or rate != self.tempo_key_rate:
+            if not tempo_window or self.tempo_key is None or rate != self.tempo_key_rate:
                 audio[rate] = load_excerpts(path, rate, choose)
                 continue
             decoded = load_excerpts(path, rate, partial(_with_tempo_window, choose))
@@ -388,9 +395,20 @@ class Analyzer:
         if patch_budget is not None and (keep_spectrogram or on_chunk is not None):
             raise ValueError("a sampled analysis has no whole spectrogram to keep or show")
         audio = self.decode(path) if patch_budget is None else self.decode_excerpts(path, patch_budget)
-        return self.analyse_decoded(
+        analysis = self.analyse_decoded(
             os.fspath(path), audio, keep_spectrogram=keep_spectrogram, on_chunk=on_chunk
         )
+        return analysis if patch_budget is None else self.refined(analysis, patch_budget)
+
+    def refined(self, analysis: TrackAnalysis, budget: int) -> TrackAnalysis:
+        """A sampled analysis the ``refine`` check finds too close to call, done again on
+        ``REFINE_FACTOR * budget`` patches (which include the first ``budget``: sampling.py); else
+        ``analysis`` itself. The tempo and key of the first pass are kept."""
+        if not analysis.sampled or self.refine is None or not self.refine(analysis):
+            return analysis
+        audio = self.decode_excerpts(analysis.path, REFINE_FACTOR * budget, tempo_window=False)
+        closer = self.analyse_decoded(analysis.path, audio, tempo_key=False)
+        return replace(closer, tempo_key=analysis.tempo_key)
 
     def analyse_decoded(
         self,
@@ -399,11 +417,12 @@ class Analyzer:
         *,
         keep_spectrogram: bool = False,
         on_chunk: ChunkCallback | None = None,
+        tempo_key: bool = True,
     ) -> TrackAnalysis:
         models: dict[str, ModelScores] = {}
         first = None
         # Tempo and key run in their own process while the networks run here (tempo_key.py says why).
-        tempo_key = self._start_tempo_key(audio[self.tempo_key_rate])
+        pending = self._start_tempo_key(audio[self.tempo_key_rate]) if tempo_key else None
         for group in self._groups:
             waveform = audio[group.sample_rate]
             if isinstance(waveform, Excerpts):
@@ -414,12 +433,7 @@ class Analyzer:
             if first is None:
                 first = (group, waveform, result)
         group, waveform, result = first
-        heads = {}
-        for head_name, (head, head_card) in list(self.heads.items()):
-            probs = head_predict(head, head_card, head_input(head_card, models))
-            heads[head_name] = HeadScores(
-                head_name, head_card.category, head_card.labels, probs, head_card.task, head_card.ranges
-            )
+        heads = self.run_heads(models)
         patch_seconds = group.patch_frames * group.hop / group.sample_rate
         sampled = isinstance(waveform, Excerpts)
         n_samples = waveform.n_samples if sampled else len(waveform)
@@ -433,9 +447,19 @@ class Analyzer:
             frame_seconds=group.hop / group.sample_rate,
             spectrogram=result["spectrogram"],
             heads=heads,
-            tempo_key=tempo_key.result() if tempo_key is not None else None,
+            tempo_key=pending.result() if pending is not None else None,
             sampled=sampled,
         )
+
+    def run_heads(self, models: dict[str, ModelScores]) -> dict[str, HeadScores]:
+        """Every head on the taggers' track-level outputs (their mean scores and embeddings)."""
+        heads = {}
+        for head_name, (head, head_card) in list(self.heads.items()):
+            probs = head_predict(head, head_card, head_input(head_card, models))
+            heads[head_name] = HeadScores(
+                head_name, head_card.category, head_card.labels, probs, head_card.task, head_card.ranges
+            )
+        return heads
 
     def _patch_features(self, group: _FrontEndGroup, samples: np.ndarray, count: int) -> torch.Tensor:
         """librosa features of ``count`` consecutive patches' ``samples``, as training computed them (patch
@@ -571,11 +595,15 @@ def analyse_files(
     fails yields an ``AnalysisResult`` with its error; the batch goes on. ``patch_budget``: library mode
     (that many patches per track, see the module docstring); None: every patch.
     """
-    decode = analyzer.decode
+    decode, work = analyzer.decode, analyzer.analyse_decoded
     if patch_budget is not None:
         decode = partial(analyzer.decode_excerpts, budget=patch_budget)
+
+        def work(path: str, audio: dict) -> TrackAnalysis:
+            return analyzer.refined(analyzer.analyse_decoded(path, audio), patch_budget)
+
     # closing(): a caller that stops early (cancel) stops the decode threads at once, not at collection.
-    with closing(_decoded_ahead(paths, decode, analyzer.analyse_decoded, decode_workers, prefetch)) as done:
+    with closing(_decoded_ahead(paths, decode, work, decode_workers, prefetch)) as done:
         for path, analysis, error in done:
             yield AnalysisResult(path=path, analysis=analysis, error=error)
 

@@ -1,7 +1,7 @@
 """Library mode (issue 14): a fixed budget of patches spread over each track, decoded alone, stored as such.
 
 The excerpts are real audio from tests/data (the 12-s metal excerpt has 4 patches of 3 s; the 3.5-s
-vibe_ace excerpt has 1), so small budgets (2) stand in for the default 12 on full-length tracks.
+vibe_ace excerpt has 1), so small budgets (2) stand in for the default 16 on full-length tracks.
 """
 
 import os
@@ -14,7 +14,7 @@ import pytest
 from conftest import DATA, METAL
 from sqlalchemy import select
 
-from musictagger.analysis import TrackAnalysis
+from musictagger.analysis import TrackAnalysis, analyse_files
 from musictagger.audio import Excerpts, load_audio, load_excerpts
 from musictagger.library import Analysis, Track
 from musictagger.library.scanner import scan
@@ -181,7 +181,7 @@ def test_the_index_records_the_mode_and_a_full_analysis_is_never_replaced_by_a_s
 
 
 def test_library_mode_is_the_default_and_full_is_a_setting(tmp_path):
-    assert Settings().analysis.patch_budget() == 12
+    assert Settings().analysis.patch_budget() == 16
     assert Settings().replace(analysis={"full": True}).analysis.patch_budget() is None
     assert Settings().replace(analysis={"library_patches": 8}).analysis.patch_budget() == 8
 
@@ -269,3 +269,30 @@ def test_library_mode_reads_the_tempo_from_a_middle_stretch_and_the_key_from_the
         assert expected != stage.process(joined, with_stage.tempo_key_rate)  # the window made a difference
     finally:
         stage.close()
+
+
+def test_a_sampled_analysis_too_close_to_call_is_done_again_on_three_times_the_patches(
+    analyzer, metal_full, vocabulary
+):
+    from musictagger.services.analysis import near_a_threshold
+
+    first = analyzer.analyse_file(METAL, patch_budget=1)
+    assert first.sampled and first.patch_starts_s.tolist() == [2 * PATCH_SECONDS]
+    try:
+        analyzer.refine = lambda analysis: True
+        closer = analyzer.analyse_file(METAL, patch_budget=1)
+        # spread_patches(4, 3) = 0, 2, 3: the first pass' patch 2 among them.
+        assert closer.sampled and closer.patch_starts_s.tolist() == pytest.approx(
+            [0, 2 * PATCH_SECONDS, 3 * PATCH_SECONDS]
+        )
+        for name, full in metal_full.models.items():
+            np.testing.assert_allclose(closer.models[name].taggram, full.taggram[[0, 2, 3]], atol=1e-4)
+        (batch,) = analyse_files(analyzer, [str(METAL)], patch_budget=1)
+        assert batch.analysis.patch_starts_s.tolist() == pytest.approx(closer.patch_starts_s.tolist())
+        analyzer.refine = lambda analysis: False
+        assert len(analyzer.analyse_file(METAL, patch_budget=1).patch_starts_s) == 1
+    finally:
+        analyzer.refine = None
+    # The product's check: a genre or mood within the margin of its calibrated threshold.
+    assert near_a_threshold(vocabulary, margin=1.0)(first)
+    assert not near_a_threshold(vocabulary, margin=0.0)(first)

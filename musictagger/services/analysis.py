@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from musictagger.analysis import AnalysisResult, Analyzer
+from musictagger.analysis import AnalysisResult, Analyzer, TrackAnalysis
 from musictagger.errors import ModelError
 from musictagger.files import WalkError, iter_audio_files
 from musictagger.library.db import Library
@@ -23,6 +23,7 @@ from musictagger.library.store import (
     ResultCallback,
     analyse_pending,
 )
+from musictagger.sampling import REFINE_MARGIN
 from musictagger.settings import Settings
 from musictagger.taxonomy import Vocabulary
 from musictagger.tempo_key import TempoKeyStage
@@ -53,6 +54,7 @@ class Models:
             batch_size=analysis.batch_size,
             heads=_with_labelling_heads(analysis.heads_to_run(), analysis.models, vocabulary),
             tempo_key=TempoKeyStage(analysis.tempo_range) if analysis.tempo_key else None,
+            refine=near_a_threshold(vocabulary),
         )
         return cls(
             analyzer=analyzer,
@@ -70,6 +72,26 @@ class Models:
             f"models {', '.join(self.analyzer.model_names)}{heads}{tempo_key} on {self.analyzer.device_name}"
             f", {mode}"
         )
+
+
+def near_a_threshold(
+    vocabulary: Vocabulary, margin: float = REFINE_MARGIN
+) -> Callable[[TrackAnalysis], bool]:
+    """Library mode's closer look (``Analyzer.refine``): whether a sampled analysis puts any genre or mood
+    within ``margin`` of its calibrated threshold, where a few patches more or less could change what
+    a write takes."""
+    watched = [
+        (label.name, threshold)
+        for category in ("genre", "mood")
+        for label in vocabulary.in_category(category)
+        if (threshold := vocabulary.threshold(label.name)) is not None
+    ]
+
+    def too_close(analysis: TrackAnalysis) -> bool:
+        scores = vocabulary.canonical_scores(analysis.label_scores())
+        return any(abs(scores.get(name, 0.0) - threshold) < margin for name, threshold in watched)
+
+    return too_close
 
 
 def scan_and_analyse(
