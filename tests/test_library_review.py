@@ -212,6 +212,15 @@ def _make_v1_index(path: Path) -> None:
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE track_reviews"))
         connection.execute(text("DROP TABLE alembic_version"))
+        # Nor the query indexes of migration 0006 (some cover columns dropped below).
+        for index in (
+            "ix_tracks_title_order",
+            "ix_tracks_artist_order",
+            "ix_tracks_bpm_order",
+            "ix_tracks_missing",
+            "ix_track_labels_facets",
+        ):
+            connection.execute(text(f"DROP INDEX {index}"))
         # Release 1 had no energy or valence either (migration 0003).
         connection.execute(text("DROP INDEX ix_tracks_energy"))
         connection.execute(text("ALTER TABLE tracks DROP COLUMN energy"))
