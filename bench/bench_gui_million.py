@@ -1,0 +1,118 @@
+"""Does the app's library table stay responsive on a 1,000,000-track index? Prints the GUI thread's stalls.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_gui_million.py [--index FILE]
+
+The index is bench_million.py's (fill it first; default /tmp/musictagger-million/index.sqlite).
+The app's own table (gui/library_view.LibraryView over
+gui/library_model.LibraryModel, queries on the runner's lanes) is shown offscreen and driven as a user
+would, one phase after another: open (the first reset), scroll to the end a few pages (fetchMore), sort by
+BPM, search a word, filter by genre + mood + BPM, clear the filter. A QTimer every 5 ms stamps each tick
+on the GUI thread; a stall is the gap between two ticks beyond the interval. Per phase: how long until
+the table had its rows, and the longest stall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from musictagger.gui.library_model import COL_BPM, LibraryModel  # noqa: E402
+from musictagger.gui.library_rows import TrackFilter  # noqa: E402
+from musictagger.gui.library_view import LibraryView  # noqa: E402
+from musictagger.library.db import open_library  # noqa: E402
+
+PROBE_MS = 5
+LIMIT_MS = 100.0
+
+
+class Probe:
+    def __init__(self):
+        self.last = time.perf_counter()
+        self.worst = 0.0
+        self.timer = QTimer()
+        self.timer.setInterval(PROBE_MS)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, (now - self.last) * 1000 - PROBE_MS)
+        self.last = now
+
+    def reset(self) -> None:
+        self.last, self.worst = time.perf_counter(), 0.0
+
+
+def wait_until(app: QApplication, done, timeout_s: float = 600.0) -> float:
+    started = time.perf_counter()
+    while not done():
+        app.processEvents()
+        time.sleep(0.001)
+        if time.perf_counter() - started > timeout_s:
+            raise TimeoutError("the table did not settle")
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, default=Path("/tmp/musictagger-million/index.sqlite"))
+    parser.add_argument("--scroll-pages", type=int, default=5)
+    args = parser.parse_args()
+    if not args.index.exists():
+        raise SystemExit(f"{args.index} does not exist: run bench/bench_million.py --backends sqlite first")
+    app = QApplication.instance() or QApplication([])
+    library = open_library(args.index)
+    model = LibraryModel(None)
+    view = LibraryView(model)
+    view.resize(1200, 800)
+    view.show()
+    probe = Probe()
+    rows: list[tuple[str, float, float, int]] = []
+
+    def phase(name: str, action) -> None:
+        wait_until(app, lambda: not model.loading())
+        probe.reset()
+        action()
+        seconds = wait_until(app, lambda: not model.loading() and not model.runner.busy())
+        for _ in range(20):  # let the view paint what arrived
+            app.processEvents()
+            time.sleep(PROBE_MS / 1000)
+        rows.append((name, seconds, probe.worst, model.matching_count()))
+        print(f"{name:28} settled {seconds * 1000:8.0f} ms  longest stall {probe.worst:6.1f} ms  "
+              f"({model.matching_count():,} matching, {model.rowCount():,} loaded)", flush=True)  # fmt: skip
+
+    def scroll() -> None:
+        for _ in range(args.scroll_pages):
+            view.table.scrollToBottom()
+            wait_until(app, lambda: not model.loading())
+
+    phase("open (first reset)", lambda: model.set_library(library))
+    phase(f"scroll {args.scroll_pages} pages", scroll)
+    phase("sort by BPM", lambda: view.table.sortByColumn(COL_BPM, Qt.SortOrder.AscendingOrder))
+    phase("search 'midnight'", lambda: model.set_filter(TrackFilter(text="midnight")))
+    phase(
+        "genre+mood+BPM filter",
+        lambda: model.set_filter(
+            TrackFilter(genres=("Electronic",), moods=("Euphoric",), bpm=(120.0, 130.0))
+        ),
+    )
+    phase("clear the filter", lambda: model.set_filter(TrackFilter()))
+    worst = max(stall for _, _, stall, _ in rows)
+    print(f"\nlongest GUI-thread stall {worst:.1f} ms (limit {LIMIT_MS:.0f} ms)")
+    view.close()
+    library.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,260 @@
+"""The library's queries on a 1,000,000-track index, on SQLite and on PostgreSQL. Prints a table and plans.
+
+    .venv/bin/python bench/bench_million.py [--tracks 1000000] [--backends sqlite,postgresql]
+        [--dir /tmp/musictagger-million] [--repeat 15] [--rebuild] [--plans]
+
+The index is filled once (bench/million_index.py: the real schema, bulk inserts) and kept under ``--dir``:
+``index.sqlite`` and a PostgreSQL cluster in ``pg/`` (pgserver: a real server from a pip wheel, on a Unix
+socket); later runs reuse it, ``--rebuild`` fills it again. Every query is the project's own code, as the
+CLI ``list`` and the app's table and facets run it:
+
+- **facets genre / mood**: ``queries.label_counts(…, confident_only=True)`` (the app's facet lists);
+- **search artist**: ``queries.find_tracks(text=…)`` as ``list --search`` (labels loaded) for one artist;
+- **search word (ids)**: the table's ``library_rows.filtered_ids(TrackFilter(text=…))`` for a common word;
+- **genre+mood+bpm**: ``filtered_ids(TrackFilter(genres, moods, bpm))`` and ``load_rows`` of its first page;
+- **page of 200 by title / bpm / path**: ``find_tracks(order_by=…, limit=200)``;
+- **table reset by bpm**: what the app's table runs on a new sort: ``filtered_ids`` of every track, then
+  ``load_rows`` of the first page (500);
+- **rescan 100k**: the scanner's own ``_load_index`` (what a scan loads once) then ``is_unchanged`` for
+  100,000 (path, size, mtime) triples as a stat would give them.
+
+Each runs once to warm up, then ``--repeat`` times: p50 and p95 in ms. ``--plans`` prints the plan of every
+statement each query sent (captured from the engine, so it is exactly what the code ran).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import million_index  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
+
+from musictagger.gui.library_rows import MIN_SCORE, SortKey, TrackFilter, filtered_ids, load_rows  # noqa: E402
+from musictagger.library.db import Library, open_library  # noqa: E402
+from musictagger.library.queries import ensure_fold_function, find_tracks, label_counts  # noqa: E402
+from musictagger.library.scanner import _load_index, is_unchanged  # noqa: E402
+from musictagger.library.schema import Track  # noqa: E402
+
+TARGET_MS = 200.0
+RESCAN_FILES = 100_000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracks", type=int, default=1_000_000)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/musictagger-million"))
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--rebuild", action="store_true", help="fill the index again")
+    parser.add_argument("--plans", action="store_true", help="print each statement's query plan")
+    parser.add_argument("--only", help="comma-separated query names to run")
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for backend in args.backends.split(","):
+        with _opened(backend, args) as library:
+            results[backend] = run_queries(library, args)
+    _print_table(results)
+    return 0
+
+
+class _opened:
+    """The backend's index, filled to ``--tracks`` (reused when it already is)."""
+
+    def __init__(self, backend: str, args: argparse.Namespace):
+        self.backend, self.args, self.server = backend, args, None
+
+    def __enter__(self) -> Library:
+        if self.backend == "sqlite":
+            path = self.args.dir / "index.sqlite"
+            if self.args.rebuild:
+                for leftover in path.parent.glob(path.name + "*"):
+                    leftover.unlink()
+            url = str(path)
+        elif self.backend == "postgresql":
+            import shutil
+
+            import pgserver
+
+            pgdata = self.args.dir / "pg"
+            if self.args.rebuild and pgdata.exists():
+                pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+                shutil.rmtree(pgdata)
+            self.server = pgserver.get_server(pgdata, cleanup_mode=None)
+            url = self.server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+        else:
+            raise SystemExit(f"unknown backend {self.backend!r}: sqlite or postgresql")
+        self.library = open_library(url)
+        filled = million_index.filled_size(self.library)
+        if filled != self.args.tracks:
+            if filled is not None:
+                raise SystemExit(f"{url} holds {filled:,} tracks, not {self.args.tracks:,}: use --rebuild")
+            print(f"{self.backend}: filling {self.args.tracks:,} tracks …", flush=True)
+            seconds = million_index.fill(self.library, self.args.tracks)
+            print(f"{self.backend}: filled in {seconds['total']:.0f} s ({_rounded(seconds)})", flush=True)
+        return self.library
+
+    def __exit__(self, *exc) -> None:
+        self.library.close()
+
+
+def _rounded(seconds: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.0f} s" for name, value in seconds.items() if name != "total")
+
+
+# --- the queries ------------------------------------------------------------------------------------------
+
+
+def queries(library: Library, n_tracks: int) -> dict[str, Callable]:
+    """name → fn(session): each is one thing a user does, through the project's own query code."""
+    with library.session() as session:
+        artist = session.scalar(select(Track.artist).where(Track.id == n_tracks // 2 + 1))
+    artist_search = artist  # as a DJ types it; the search folds case, accents and width
+    genre_mood_bpm = TrackFilter(genres=("Electronic",), moods=("Euphoric",), bpm=(120.0, 130.0))
+    stat = _simulated_stat(library)
+
+    def rescan(session) -> int:
+        index = _load_index(session)
+        return sum(is_unchanged(index.get(key), size, mtime) for key, size, mtime in stat)
+
+    def first_page(track_filter: TrackFilter, sort: SortKey, page: int) -> Callable:
+        def run(session):
+            ids = filtered_ids(session, track_filter, sort)
+            return len(ids), len(load_rows(session, ids[:page]))
+
+        return run
+
+    return {
+        "facets genre": lambda s: label_counts(s, "genre", MIN_SCORE, confident_only=True),
+        "facets mood": lambda s: label_counts(s, "mood", MIN_SCORE, confident_only=True),
+        f"search artist ({artist_search})": lambda s: find_tracks(s, text=artist_search, min_score=MIN_SCORE),
+        "search word (ids)": lambda s: filtered_ids(s, TrackFilter(text="midnight")),
+        "genre+mood+bpm + page": first_page(genre_mood_bpm, SortKey(), 200),
+        "page 200 by title": lambda s: find_tracks(s, order_by="title", limit=200),
+        "page 200 by bpm": lambda s: find_tracks(s, order_by="bpm", limit=200),
+        "page 200 by path": lambda s: find_tracks(s, order_by="path", limit=200),
+        "table reset by bpm": first_page(TrackFilter(), SortKey("bpm"), 500),
+        f"rescan {RESCAN_FILES // 1000}k unchanged": rescan,
+    }
+
+
+def _simulated_stat(library: Library) -> list[tuple[bytes, int, int]]:
+    """(path key, size, mtime) of 100,000 indexed files as stat would give them unchanged: one folder of
+    the library after another, as a rescan of part of it walks them."""
+    with library.session() as session:
+        rows = session.execute(
+            select(Track.path_key, Track.size, Track.mtime_ns)
+            .where(Track.error.is_(None))
+            .order_by(Track.id)
+            .limit(RESCAN_FILES)
+        )
+        return [(bytes(key), size, mtime) for key, size, mtime in rows]
+
+
+def run_queries(library: Library, args: argparse.Namespace) -> dict[str, dict]:
+    backend = library.engine.dialect.name
+    wanted = set(args.only.split(",")) if args.only else None
+    results = {}
+    for name, query in queries(library, args.tracks).items():
+        if wanted is not None and not any(name.startswith(w) for w in wanted):
+            continue
+        statements: list[tuple[str, object]] = []
+        with library.session() as session:
+            ensure_fold_function(session)
+            with _capturing(library, statements):
+                answer = query(session)
+            times = []
+            started = time.perf_counter()
+            query(session)
+            first_ms = (time.perf_counter() - started) * 1000
+            # A query that takes seconds is timed 3 times, not --repeat: its p95 is no news.
+            for _ in range(args.repeat if first_ms < 1000 else 3):
+                started = time.perf_counter()
+                query(session)
+                times.append((time.perf_counter() - started) * 1000)
+                session.expunge_all()
+            plans = [_plan(session, sql, params) for sql, params in statements] if args.plans else []
+        times.sort()
+        result = {
+            "p50": statistics.median(times),
+            "p95": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))],
+            "size": _size(answer),
+            "plans": plans,
+        }
+        results[name] = result
+        print(f"{backend:10} {name:34} p50 {result['p50']:8.1f} ms  p95 {result['p95']:8.1f} ms  "
+              f"({result['size']})", flush=True)  # fmt: skip
+        for sql, plan in plans:
+            print("    SQL:", " ".join(sql.split())[:600])
+            print("    PLAN:", plan.replace("\n", "\n          "))
+    return results
+
+
+class _capturing:
+    """Records every statement (and its parameters) the engine sends while open."""
+
+    def __init__(self, library: Library, into: list):
+        self.engine, self.into = library.engine, into
+
+    def _record(self, _conn, _cursor, statement, parameters, _context, executemany) -> None:
+        if not executemany:
+            self.into.append((statement, parameters))
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._record)
+
+    def __exit__(self, *exc) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+def _plan(session, sql: str, params) -> tuple[str, str]:
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    if session.get_bind().dialect.name == "sqlite":
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        depth: dict[int, int] = {0: -1}
+        lines = []
+        for node, parent, _unused, detail in cursor.fetchall():
+            depth[node] = depth.get(parent, -1) + 1
+            lines.append("  " * depth[node] + detail)
+        return sql, "\n".join(lines)
+    cursor.execute("EXPLAIN " + sql, params)
+    return sql, "\n".join(row[0] for row in cursor.fetchall())
+
+
+def _size(answer) -> str:
+    if isinstance(answer, list | tuple) and answer and isinstance(answer[0], tuple):
+        return f"{len(answer)} labels" if isinstance(answer[0][0], str) else f"{answer}"
+    if isinstance(answer, list):
+        return f"{len(answer):,} rows"
+    if isinstance(answer, tuple):
+        return f"{answer[0]:,} ids, {answer[1]} rows"
+    return f"{answer:,} unchanged" if isinstance(answer, int) else str(answer)
+
+
+def _print_table(results: dict[str, dict[str, dict]]) -> None:
+    backends = list(results)
+    names = list(dict.fromkeys(name for per in results.values() for name in per))
+    print()
+    print(f"{'query':36}" + "".join(f"{b + ' p50':>16}{b + ' p95':>16}" for b in backends))
+    for name in names:
+        cells = []
+        for backend in backends:
+            r = results[backend].get(name)
+            cells += ["-", "-"] if r is None else [f"{r['p50']:.1f}", f"{r['p95']:.1f}"]
+        slow = any(r.get(name, {}).get("p95", 0) > TARGET_MS for r in results.values())
+        print(f"{name:36}" + "".join(f"{c:>16}" for c in cells) + ("   > 200 ms" if slow else ""))
+    print(f"\n{os.cpu_count()} CPUs; ms per query; target p95 <= {TARGET_MS:.0f} ms")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
