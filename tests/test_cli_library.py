@@ -36,10 +36,11 @@ def test_scan_write_query_export_and_undo(tmp_path):
     originals = {p.name: read_tags(p) for p in music.iterdir() if p.name != "broken.mp3"}
     before = digests(music)
 
-    scanned = run_cli("scan", str(music), "--quiet", db=db)
+    scanned = run_cli("scan", str(music), db=db)
     assert scanned.returncode == 1  # the broken file is reported, the rest is indexed and analysed
     assert "4 added" in scanned.stderr and "broken.mp3: not an audio file" in scanned.stderr
     assert "analysed 4 tracks" in scanned.stderr
+    assert "4/4 [" in scanned.stderr  # the analysis' progress bar knows its total (tracks/s, time left)
     rescanned = run_cli("scan", str(music), "--quiet", db=db)
     assert "4 unchanged" in rescanned.stderr and "analysed 0 tracks" in rescanned.stderr
 

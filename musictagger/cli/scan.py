@@ -18,7 +18,7 @@ from musictagger.cli.common import (
 )
 from musictagger.library.db import Library
 from musictagger.library.store import IN_PROCESS, AnalysisRunner
-from musictagger.services.analysis import Models, scan_and_analyse
+from musictagger.services.analysis import Models, pending_analyses, scan_and_analyse
 from musictagger.settings import Settings
 
 
@@ -116,7 +116,7 @@ def scan_and_report(
     report_errors(scanned.errors)
     if models is None:
         return len(scanned.errors)
-    with progress(None, "track", quiet) as bar:
+    with progress(pending_analyses(library, models), "track", quiet) as bar:
         _, analysed = scan_and_analyse(library, (), models, on_track=lambda *_: bar.update(1), runner=runner)
     print(
         f"musictagger: analysed {analysed.analysed} tracks with {models.describe()}"

@@ -18,8 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from musictagger.gui.runner import Runner, Task, TaskContext
 from musictagger.gui.worker import LazyModels
 from musictagger.library.db import Library
-from musictagger.library.store import analyses_needed
-from musictagger.services.analysis import scan_and_analyse
+from musictagger.services.analysis import pending_analyses, scan_and_analyse
 from musictagger.settings import Settings
 
 LANE = "library"
@@ -61,11 +60,7 @@ def scan_and_analyse_run(
         ctx.report("scan_finished", scan_report)
     if not control.should_stop():
         loaded = models.get(ctx)
-        analyzer = loaded.analyzer
-        versions = {name: card.version for name, card in analyzer.cards.items()}
-        with library.session() as session:
-            pending = len(analyses_needed(session, analyzer.model_names, versions))
-        ctx.report("analysis_started", pending)
+        ctx.report("analysis_started", pending_analyses(library, loaded))
         _, analyse_report = scan_and_analyse(
             library,
             [],

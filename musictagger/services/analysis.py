@@ -22,6 +22,7 @@ from musictagger.library.store import (
     AnalysisRunner,
     ResultCallback,
     analyse_pending,
+    analyses_needed,
 )
 from musictagger.sampling import REFINE_MARGIN
 from musictagger.settings import Settings
@@ -72,6 +73,14 @@ class Models:
             f"models {', '.join(self.analyzer.model_names)}{heads}{tempo_key} on {self.analyzer.device_name}"
             f", {mode}"
         )
+
+
+def pending_analyses(library: Library, models: Models) -> int:
+    """How many tracks the next analysis pass will analyse (a progress bar's total)."""
+    analyzer = models.analyzer
+    versions = {name: card.version for name, card in analyzer.cards.items()}
+    with library.session() as session:
+        return len(analyses_needed(session, analyzer.model_names, versions, full=models.patch_budget is None))
 
 
 def near_a_threshold(
