@@ -99,6 +99,9 @@ class _opened:
         if filled != self.args.tracks:
             if filled is not None:
                 raise SystemExit(f"{url} holds {filled:,} tracks, not {self.args.tracks:,}: use --rebuild")
+            with self.library.session() as session:
+                if session.scalar(select(Track.id).limit(1)) is not None:
+                    raise SystemExit(f"{url} holds a fill that did not finish: use --rebuild")
             print(f"{self.backend}: filling {self.args.tracks:,} tracks …", flush=True)
             seconds = million_index.fill(self.library, self.args.tracks)
             print(f"{self.backend}: filled in {seconds['total']:.0f} s ({_rounded(seconds)})", flush=True)
