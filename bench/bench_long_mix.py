@@ -1,6 +1,6 @@
 """Peak memory of library mode on a 2-hour mix (issue 14: at most 1.5 GB).
 
-    .venv/bin/python bench/bench_long_mix.py [--hours 2] [--budget 12] [--keep PATH]
+    .venv/bin/python bench/bench_long_mix.py [--hours 2] [--budget 16] [--keep PATH]
 
 Makes the mix by concatenating the tracks of ``../shared/audio/music`` (decoded, 44.1 kHz mono, again and
 again) into a temporary 16-bit FLAC, streamed block by block, so making it holds no more than a track
@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from musictagger.audio import iter_audio_blocks  # noqa: E402
+from musictagger.sampling import DEFAULT_PATCH_BUDGET  # noqa: E402
 
 MUSIC = ROOT.parent / "shared" / "audio" / "music"
 RATE = 44100
@@ -78,7 +79,9 @@ def make_mix(path: Path, hours: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hours", type=float, default=2.0)
-    parser.add_argument("--budget", type=int, default=12, help="library mode's patches per track")
+    parser.add_argument(
+        "--budget", type=int, default=DEFAULT_PATCH_BUDGET, help="library mode's patches per track"
+    )
     parser.add_argument("--keep", type=Path, help="make the mix here and keep it")
     args = parser.parse_args()
     if not MUSIC.exists():
