@@ -199,3 +199,26 @@ class socket_closed_port:
 
     def __exit__(self, *exc_info) -> None:
         self._socket.close()
+
+
+def test_workers_gone_for_good_stop_the_run_with_what_was_stored_kept(ray_cluster, models, tmp_path):
+    from musictagger.services.ray_analysis import RayClusterError, RayRunner
+
+    folder = music(tmp_path, (METAL,))
+    index = tmp_path / "index.sqlite"
+    with RayRunner.start(Settings().replace(**SETTINGS), models) as runner, open_library(index) as library:
+        _, first = scan_and_analyse(library, [folder], models, runner=runner)
+        assert first.analysed == 1
+        for actor in runner.actors:  # no restart: as if every worker's machine went away
+            runner._ray.kill(actor, no_restart=True)
+        for track in (DATA / "audio" / "vibe_ace.mp3", DATA / "audio" / "vibe_ace.opus"):
+            shutil.copy(track, folder / track.name)
+        with pytest.raises(RayClusterError, match="the Ray workers are gone"):
+            scan_and_analyse(library, [folder], models, runner=runner)
+    with open_library(index) as library:
+        with library.session() as session:  # the new tracks were neither analysed nor marked as failing
+            assert session.scalar(select(func.count(Track.id))) == 3
+            assert session.scalar(select(func.count()).where(Track.error.is_not(None))) == 0
+            assert session.scalar(select(func.count(func.distinct(Analysis.track_id)))) == 1
+        _, report = scan_and_analyse(library, [folder], models)  # the next run resumes with the rest
+    assert report.pending == report.analysed == 2
