@@ -222,3 +222,22 @@ def test_workers_gone_for_good_stop_the_run_with_what_was_stored_kept(ray_cluste
             assert session.scalar(select(func.count(func.distinct(Analysis.track_id)))) == 1
         _, report = scan_and_analyse(library, [folder], models)  # the next run resumes with the rest
     assert report.pending == report.analysed == 2
+
+
+def test_the_tempo_and_key_pass_runs_on_the_cluster_too(ray_cluster, settings, models, tmp_path):
+    """Tracks analysed before tempo and key were on get them from the workers' decode alone."""
+    from musictagger.services.ray_analysis import RayRunner
+
+    folder = music(tmp_path, (METAL,))
+    no_tempo_key = Settings().replace(analysis={**SETTINGS["analysis"], "tempo_key": False})
+    with open_library(tmp_path / "index.sqlite") as library:
+        scan_and_analyse(library, [folder], Models.load(no_tempo_key, vocabulary=models.vocabulary))
+        with RayRunner.start(settings, models) as runner:
+            _, report = scan_and_analyse(library, (), models, runner=runner)
+        assert report.pending == 0 and report.tempo_key_pending == report.tempo_key_only == 1
+        with library.session() as session:
+            track = session.scalars(select(Track)).one()
+            # What this process' stage estimates from the same decode.
+            expected = models.analyzer.tempo_key_of(models.analyzer.decode_for_tempo_key(METAL))
+            assert track.bpm == expected.tempo.bpm and track.bpm is not None
+            assert track.key == (expected.key.key.musical if expected.key.key else None)
