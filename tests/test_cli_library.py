@@ -113,8 +113,9 @@ def test_tag_write_follows_settings_toml_and_the_reviews(tmp_path, capsys, monke
     real = analysis_service.Analyzer
 
     def spy(*args, **kwargs):
-        # The tempo/key stage is a settings object of its own (tests/test_services.py checks it).
-        built.append((args, {name: value for name, value in kwargs.items() if name != "tempo_key"}))
+        # The tempo/key stage and the closer look are objects of their own (tests/test_services.py).
+        kept = {name: value for name, value in kwargs.items() if name not in ("tempo_key", "refine")}
+        built.append((args, kept))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(analysis_service, "Analyzer", spy)

@@ -65,11 +65,16 @@ class SpyAnalyzer:
     calls: ClassVar[list] = []
     tempo_key_stages: ClassVar[list] = []
 
-    def __init__(self, model_names=None, device="auto", batch_size=None, heads=None, tempo_key=None):
+    refines: ClassVar[list] = []
+
+    def __init__(
+        self, model_names=None, device="auto", batch_size=None, heads=None, tempo_key=None, refine=None
+    ):
         SpyAnalyzer.calls.append(
             {"models": model_names, "device": device, "batch_size": batch_size, "heads": heads}
         )
         SpyAnalyzer.tempo_key_stages.append(tempo_key)
+        SpyAnalyzer.refines.append(refine)
 
 
 def test_models_are_built_from_the_analysis_settings(monkeypatch, vocabulary):
@@ -95,6 +100,7 @@ def test_models_are_built_from_the_analysis_settings(monkeypatch, vocabulary):
     assert SpyAnalyzer.tempo_key_stages[-1].tempo_range == (80.0, 170.0)
     Models.load(Settings().replace(analysis={"tempo_key": False}))
     assert SpyAnalyzer.tempo_key_stages[-1] is None
+    assert callable(SpyAnalyzer.refines[-1])  # library mode's closer look at labels too close to call
 
 
 @pytest.fixture(scope="module")
