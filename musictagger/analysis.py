@@ -188,14 +188,18 @@ class _FrontEndGroup:
         """What fixes which samples a patch reads: groups that agree on it can share sampled excerpts."""
         return (self.hop, self.n_fft, self.patch_frames, self.center)
 
-    def excerpt_ranges(self, n_samples: int, budget: int) -> list[tuple[int, int]] | None:
+    def excerpt_ranges(
+        self, n_samples: int, budget: int, done: frozenset[int] = frozenset()
+    ) -> list[tuple[int, int]] | None:
         """Library mode: the sample range of each of ``budget`` patches spread over a track of
         ``n_samples`` samples, each exactly what the full analysis frames for that patch (center=True
-        padding included: a range may start before 0); None when the track is analysed in full."""
+        padding included: a range may start before 0), leaving out the patches ``done`` (indices); None
+        when the track is analysed in full."""
         n_patches = max(1, self.n_frames(n_samples) // self.patch_frames)
         chosen = spread_patches(n_patches, budget)
         if chosen is None:
             return None
+        chosen = [k for k in chosen if int(k) not in done]
         half = self.n_fft // 2 if self.center else 0
         span = self.patch_frames * self.hop
         length = (self.patch_frames - 1) * self.hop + self.n_fft
@@ -328,20 +332,26 @@ class Analyzer:
         return {rate: load_audio(path, sample_rate=rate) for rate in self.sample_rates}
 
     def decode_excerpts(
-        self, path: str | os.PathLike, budget: int, *, tempo_window: bool = True
+        self,
+        path: str | os.PathLike,
+        budget: int,
+        *,
+        tempo_window: bool = True,
+        done: frozenset[int] = frozenset(),
     ) -> dict[int, np.ndarray | Excerpts]:
         """Library mode's decode: per sample rate, only the ``budget`` patches spread over the track
         (``Excerpts``), or the whole signal for a track no longer than the budget. Front ends that share a
         rate but frame patches differently (none shipped) get the whole signal: one set of excerpts
         cannot serve both. At the tempo/key rate the same decode also reads the stretch the tempo
-        estimate needs (``SampledExcerpts.tempo_window``), unless ``tempo_window`` is False."""
+        estimate needs (``SampledExcerpts.tempo_window``), unless ``tempo_window`` is False. ``done``: patches
+        (indices) already analysed, not decoded again."""
         audio: dict[int, np.ndarray | Excerpts] = {}
         for rate in self.sample_rates:
             groups = [group for group in self._groups if group.sample_rate == rate]
             if len({group.patch_geometry for group in groups}) > 1:
                 audio[rate] = load_audio(path, sample_rate=rate)
                 continue
-            choose = partial(groups[0].excerpt_ranges, budget=budget)
+            choose = partial(groups[0].excerpt_ranges, budget=budget, done=done)
             if not tempo_window or self.tempo_key is None or rate != self.tempo_key_rate:
                 audio[rate] = load_excerpts(path, rate, choose)
                 continue
@@ -402,13 +412,31 @@ class Analyzer:
 
     def refined(self, analysis: TrackAnalysis, budget: int) -> TrackAnalysis:
         """A sampled analysis the ``refine`` check finds too close to call, done again on
-        ``REFINE_FACTOR * budget`` patches (which include the first ``budget``: sampling.py); else
-        ``analysis`` itself. The tempo and key of the first pass are kept."""
+        ``REFINE_FACTOR * budget`` patches (which include the first ``budget``: sampling.py; only the
+        others are decoded and run); else ``analysis`` itself. The tempo and key of the first pass are
+        kept."""
         if not analysis.sampled or self.refine is None or not self.refine(analysis):
             return analysis
-        audio = self.decode_excerpts(analysis.path, REFINE_FACTOR * budget, tempo_window=False)
-        closer = self.analyse_decoded(analysis.path, audio, tempo_key=False)
-        return replace(closer, tempo_key=analysis.tempo_key)
+        done = frozenset(np.rint(analysis.patch_starts_s / analysis.patch_seconds).astype(int).tolist())
+        audio = self.decode_excerpts(analysis.path, REFINE_FACTOR * budget, tempo_window=False, done=done)
+        more = self.analyse_decoded(analysis.path, audio, tempo_key=False)
+        if not more.sampled:  # no more patches than REFINE_FACTOR * budget: ``more`` is the full analysis
+            return replace(more, tempo_key=analysis.tempo_key)
+        return self._merged(analysis, more)
+
+    def _merged(self, first: TrackAnalysis, more: TrackAnalysis) -> TrackAnalysis:
+        """One sampled analysis of the patches of both (distinct patches): taggram rows in track order,
+        scores and embeddings the means over all of them (a mean of means weighted by patch count)."""
+        starts = np.concatenate([first.patch_starts_s, more.patch_starts_s])
+        order = np.argsort(starts, kind="stable")
+        n_first, n_more = len(first.patch_starts_s), len(more.patch_starts_s)
+        models = {}
+        for name, a in first.models.items():
+            b = more.models[name]
+            taggram = np.concatenate([a.taggram, b.taggram])[order]
+            embedding = (n_first * a.embedding + n_more * b.embedding) / (n_first + n_more)
+            models[name] = replace(a, scores=taggram.mean(axis=0), taggram=taggram, embedding=embedding)
+        return replace(first, patch_starts_s=starts[order], models=models, heads=self.run_heads(models))
 
     def analyse_decoded(
         self,

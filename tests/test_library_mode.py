@@ -287,6 +287,17 @@ def test_a_sampled_analysis_too_close_to_call_is_done_again_on_three_times_the_p
         )
         for name, full in metal_full.models.items():
             np.testing.assert_allclose(closer.models[name].taggram, full.taggram[[0, 2, 3]], atol=1e-4)
+        # Only patches 0 and 3 were run again; merged with the first pass' patch 2 they make the same
+        # analysis as sampling those three patches at once.
+        analyzer.refine = None
+        at_once = analyzer.analyse_file(METAL, patch_budget=3)
+        assert at_once.patch_starts_s.tolist() == pytest.approx(closer.patch_starts_s.tolist())
+        for name, expected in at_once.models.items():
+            np.testing.assert_allclose(closer.models[name].scores, expected.scores, atol=1e-5)
+            np.testing.assert_allclose(closer.models[name].embedding, expected.embedding, atol=1e-5)
+        for name, expected in at_once.heads.items():
+            np.testing.assert_allclose(closer.heads[name].probs, expected.probs, atol=1e-5)
+        analyzer.refine = lambda analysis: True
         (batch,) = analyse_files(analyzer, [str(METAL)], patch_budget=1)
         assert batch.analysis.patch_starts_s.tolist() == pytest.approx(closer.patch_starts_s.tolist())
         analyzer.refine = lambda analysis: False
