@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import partial
 from typing import NamedTuple, Protocol
@@ -269,32 +270,19 @@ def analyse_pending(
         decode_workers=decode_workers,
         patch_budget=patch_budget,
     )
-    try:
-        for track_id, _ in todo:
-            if should_stop is not None and should_stop():
-                report.stopped = True
-                break
-            result = next(results)
-            cause = None
-            if result.error is not None:
-                cause = getattr(result.error, "cause", None) or str(result.error)
 
-            def save(session: Session, track: Track, analysis: TrackAnalysis = result.analysis) -> None:
-                save_analysis(session, track, analysis, analyzer.cards, vocabulary, basis)
+    def save(result) -> Callable[[Session, Track], None]:
+        return lambda session, track: save_analysis(
+            session, track, result.analysis, analyzer.cards, vocabulary, basis
+        )
 
-            path_key = with_retries(
-                library, partial(_store_result, track_id=track_id, cause=cause, save=save)
-            )
-            if path_key is None:
-                continue
-            if cause is not None:
-                report.errors.append((report_path(path_key), cause))
-            else:
+    # closing(): after a stop or an error the decode threads stop at once.
+    with closing(_store_each(library, todo, results, save, report, should_stop)) as stored:
+        for track_id, result, cause in stored:
+            if cause is None:
                 report.analysed += 1
             if on_result is not None:
                 on_result(track_id, result.analysis, cause)
-    finally:
-        results.close()  # stops the decode threads after a stop or an error
     if basis is not None and not report.stopped:
         _estimate_tempo_key_pending(
             library, analyzer, basis, report, on_result, should_stop, decode_workers, runner
@@ -320,30 +308,46 @@ def _estimate_tempo_key_pending(
     results = runner.analyse_tempo_key_files(
         analyzer, [os.fsdecode(key) for _, key in todo], decode_workers=decode_workers
     )
+
+    def save(result) -> Callable[[Session, Track], None]:
+        return lambda _session, track: save_tempo_key(track, result.tempo_key, basis)
+
+    with closing(_store_each(library, todo, results, save, report, should_stop)) as stored:
+        for track_id, _result, cause in stored:
+            if cause is None:
+                report.tempo_key_only += 1
+            if on_result is not None:
+                on_result(track_id, None, cause)
+
+
+def _store_each(
+    library: Library,
+    todo: list[tuple[int, bytes]],
+    results: Iterator,
+    save: Callable[[object], Callable[[Session, Track], None]],
+    report: AnalyseReport,
+    should_stop: Callable[[], bool] | None,
+) -> Iterator[tuple[int, object, str | None]]:
+    """Store each track's result as it arrives (``save(result)`` writes a success; a failure is recorded
+    on the track and in ``report.errors``), retrying a transaction another writer won; yields
+    ``(track id, result, cause or None)`` per track still indexed. Polls ``should_stop`` between tracks;
+    closes ``results`` when done or closed."""
     try:
         for track_id, _ in todo:
             if should_stop is not None and should_stop():
                 report.stopped = True
-                break
+                return
             result = next(results)
             cause = None
             if result.error is not None:
                 cause = getattr(result.error, "cause", None) or str(result.error)
-
-            def save(_session: Session, track: Track, tempo_key: TempoKey = result.tempo_key) -> None:
-                save_tempo_key(track, tempo_key, basis)
-
-            path_key = with_retries(
-                library, partial(_store_result, track_id=track_id, cause=cause, save=save)
-            )
-            if path_key is None:
+            store = partial(_store_result, track_id=track_id, cause=cause, save=save(result))
+            path_key = with_retries(library, store)
+            if path_key is None:  # pruned meanwhile
                 continue
             if cause is not None:
                 report.errors.append((report_path(path_key), cause))
-            else:
-                report.tempo_key_only += 1
-            if on_result is not None:
-                on_result(track_id, None, cause)
+            yield track_id, result, cause
     finally:
         results.close()
 
