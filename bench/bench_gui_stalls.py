@@ -166,6 +166,36 @@ class LoopSplit:
 LOOP = LoopSplit()
 
 
+class TimedApplication(QApplication):
+    """``--slow-events``: times every event Qt delivers on the GUI thread and keeps the outermost ones over
+    the limit (receiver class, object name, event type), which names C++ work no Python profile sees."""
+
+    def __init__(self, argv: list[str]):
+        super().__init__(argv)
+        self.slow: Counter[str] = Counter()
+        self._depth = 0
+
+    def notify(self, receiver, event) -> bool:
+        self._depth += 1
+        started = time.perf_counter()
+        try:
+            return super().notify(receiver, event)
+        finally:
+            self._depth -= 1
+            took_ms = (time.perf_counter() - started) * 1000
+            if took_ms > (LIMIT_MS / 2 if self._depth == 0 else LIMIT_MS / 10):
+                name = receiver.objectName() if hasattr(receiver, "objectName") else ""
+                kind = type(receiver).__name__ + (f"#{name}" if name else "")
+                parent = receiver.parent() if hasattr(receiver, "parent") else None
+                for _ in range(2):  # which widget a viewport or an unnamed container belongs to
+                    if parent is None:
+                        break
+                    named = f"#{parent.objectName()}" if parent.objectName() else ""
+                    kind += f" in {type(parent).__name__}{named}"
+                    parent = parent.parent()
+                self.slow[f"{'  ' * self._depth}{kind} {event.type().name}: {took_ms:.0f} ms"] += 1
+
+
 def wait_until(app: QApplication, condition, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -197,6 +227,11 @@ def main() -> int:
         help="dump the GUI thread's native stack (py-spy) during each stall over the limit",
     )
     parser.add_argument(
+        "--slow-events",
+        action="store_true",
+        help="time every event Qt delivers on the GUI thread; list those over half the limit",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="profile the GUI thread (cProfile) in every phase after the analysis; print the top functions",
@@ -214,6 +249,8 @@ def main() -> int:
     from musictagger.gui.app import create_application
     from musictagger.gui.main_window import MainWindow
 
+    if args.slow_events:
+        TimedApplication([])
     app = create_application([])
     settings = QSettings(str(home / "window.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings, device="cpu", playback=False)
@@ -308,9 +345,15 @@ def main() -> int:
         print("slow GUI-thread callbacks of the runner (its log warnings):")
         for where, count in Counter(slow_callbacks.records).most_common(12):
             print(f"  {count:>4}  {where}")
+    if args.slow_events:
+        print("events over half the limit on the GUI thread (outermost deliveries):")
+        for where, count in app.slow.most_common(25):
+            print(f"  {count:>4}  {where}")
     if profiler is not None:
         print("GUI thread, every phase after the analysis (cProfile, by own time):")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        print("GUI thread, the project's own functions by cumulative time:")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"musictagger/", 30)
     for number, stack in enumerate(probe.native_dumps, 1):
         print(f"--- native stack of the GUI thread, stall sample {number}:\n{stack}")
     window.close()

@@ -33,6 +33,7 @@ from musictagger.gui.library_model import (
     TRACK_ID_ROLE,
     LibraryModel,
 )
+from musictagger.gui.table_header import RowTableHeader
 
 SEARCH_DEBOUNCE_MS = 250  # typing "deep house" queries once, not ten times
 ROW_HEIGHT = 22  # dense, like every DJ library
@@ -74,6 +75,7 @@ class LibraryView(QWidget):
 
         self.table = QTableView()
         self.table.setObjectName("libraryTable")
+        self.table.setHorizontalHeader(RowTableHeader(self.table))
         self.table.setModel(model)
         # A new filter or sort starts at the top (the rows arrive with the reset, in the background).
         model.modelReset.connect(self.table.scrollToTop)

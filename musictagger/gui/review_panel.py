@@ -46,12 +46,51 @@ from musictagger.taxonomy import SelectionPolicy, Vocabulary
 LANE = "review"
 
 _SPLIT = re.compile(r"[;,]")
+# Suggestion rows shown per field: a large selection can hold every label of the vocabulary; the rest are
+# counted ("and 12 more") and still accepted by "Accept all suggestions" or typed in the box.
+MAX_ROWS = 12
 
 
 def parse_values(text: str, vocabulary: Vocabulary) -> list[str]:
     """What a user typed, split on ; or , with known labels in their canonical spelling."""
     parts = [" ".join(part.split()) for part in _SPLIT.split(text)]
     return [vocabulary.canonical_name(part) or part for part in parts if part]
+
+
+class _SuggestionRow:
+    """One suggestion's widgets in the grid: name, bar, percentage, ✓ and ✗ (refilled, never rebuilt)."""
+
+    def __init__(self, grid: QGridLayout, row: int):
+        self.label = ""
+        self.name = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 100)
+        self.bar.setTextVisible(False)
+        self.percent = QLabel()
+        self.percent.setObjectName("score")
+        self.accept = QPushButton("✓")
+        self.reject = QPushButton("✗")
+        for button in (self.accept, self.reject):
+            button.setFixedWidth(28)
+        self.widgets = (self.name, self.bar, self.percent, self.accept, self.reject)
+        for column, widget in enumerate(self.widgets):
+            grid.addWidget(widget, row, column)
+            widget.setVisible(False)
+            widget.ensurePolished()
+
+    def show(self, label: str, score: float, chosen: bool) -> None:
+        self.label = label
+        self.name.setText(label + (" ✓" if chosen else ""))
+        self.bar.setValue(round(score * 100))
+        self.percent.setText(f"{score:.0%}")
+        self.accept.setToolTip(f"Accept {label}")
+        self.reject.setToolTip(f"Reject {label}")
+        for widget in self.widgets:
+            widget.setVisible(True)
+
+    def hide(self) -> None:
+        for widget in self.widgets:
+            widget.setVisible(False)
 
 
 class FieldReview(QWidget):
@@ -74,6 +113,11 @@ class FieldReview(QWidget):
         self._grid = QGridLayout()
         self._grid.setColumnStretch(1, 1)
         layout.addLayout(self._grid)
+        self._rows: list[_SuggestionRow] = []
+        for _ in range(MAX_ROWS):  # made and polished now (5 ms), not on the first large selection
+            self._add_row()
+        self.none_label = QLabel()  # "— no suggestion", or how many more a large selection has
+        layout.addWidget(self.none_label)
         self.decision = QLabel()
         self.decision.setWordWrap(True)
         layout.addWidget(self.decision)
@@ -122,37 +166,36 @@ class FieldReview(QWidget):
         decision: str,
         placeholder: str,
     ) -> None:
-        """Rows for `suggestions`; `values` the field's decided values (None: no single answer)."""
-        while self._grid.count():
-            self._grid.takeAt(0).widget().deleteLater()
+        """Rows for `suggestions` (the first ``MAX_ROWS``); `values` the field's decided values (None: no
+        single answer)."""
+        chosen = {v.casefold() for v in values or []}
+        shown = suggestions[:MAX_ROWS]
+        # Rows are kept and refilled, never rebuilt: a new widget is polished against the app's style sheet
+        # when it is first shown, about a millisecond each, so rebuilding 5 widgets per row on every
+        # selection froze the window for 100-200 ms on a 1,000-track select-all.
+        while len(self._rows) < len(shown):
+            self._add_row()
         self.accept_buttons.clear()
         self.reject_buttons.clear()
-        chosen = {v.casefold() for v in values or []}
-        for row, (label, score) in enumerate(suggestions):
-            bar = QProgressBar()
-            bar.setRange(0, 100)
-            bar.setValue(round(score * 100))
-            bar.setTextVisible(False)
-            mark = QLabel(label + (" ✓" if label.casefold() in chosen else ""))
-            percent = QLabel(f"{score:.0%}")
-            percent.setObjectName("score")
-            accept = QPushButton("✓")
-            accept.setToolTip(f"Accept {label}")
-            reject = QPushButton("✗")
-            reject.setToolTip(f"Reject {label}")
-            for button in (accept, reject):
-                button.setFixedWidth(28)
-            accept.clicked.connect(lambda _=False, name=label: self.accepted_one.emit(self.field, name))
-            reject.clicked.connect(lambda _=False, name=label: self.rejected_one.emit(self.field, name))
-            self.accept_buttons[label], self.reject_buttons[label] = accept, reject
-            for column, widget in enumerate((mark, bar, percent, accept, reject)):
-                self._grid.addWidget(widget, row, column)
-        if not suggestions:
-            self._grid.addWidget(QLabel("— no suggestion"), 0, 0)
+        for row, (label, score) in zip(self._rows, shown, strict=False):
+            row.show(label, score, label.casefold() in chosen)
+            self.accept_buttons[label], self.reject_buttons[label] = row.accept, row.reject
+        for row in self._rows[len(shown) :]:
+            row.hide()
+        hidden = len(suggestions) - len(shown)
+        more = f"and {hidden} more" if hidden else ""
+        self.none_label.setText(more if suggestions else "— no suggestion")
+        self.none_label.setVisible(not suggestions or hidden > 0)
         self.decision.setText(decision)
         self._shown_text = "; ".join(values) if values else ""
         self.edit.setText(self._shown_text)
         self.edit.setPlaceholderText(placeholder)
+
+    def _add_row(self) -> None:
+        row = _SuggestionRow(self._grid, len(self._rows))
+        row.accept.clicked.connect(lambda _=False, r=row: self.accepted_one.emit(self.field, r.label))
+        row.reject.clicked.connect(lambda _=False, r=row: self.rejected_one.emit(self.field, r.label))
+        self._rows.append(row)
 
     def set_values_text(self, text: str) -> None:
         """Type `text` and finish editing, as a user would (tests and shortcuts)."""
@@ -215,7 +258,7 @@ class ReviewPanel(QWidget):
         layout.addWidget(self.accept_all_button)
         layout.addStretch(1)
         self.setMinimumWidth(240)
-        self._render(self.state)
+        self._render(_with_views(self.state))
 
     @property
     def genre(self) -> FieldReview:
@@ -247,18 +290,19 @@ class ReviewPanel(QWidget):
             self._loading.cancel()
             self._loading = None
         if not ids:
-            self._render(ReviewState((), selection=self.selection))
+            self._render(_with_views(ReviewState((), selection=self.selection)))
             return
         self._set_enabled(False)
         self._loading = self.runner.submit(
             LANE, _load, self.library, ids, self.selection, on_done=self._loaded, on_error=self._on_failed
         )
 
-    def _loaded(self, state: ReviewState) -> None:
+    def _loaded(self, shown: tuple[ReviewState, dict[str, FieldView]]) -> None:
         self._loading = None
-        self._render(state)
+        self._render(shown)
 
-    def _render(self, state: ReviewState) -> None:
+    def _render(self, shown: tuple[ReviewState, dict[str, FieldView]]) -> None:
+        state, views = shown
         self.state = state
         ids = state.track_ids
         self._set_enabled(bool(ids))
@@ -277,36 +321,13 @@ class ReviewPanel(QWidget):
             self.title.setText(f"{len(ids)} tracks")
             self.in_file.setText("")
         for field, widget in self.fields.items():
-            self._show_field(field, widget)
+            widget.set_state(*views[field])
         self.shown.emit(list(ids))
 
     def _set_enabled(self, enabled: bool) -> None:
         self.accept_all_button.setEnabled(enabled)
         for widget in self.fields.values():
             widget.setEnabled(enabled)
-
-    def _show_field(self, field: str, widget: FieldReview) -> None:
-        state = self.state
-        ids = state.track_ids
-        if len(ids) == 1:
-            suggestions = state.shown_suggestions(ids[0], field)
-            values = state.decided_values(ids[0], field)
-            review = state.review(ids[0], field)
-            widget.set_state(suggestions, values, _describe(review), "type values; ; between them")
-            return
-        # Several tracks: each suggestion once, with its mean score over the tracks that have it.
-        scores: dict[str, list[float]] = {}
-        for track_id in ids:
-            for label, score in state.shown_suggestions(track_id, field):
-                scores.setdefault(label, []).append(score)
-        merged = sorted(((label, sum(s) / len(s)) for label, s in scores.items()), key=lambda item: -item[1])
-        statuses = {state.review(t, field) for t in ids}
-        summary = (
-            f"{len(ids)} tracks; " + ", ".join(sorted({r.status if r else "not reviewed" for r in statuses}))
-            if ids
-            else ""
-        )
-        widget.set_state(merged, None, summary, f"set for all {len(ids)} tracks" if ids else "")
 
     def _on_failed(self, message: str) -> None:
         self.title.setText("Could not read the review")
@@ -335,17 +356,47 @@ class ReviewPanel(QWidget):
             on_error=self._on_failed,
         )
 
-    def _decided(self, state: ReviewState) -> None:
-        self._render(state)
-        self.review_changed.emit(list(state.track_ids))
+    def _decided(self, shown: tuple[ReviewState, dict[str, FieldView]]) -> None:
+        self._render(shown)
+        self.review_changed.emit(list(shown[0].track_ids))
 
 
-def _load(_ctx, library: Library, track_ids: list[int], selection: SelectionPolicy) -> ReviewState:
-    return load_review_state(library, track_ids, selection)
+# What one field's rows show: (suggestions with scores, decided values or None, decision, placeholder).
+FieldView = tuple[list[tuple[str, float]], list[str] | None, str, str]
+
+
+def _load(_ctx, library: Library, track_ids: list[int], selection: SelectionPolicy):
+    return _with_views(load_review_state(library, track_ids, selection))
 
 
 def _decide(_ctx, library: Library, state: ReviewState, decision: str, field: str | None, details: dict):
-    return decide(library, state, decision, field, **details)
+    return _with_views(decide(library, state, decision, field, **details))
+
+
+def _with_views(state: ReviewState) -> tuple[ReviewState, dict[str, FieldView]]:
+    """The state and what each field shows, worked out on the worker: merging a 1,000-track selection's
+    suggestions is 10+ ms of Python per field, which the GUI thread only has to display."""
+    return state, {field: field_view(state, field) for field in LABEL_FIELDS}
+
+
+def field_view(state: ReviewState, field: str) -> FieldView:
+    ids = state.track_ids
+    if not ids:
+        return [], None, "", ""
+    if len(ids) == 1:
+        suggestions = state.shown_suggestions(ids[0], field)
+        values = state.decided_values(ids[0], field)
+        return suggestions, values, _describe(state.review(ids[0], field)), "type values; ; between them"
+    # Several tracks: each suggestion once, with its mean score over the tracks that have it.
+    scores: dict[str, list[float]] = {}
+    for track_id in ids:
+        for label, score in state.shown_suggestions(track_id, field):
+            scores.setdefault(label, []).append(score)
+    merged = sorted(((label, sum(s) / len(s)) for label, s in scores.items()), key=lambda item: -item[1])
+    statuses = sorted(
+        {review.status if review else "not reviewed" for review in map(state.review, ids, [field] * len(ids))}
+    )
+    return merged, None, f"{len(ids)} tracks; " + ", ".join(statuses), f"set for all {len(ids)} tracks"
 
 
 def _describe(review: Review | None) -> str:

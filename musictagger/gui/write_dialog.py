@@ -45,8 +45,9 @@ LANE = "write"
 # so the app and the command line write the same bytes for the same library, reviews and settings.
 
 
-def _plan_task(ctx, library, vocabulary, track_ids, policy) -> list[PlannedWrite]:
-    return writes.plan_write(
+def _plan_task(ctx, library, vocabulary, track_ids, policy) -> tuple[list[PlannedWrite], str]:
+    """The plans and their diff text: formatting 1,000 files' changes is 50 ms, worker work too."""
+    plans = writes.plan_write(
         library,
         vocabulary,
         track_ids,
@@ -54,6 +55,7 @@ def _plan_task(ctx, library, vocabulary, track_ids, policy) -> list[PlannedWrite
         on_progress=lambda done, total: ctx.report("progress", done, total),
         should_stop=ctx.cancelled,
     )
+    return plans, format_diff(plans)
 
 
 def _write_task(ctx, library, plans, policy, description) -> BatchReport:
@@ -198,13 +200,12 @@ class WriteDialog(QDialog):
         return sum(1 for plan in self.plans if plan.error is None and plan.new)
 
     @Slot(object)
-    def _planned(self, plans: list[PlannedWrite]) -> None:
+    def _planned(self, planned: tuple[list[PlannedWrite], str]) -> None:
+        plans, diff = planned
         self._busy = False
         self.plans = plans
         count = self.files_to_write()
-        self.diff_view.setPlainText(
-            format_diff(plans) or "Nothing to change: every file already has these tags."
-        )
+        self.diff_view.setPlainText(diff or "Nothing to change: every file already has these tags.")
         self.summary.setText(
             f"Dry run for {len(self.track_ids)} selected track{'s' if len(self.track_ids) != 1 else ''}: "
             "nothing has been written yet."
