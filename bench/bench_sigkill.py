@@ -23,7 +23,8 @@ After every round, before anything repairs anything:
 - every file's audio payload (FFmpeg packets, tags/audio_payload.py) equals the original's, and every
   distinct content a file has had decodes to the original's samples (soundfile, else PyAV);
 - the fields the round's plan touches hold all their previous or all their new values, never a mix
-  (the expected new values come from ``plan_writes`` run here on the same index before the round);
+  (the expected new values come from ``services.writes.plan_write``, the service ``tag --write`` plans
+  with, run here on the same index before the round; energy, BPM and key are filled once, then kept);
 - no other field changed: the other fields read_tags knows, and the whole rest of the tag snapshot
   (cover art, foreign frames, FLAC blocks) equal the original's;
 - at most one temporary copy exists (the write in flight), and every temporary copy left by a kill is gone
@@ -75,13 +76,14 @@ from sqlalchemy import select  # noqa: E402
 
 from musictagger.library import Track, open_library  # noqa: E402
 from musictagger.library.policy import WritePolicy  # noqa: E402
-from musictagger.library.writing import UndoError, plan_writes, undo_batch  # noqa: E402
+from musictagger.library.writing import UndoError, undo_batch  # noqa: E402
+from musictagger.services import writes  # noqa: E402
 from musictagger.tags import FIELDS, TagFamily, TagReadError, find_stale_temp_files, read_tags  # noqa: E402
 from musictagger.tags.audio_payload import audio_payload_digest  # noqa: E402
 from musictagger.tags.containers import open_audio  # noqa: E402
 from musictagger.taxonomy import load_vocabulary  # noqa: E402
 
-OWNED = ("genre", "mood", "comment")  # the fields a tag --write may touch
+OWNED = ("genre", "mood", "comment", "energy", "bpm", "key")  # the fields a tag --write may touch
 OWNED_KEYS = frozenset(
     style.key for name in OWNED for family in TagFamily for style in FIELDS[name].styles[family]
 )
@@ -289,9 +291,10 @@ class Bench:
 
     def plan(self, step: Step) -> dict[Path, dict[str, list[str]]]:
         """{file: {field: new values}} that this round's run will write (plan_writes on the same index)."""
-        with open_library(self.db) as library, library.session() as session:
-            tracks = session.scalars(select(Track).order_by(Track.id)).all()
-            plans = plan_writes(session, tracks, step.policy, self.vocabulary)
+        with open_library(self.db) as library:  # the service tag --write itself plans with
+            with library.session() as session:
+                ids = list(session.scalars(select(Track.id).order_by(Track.id)))
+            plans = writes.plan_write(library, self.vocabulary, ids, step.policy)
         planned = {}
         for plan in plans:
             path = Path(plan.path)
@@ -438,7 +441,17 @@ class Bench:
             ):
                 t.other_field_changes += 1
                 bad_files.append(path)
-                self.problem(f"round {n}: {name}: a field the round did not write changed: {tags}")
+                changed = {
+                    k: (before.get(k), now_.get(k))
+                    for before, now_ in ((untouched_before, untouched_now), (others_orig, others_now))
+                    for k in set(before) | set(now_)
+                    if before.get(k) != now_.get(k)
+                }
+                if not_owned(full) != self.original[path].snapshot:
+                    changed["(the rest of the tag)"] = ("original", "changed")
+                self.problem(
+                    f"round {n}: {name}: a field the round did not write changed (was, now): {changed}"[:2000]
+                )
             # The journal knows every replaced file (undo depends on it), and never claims an old one.
             status = entries.get(str(path))
             if held == "new" and new and status not in ("planned", "written"):
