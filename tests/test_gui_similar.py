@@ -106,6 +106,13 @@ def test_a_track_without_analysis_says_so_and_a_hidden_panel_waits(qtbot, panel)
     qtbot.waitUntil(lambda: panel.neighbour_ids()[:1] == [ids["query"]], timeout=TIMEOUT_MS)
 
 
+def dock_of(widget):
+    """The dock a side panel sits in (inside the dock's scroll area)."""
+    while widget is not None and not isinstance(widget, QDockWidget):
+        widget = widget.parentWidget()
+    return widget
+
+
 def test_the_window_shows_more_like_this_one_click_away_and_walks_to_a_neighbour(
     qtbot, tmp_path, monkeypatch, cards, vocabulary
 ):
@@ -118,12 +125,12 @@ def test_the_window_shows_more_like_this_one_click_away_and_walks_to_a_neighbour
     try:
         wait_for_table(qtbot, window.library_model)
         panel = window.similar_panel
-        dock = panel.parentWidget()
+        dock = dock_of(panel)
         assert (
             isinstance(dock, QDockWidget)
             and window.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
         )
-        review_dock = window.tag_actions.review_panel.parentWidget()
+        review_dock = dock_of(window.tag_actions.review_panel)
         assert dock in window.tabifiedDockWidgets(review_dock)  # a tab beside the review panel: one click
         dock.raise_()
         qtbot.waitUntil(panel.isVisible, timeout=TIMEOUT_MS)

@@ -20,10 +20,12 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -463,7 +465,15 @@ class MainWindow(QMainWindow):
         """Plug-in point for the review panel (and others): a dock on the right, listed in View."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"{widget.objectName() or title}Dock")
-        dock.setWidget(widget)
+        # In a scroll area: a panel whose content grows (a selection's suggestions) scrolls instead of
+        # asking the window for room, which re-laid out the docks and the track view's plots on every
+        # selection (tens of ms of GUI-thread work).
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(widget)
+        dock.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         return dock
 

@@ -25,7 +25,9 @@ class _ScoredList(QWidget):
         self._grid.setColumnMinimumWidth(2, 34)
         layout.addLayout(self._grid)
         self._labels: list[str] = []
-        self.set_labels([])
+        self._rows: list[tuple[QLabel, QProgressBar, QLabel]] = []
+        self._none = QLabel("—")
+        self._grid.addWidget(self._none, 0, 0)
 
     def set_labels(self, labels: list[ScoredLabel]) -> None:
         """Probabilities: a bar and a percentage per label."""
@@ -34,23 +36,35 @@ class _ScoredList(QWidget):
     def set_rows(self, rows: list[tuple[str, float, str]]) -> None:
         """``(label, bar fill 0..1, text beside the bar)`` per row: a value on its own scale (energy 8.0)
         reads as itself, never as a percentage."""
-        while self._grid.count():
-            self._grid.takeAt(0).widget().deleteLater()
         self._labels = [label for label, _, _ in rows]
-        if not rows:
-            self._grid.addWidget(QLabel("—"), 0, 0)
-            return
-        for row, (label, fill, text) in enumerate(rows):
-            bar = QProgressBar()
-            bar.setRange(0, 100)
+        # Rows are refilled, not rebuilt: each new widget is polished against the style sheet (milliseconds
+        # per track shown).
+        while len(self._rows) < len(rows):
+            self._rows.append(self._new_row(len(self._rows)))
+        for widgets, (label, fill, text) in zip(self._rows, rows, strict=False):
+            name, bar, value = widgets
+            name.setText(label)
             bar.setValue(round(min(max(fill, 0.0), 1.0) * 100))
-            bar.setTextVisible(False)  # the number sits beside the bar: text on the bar is unreadable
             bar.setToolTip(f"{label}: {text}")
-            value = QLabel(text)
-            value.setObjectName("score")
-            self._grid.addWidget(QLabel(label), row, 0)
-            self._grid.addWidget(bar, row, 1)
-            self._grid.addWidget(value, row, 2)
+            value.setText(text)
+            for widget in widgets:
+                widget.setVisible(True)
+        for widgets in self._rows[len(rows) :]:
+            for widget in widgets:
+                widget.setVisible(False)
+        self._none.setVisible(not rows)
+
+    def _new_row(self, row: int) -> tuple[QLabel, QProgressBar, QLabel]:
+        bar = QProgressBar()
+        bar.setRange(0, 100)
+        bar.setTextVisible(False)  # the number sits beside the bar: text on the bar is unreadable
+        value = QLabel()
+        value.setObjectName("score")
+        name = QLabel()
+        self._grid.addWidget(name, row + 1, 0)
+        self._grid.addWidget(bar, row + 1, 1)
+        self._grid.addWidget(value, row + 1, 2)
+        return name, bar, value
 
     def labels(self) -> list[str]:
         return list(self._labels)

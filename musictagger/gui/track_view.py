@@ -10,8 +10,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
@@ -36,6 +38,7 @@ from musictagger.taxonomy import Vocabulary, load_vocabulary
 TAGGRAM_LABELS = 10
 # Both plots' left axes get this width so their x axes line up pixel for pixel.
 LEFT_AXIS_WIDTH = 150
+SIDE_PANEL_WIDTH = 250  # the genres, moods and heads beside the plots (pixels)
 OVERLAY_RGB = (64, 224, 255)
 OVERLAY_MAX_ALPHA = 200  # of 255: strong evidence must stand out, the music under it still shows
 # While an explanation is drawn the spectrogram is dimmed to this opacity: a bright, busy spectrogram
@@ -127,7 +130,15 @@ class TrackView(QWidget):
         row = QHBoxLayout(content)
         row.setContentsMargins(6, 6, 6, 6)
         row.addLayout(left, 1)
-        row.addWidget(self.suggestions)
+        # A fixed width and a scroll area: a longer label or one more head never resizes the plots (a
+        # pyqtgraph relayout on every track shown).
+        side = QScrollArea()
+        side.setWidgetResizable(True)
+        side.setFrameShape(QFrame.Shape.NoFrame)
+        side.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side.setWidget(self.suggestions)
+        side.setFixedWidth(SIDE_PANEL_WIDTH)
+        row.addWidget(side)
 
         self._stack = QStackedWidget()
         self._stack.addWidget(self._placeholder)
