@@ -59,6 +59,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from multiprocessing.connection import wait
 from pathlib import Path
 
@@ -733,12 +734,14 @@ def worker_main(conn, worker_id: int, options: dict) -> None:
         conn.send(("result", result))
 
 
-def _snapshot_diff(seed: str, path: str) -> list[str]:
-    """Keys of the tag snapshot, other than the fields a write owns, that differ between seed and file."""
+def _snapshot_diff(seed: str, path: str, written: Iterable[str] = ()) -> list[str]:
+    """Keys of the tag snapshot, other than the fields the write owned (genre, mood, the comment block and
+    the ``written`` fields: energy, BPM, key when it filled them), that differ between seed and file."""
     from musictagger.tags.containers import open_audio
     from musictagger.tags.fields import FIELDS, TagFamily
 
-    owned = {s.key for n in ("genre", "mood", "comment") for fam in TagFamily for s in FIELDS[n].styles[fam]}
+    fields = {"genre", "mood", "comment", *written}
+    owned = {s.key for n in fields for fam in TagFamily for s in FIELDS[n].styles[fam]}
     owned.add("@vendor")
     snaps = []
     for p in (seed, path):
@@ -945,7 +948,7 @@ def run_batch(conn, spec: dict, analyzer, vocabulary, options: dict, tracebacks)
                 if new is not None and any(back.get(k, []) != v for k, v in new.items()):
                     f["damage"].append(f"written, but reads back {back}, not {new}")
                 if item.get("seed_path"):  # a control: the rest of its tag must be its seed's
-                    f["snapshot_diff"] = _snapshot_diff(item["seed_path"], path)
+                    f["snapshot_diff"] = _snapshot_diff(item["seed_path"], path, new or ())
             except Exception as exc:
                 f["damage"].append(f"written, then unreadable: {type(exc).__name__}: {exc}")
         elif f["sha_after"] != f["sha_before"]:
@@ -1323,7 +1326,7 @@ class Fuzz:
         if f["payload_before"] != ref["payload"]:
             problems.append("its audio payload differs from the seed's")
         if f["journal"] == "written":
-            owned = {"genre", "mood", "comment"}
+            owned = {"genre", "mood", "comment", *(f.get("planned") or {})}  # energy, BPM, key: filled
             expected = {k: v for k, v in ref["tags"].items() if k not in owned}
             after = {k: v for k, v in f["tags_after"].items() if k not in owned}
             if after != expected:
