@@ -361,6 +361,8 @@ def test_an_index_made_before_alembic_is_upgraded_in_place_keeping_every_row(tmp
     assert after.pop("track_labels") == sorted(((*row, 0) for row in before.pop("track_labels")), key=repr)
     # 0005: every analysis made before library mode is a full one (sampled 0, no patch_starts).
     assert after.pop("analyses") == sorted(((*row, 0, None) for row in before.pop("analyses")), key=repr)
+    # 0007: facet counts of confident labels; 0003's labels are not confident until the next relabelling.
+    assert after.pop("label_facets") == []
     assert after == before
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

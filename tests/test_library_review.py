@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from musictagger.library import Track, TrackLabel, open_library
 from musictagger.library.db import head_revision, legacy_schema_version, schema_revision
+from musictagger.library.facet_counts import drop_triggers
 from musictagger.library.policy import WritePolicy
 from musictagger.library.review import (
     clear_reviews,
@@ -212,6 +213,9 @@ def _make_v1_index(path: Path) -> None:
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE track_reviews"))
         connection.execute(text("DROP TABLE alembic_version"))
+        # Nor the facet counts and their triggers of migration 0007.
+        drop_triggers(connection)
+        connection.execute(text("DROP TABLE label_facets"))
         # Nor the query indexes of migration 0006 (some cover columns dropped below).
         for index in (
             "ix_tracks_title_order",

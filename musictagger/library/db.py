@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from musictagger.errors import MusictaggerError
+from musictagger.library.facet_counts import drop_triggers, recount
 from musictagger.library.schema import Base, Meta
 from musictagger.paths import data_dir
 
@@ -290,7 +291,11 @@ def _migrate(connection: Connection) -> None:
         raise _newer(", ".join(unknown), ", ".join(sorted(heads)))
     if current != heads:
         log.info("upgrading the library index from %s to %s", sorted(current), sorted(heads))
+        # The facet-count triggers name tables a step may rebuild: dropped for the steps, then made
+        # again with fresh counts (library/facet_counts.py).
+        drop_triggers(connection)
         command.upgrade(config, "heads")
+        recount(connection)
         if connection.dialect.name == "sqlite":
             _check_foreign_keys(connection)
 

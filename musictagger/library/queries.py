@@ -29,7 +29,7 @@ from sqlalchemy.pool import Pool
 
 from musictagger.atomic import write_atomically
 from musictagger.library.scanner import path_key_of
-from musictagger.library.schema import Track, TrackLabel
+from musictagger.library.schema import LabelFacet, Track, TrackLabel
 
 # What find_tracks may sort by; "-name" sorts descending. Ties (and NULLs, last) are ordered by path.
 ORDER_COLUMNS = {
@@ -275,6 +275,22 @@ def label_counts(
         # its track: the counts then read ix_track_labels_facets alone (docs/scale.md).
         missing = select(Track.id).where(Track.missing_since.is_not(None))
         query = query.where(TrackLabel.track_id.not_in(missing))
+    return [(label, int(n)) for label, n in session.execute(query)]
+
+
+def facet_counts(session: Session, category: str) -> list[tuple[str, int]]:
+    """``(label, number of present tracks with it confidently)`` for one category (genre: styles too),
+    most frequent first: what the app's facets show, read from the counts the database keeps
+    (library/facet_counts.py), in a millisecond on any library size. Equals ``label_counts(session,
+    category, 0.0, confident_only=True)``, which counts the labels themselves."""
+    tracks = func.sum(LabelFacet.tracks)
+    query = (
+        select(LabelFacet.label, tracks)
+        .where(LabelFacet.category.in_(FILTER_CATEGORIES.get(category, (category,))))
+        .group_by(LabelFacet.label)
+        .having(tracks > 0)
+        .order_by(tracks.desc(), LabelFacet.label)
+    )
     return [(label, int(n)) for label, n in session.execute(query)]
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
     text,
 )
@@ -160,6 +161,25 @@ class TrackLabel(Base):
     confident: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     track: Mapped[Track] = relationship(back_populates="labels")
+
+
+class LabelFacet(Base):
+    """How many present tracks have a label confidently: the app's facets, kept by database triggers as
+    labels and tracks change (library/facet_counts.py), so reading them never counts millions of rows."""
+
+    __tablename__ = "label_facets"
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tracks: Mapped[int] = mapped_column(Integer)
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _facet_triggers(_target, connection, **_kw) -> None:
+    """A brand-new index gets the triggers that keep ``label_facets`` (migration 0007 adds them to older
+    ones). ``create_all`` runs only on an empty database (db._migrate)."""
+    from musictagger.library.facet_counts import create_triggers
+
+    create_triggers(connection)
 
 
 class WriteBatch(Base):
