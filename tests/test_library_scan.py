@@ -10,7 +10,7 @@ from conftest import DATA, METAL
 from sqlalchemy import select
 
 from musictagger.library import Analysis, Track, TrackLabel, WriteBatch, WriteEntry, scanner
-from musictagger.library.scanner import prune_missing, scan, utc_now
+from musictagger.library.scanner import _load_index, prune_missing, scan, utc_now
 from musictagger.library.store import analyses_needed
 from musictagger.tags import read_tags, write_tags
 from musictagger.tags.audio_payload import audio_payload_digest
@@ -438,3 +438,31 @@ def test_a_stopped_scan_marks_nothing_missing(library, music):
     report = scan(library, [music], should_stop=lambda: True)
     assert report.stopped and report.missing == 0
     assert all(t.missing_since is None for t in tracks(library).values())
+
+
+def test_a_rescan_loads_only_the_tracks_under_its_folders(library, tmp_path):
+    # The index's rows of the scanned folders alone (a million-track library rescans one folder by reading
+    # that folder's rows): a sibling sharing the name's start ("Music 2", "Music0") is not inside "Music".
+    now = utc_now()
+    paths = ["/m/Music/a.mp3", "/m/Music/sub/b.mp3", "/m/Music 2/c.mp3", "/m/Music0/d.mp3", "/m/Musi/e.mp3"]
+    with library.session() as session, session.begin():
+        for n, path in enumerate(paths):
+            session.add(
+                Track(
+                    path_key=path.encode(),
+                    path=path,
+                    folder=os.path.dirname(path),
+                    size=n,
+                    mtime_ns=n,
+                    file_tags={},
+                    scanned_at=now,
+                )
+            )
+    with library.session() as session:
+        assert set(_load_index(session, ["/m/Music"])) == {b"/m/Music/a.mp3", b"/m/Music/sub/b.mp3"}
+        assert set(_load_index(session, ["/m/Music/a.mp3", "/m/Music0"])) == {
+            b"/m/Music/a.mp3",
+            b"/m/Music0/d.mp3",
+        }
+        assert set(_load_index(session, ["/"])) == {path.encode() for path in paths}
+        assert len(_load_index(session)) == len(paths)

@@ -2,8 +2,9 @@
 
 What a scan does with each audio file the walk finds:
 
-* **unchanged** (same size and mtime as indexed, no error): nothing. The index's (path, size, mtime) are
-  loaded once, so a rescan costs one ``stat`` per file and no query, no file opening.
+* **unchanged** (same size and mtime as indexed, no error): nothing. The index's (path, size, mtime) of
+  the scanned folders are loaded once (a range of the path index per folder, not the whole library), so a
+  rescan costs one ``stat`` per file and no query, no file opening.
 * **new or changed**: tags, codec/duration and the audio fingerprint are read (in worker threads: the
   readers release the GIL) and stored. A changed file keeps its analyses; those made from other audio
   (another fingerprint) are redone by the analysis step, a tag edit leaves them current.
@@ -40,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -176,7 +177,7 @@ def scan(
         library.session(autoflush=False) as session,
         ThreadPoolExecutor(workers, thread_name_prefix="scan-read") as pool,
     ):
-        run = _Scan(session, pool, on_progress)
+        run = _Scan(session, pool, on_progress, roots)
         try:
             run.walk(roots, should_stop)
         finally:
@@ -191,15 +192,23 @@ def scan(
 class _Scan:
     """The state of one scan: the index as loaded, what the walk has seen, reads in flight."""
 
-    def __init__(self, session: Session, pool: ThreadPoolExecutor, on_progress: ProgressCallback | None):
+    def __init__(
+        self,
+        session: Session,
+        pool: ThreadPoolExecutor,
+        on_progress: ProgressCallback | None,
+        roots: list[str],
+    ):
         self.session = session
         self.pool = pool
         self.on_progress = on_progress
         self.report = ScanReport()
         self.writer = _BatchWriter(session)
-        self.index = _load_index(session)
-        # Move sources: indexed tracks the walk has not reached, by audio. Tracks added by this scan exist,
-        # so they never are; the sets shrink as the walk goes (and a library full of copies stays fast).
+        self.index = _load_index(session, roots)
+        # Move sources: indexed tracks the walk has not reached, by audio: those under the roots here (the
+        # sets shrink as the walk goes, and a library full of copies stays fast); those elsewhere, which
+        # this walk never reaches, are asked of the index by fingerprint (moved_track). Tracks added by this
+        # scan exist, so they never are.
         self.unseen_by_fingerprint: dict[str, set[_Known]] = {}
         for known in self.index.values():
             if known.fingerprint is not None:
@@ -293,16 +302,23 @@ class _Scan:
 
     def mark_seen(self, known: _Known) -> None:
         self.seen_ids.add(known.id)
-        if known.fingerprint is not None:
+        if known.fingerprint is not None and known.fingerprint in self.unseen_by_fingerprint:
             self.unseen_by_fingerprint[known.fingerprint].discard(known)
 
     def moved_track(self, fingerprint: str | None) -> _Known | None:
-        """The one indexed track with this audio whose file is gone, if there is exactly one."""
+        """The one indexed track with this audio whose file is gone, if there is exactly one: among the
+        unwalked ones under the roots, and those outside them (by the fingerprint index)."""
         if fingerprint is None:
             return None
-        gone = [
-            known for known in self.unseen_by_fingerprint.get(fingerprint, ()) if not self.file_exists(known)
+        elsewhere = [
+            known
+            for known in map(
+                _known, self.session.execute(select(*_KNOWN_COLUMNS).where(Track.fingerprint == fingerprint))
+            )
+            if known.key not in self.index and known.id not in self.seen_ids
         ]
+        candidates = [*self.unseen_by_fingerprint.get(fingerprint, ()), *elsewhere]
+        gone = [known for known in candidates if not self.file_exists(known)]
         if len(gone) > 1:
             log.info("%d missing tracks have this audio: not taken as a move (ambiguous)", len(gone))
         return gone[0] if len(gone) == 1 else None
@@ -414,22 +430,37 @@ def _stat_failure(exc: OSError) -> _ReadFailure:
 # --------------------------------------------------------------------------------------------------
 
 
-def _load_index(session: Session) -> dict[bytes, _Known]:
-    rows = session.execute(
-        select(
-            Track.id,
-            Track.path_key,
-            Track.size,
-            Track.mtime_ns,
-            Track.fingerprint,
-            Track.missing_since.is_not(None),
-            Track.error.is_not(None),
-        )
-    )
-    return {
-        bytes(row.path_key): _Known(row[0], bytes(row[1]), *row[2:5], bool(row[5]), bool(row[6]))
-        for row in rows
-    }
+_KNOWN_COLUMNS = (
+    Track.id,
+    Track.path_key,
+    Track.size,
+    Track.mtime_ns,
+    Track.fingerprint,
+    Track.missing_since.is_not(None),
+    Track.error.is_not(None),
+)
+
+
+def _load_index(session: Session, roots: Iterable[str] | None = None) -> dict[bytes, _Known]:
+    """The indexed files under ``roots`` (every one with None): a range of the unique ``path_key`` index
+    per root, so rescanning one folder of a million-track library reads that folder's rows only."""
+    query = select(*_KNOWN_COLUMNS)
+    if roots is not None:
+        query = query.where(or_(*(_under(os.fsencode(root)) for root in roots)))
+    return {bytes(row[1]): _known(row) for row in session.execute(query)}
+
+
+def _known(row) -> _Known:
+    return _Known(row[0], bytes(row[1]), *row[2:5], bool(row[5]), bool(row[6]))
+
+
+def _under(root: bytes) -> ColumnElement[bool]:
+    """``path_key`` is ``root`` or inside it: byte strings from ``root/`` up to (not including) ``root0``
+    (the byte after the separator), which both databases answer from the index (memcmp order)."""
+    sep = os.fsencode(os.sep)
+    prefix = root if root.endswith(sep) else root + sep
+    upper = prefix[:-1] + bytes([prefix[-1] + 1])
+    return or_(Track.path_key == root, and_(Track.path_key >= prefix, Track.path_key < upper))
 
 
 def _fill(track: Track, item: _Pending, read: _FileFacts | _ReadFailure) -> None:
