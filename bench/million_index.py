@@ -273,6 +273,7 @@ class _Chunk:
                     self.fingerprints[i] if analysed else None,
                     EPOCH + timedelta(seconds=int(self.ids[i])),
                     EPOCH + timedelta(days=30) if self.missing[i] else None,
+                    None,  # search_text: the database's trigger folds it (library/search_text.py)
                 )
             )
         return rows

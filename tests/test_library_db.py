@@ -88,7 +88,16 @@ def revision_in(library_url: str) -> str:
 
 def model_differences(connection) -> list:
     """What Alembic's autogenerate would change to make the database match the models (nothing, we hope)."""
-    return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    dialect = connection.dialect.name
+
+    def made_here(item, _name, kind, _reflected, _compare_to) -> bool:
+        # An index made on one database only (Index.ddl_if: SQLite's ix_tracks_search) is not missing on
+        # the others.
+        ddl_if = getattr(item, "_ddl_if", None) if kind == "index" else None
+        return ddl_if is None or ddl_if.dialect is None or ddl_if.dialect == dialect
+
+    context = MigrationContext.configure(connection, opts={"include_object": made_here})
+    return compare_metadata(context, Base.metadata)
 
 
 @pytest.fixture
@@ -355,7 +364,10 @@ def test_an_index_made_before_alembic_is_upgraded_in_place_keeping_every_row(tmp
         assert after.pop("track_reviews") == []
     # Migration 0003 appends energy and valence, empty until the next analysis run relabels the tracks;
     # 0004 tempo and key (8 columns), empty until the next analysis run estimates them.
-    assert after.pop("tracks") == sorted(
+    tracks = after.pop("tracks")
+    # 0008: the folded search text, filled after the upgrade (its path folded among the rest).
+    assert all(row[2].lower() in row[-1] for row in tracks)
+    assert sorted((row[:-1] for row in tracks), key=repr) == sorted(
         ((*row, None, None, *[None] * 8) for row in before.pop("tracks")), key=repr
     )
     assert after.pop("track_labels") == sorted(((*row, 0) for row in before.pop("track_labels")), key=repr)

@@ -13,7 +13,7 @@ import pytest
 from helpers import track_row
 from sqlalchemy import create_engine, inspect, text
 
-from musictagger.library import Track, TrackLabel, open_library
+from musictagger.library import Track, TrackLabel, open_library, search_text
 from musictagger.library.db import head_revision, legacy_schema_version, schema_revision
 from musictagger.library.facet_counts import drop_triggers
 from musictagger.library.policy import WritePolicy
@@ -213,9 +213,12 @@ def _make_v1_index(path: Path) -> None:
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE track_reviews"))
         connection.execute(text("DROP TABLE alembic_version"))
-        # Nor the facet counts and their triggers of migration 0007.
+        # Nor the facet counts and their triggers of migration 0007, nor the search text of 0008.
         drop_triggers(connection)
         connection.execute(text("DROP TABLE label_facets"))
+        search_text.drop_triggers(connection)
+        connection.execute(text("DROP INDEX ix_tracks_search"))
+        connection.execute(text("ALTER TABLE tracks DROP COLUMN search_text"))
         # Nor the query indexes of migration 0006 (some cover columns dropped below).
         for index in (
             "ix_tracks_title_order",

@@ -31,7 +31,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from musictagger.errors import MusictaggerError
-from musictagger.library.facet_counts import drop_triggers, recount
+from musictagger.library import facet_counts, search_text
 from musictagger.library.schema import Base, Meta
 from musictagger.paths import data_dir
 
@@ -156,6 +156,11 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    # The search fold: the triggers that keep tracks.search_text call it on every insert and rename
+    # (library/search_text.py), so every connection of the index needs it, whatever was imported.
+    from musictagger.library.queries import register_fold
+
+    register_fold(dbapi_connection)
 
 
 def _sqlite_begin(connection: Connection) -> None:
@@ -291,11 +296,13 @@ def _migrate(connection: Connection) -> None:
         raise _newer(", ".join(unknown), ", ".join(sorted(heads)))
     if current != heads:
         log.info("upgrading the library index from %s to %s", sorted(current), sorted(heads))
-        # The facet-count triggers name tables a step may rebuild: dropped for the steps, then made
-        # again with fresh counts (library/facet_counts.py).
-        drop_triggers(connection)
+        # The triggers name tables a step may rebuild: dropped for the steps, then made again, with fresh
+        # facet counts and the folded text of rows without (library/facet_counts.py, search_text.py).
+        facet_counts.drop_triggers(connection)
+        search_text.drop_triggers(connection)
         command.upgrade(config, "heads")
-        recount(connection)
+        facet_counts.recount(connection)
+        search_text.refresh(connection)
         if connection.dialect.name == "sqlite":
             _check_foreign_keys(connection)
 

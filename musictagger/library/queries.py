@@ -4,12 +4,14 @@ Text search has one rule, used by ``list --search``/``export --search`` (find_tr
 library table (gui/library_rows.py): ``search_condition(text)``. Title, artist, album and path match when
 they contain the text after both are folded by ``fold_text``: case-insensitive (full Unicode case folding,
 so "straße" finds "STRASSE"), accent-insensitive ("beyonce" finds "Beyoncé") and width-insensitive
-(compatibility forms: "ｆｕｌｌ" finds "full", "ﬁ" finds "fi"). It runs inside SQLite as a registered
-function, so a search over 100,000 tracks stays one query. Other databases cannot run Python functions.
-PostgreSQL folds in SQL: Latin letters with accents, full-width letters and the common ligatures (ß, æ,
-œ, þ, ﬁ) are translated to their plain spelling, then lowered, so "beyonce" finds "Beyoncé" there too;
-other scripts compare as the server's ``lower()`` does (only ASCII under the C locale). Elsewhere it is a
-case-insensitive LIKE (accents count). Each is the same for both front ends.
+(compatibility forms: "ｆｕｌｌ" finds "full", "ﬁ" finds "fi"). The folded text of each track is kept in
+``tracks.search_text`` by database triggers (library/search_text.py): in SQLite they call the fold as a
+registered function, so a search is one ``instr`` per row over a narrow index, no Python call at all.
+PostgreSQL cannot run Python functions; there the triggers fold in SQL: Latin letters with accents, full-
+width letters and the common ligatures (ß, æ, œ, þ, ﬁ) are translated to their plain spelling, then lowered,
+so "beyonce" finds "Beyoncé" there too; other scripts compare as the server's ``lower()`` does (only ASCII
+under the C locale). Elsewhere it is a case-insensitive LIKE (accents count). Each is the same for both
+front ends.
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ def search_condition(text: str, session: Session | None = None) -> ColumnElement
     """
     if session is not None:
         ensure_fold_function(session)
-    return _FoldedContains(_searched_text(), fold_text(text.strip()))
+    return _FoldedContains(Track.search_text, fold_text(text.strip()))
 
 
 def ensure_fold_function(session: Session) -> None:
@@ -140,7 +142,7 @@ def ensure_fold_function(session: Session) -> None:
         return
     dbapi = session.connection().connection.dbapi_connection
     if isinstance(dbapi, sqlite3.Connection):
-        _register_fold(dbapi)
+        register_fold(dbapi)
 
 
 class _FoldedContains(ColumnElement[bool]):
@@ -156,21 +158,15 @@ class _FoldedContains(ColumnElement[bool]):
 
 @compiles(_FoldedContains, "sqlite")
 def _folded_contains_sqlite(element: _FoldedContains, compiler, **kw) -> str:
-    # One Python call per row (about a microsecond for ASCII text); measured faster than pre-filtering
-    # the ASCII rows with LIKE, whose own test for "is this row ASCII" costs as much.
-    fold = getattr(func, FOLD_FUNCTION)
-    clause = func.instr(fold(element.haystack), literal(element.needle)) > 0
-    return compiler.process(clause, **kw)
+    # The haystack is tracks.search_text, folded by FOLD_FUNCTION when the row was written (triggers,
+    # library/search_text.py): no Python call per row at search time.
+    return compiler.process(func.instr(element.haystack, literal(element.needle)) > 0, **kw)
 
 
 @compiles(_FoldedContains, "postgresql")
 def _folded_contains_postgresql(element: _FoldedContains, compiler, **kw) -> str:
-    source, target, expansions = _latin_folding()
-    folded = element.haystack
-    for letter, plain in expansions:
-        folded = func.replace(folded, letter, plain)
-    folded = func.lower(func.translate(folded, literal(source), literal(target)))
-    return compiler.process(func.strpos(folded, literal(element.needle)) > 0, **kw)
+    # search_text holds the SQL fold of search_text.py (_latin_folding's letters translated, lowered).
+    return compiler.process(func.strpos(element.haystack, literal(element.needle)) > 0, **kw)
 
 
 # Letters folded to more than one that PostgreSQL's 1:1 translate cannot expand (the common ones).
@@ -196,7 +192,9 @@ def _latin_folding() -> tuple[str, str, tuple[tuple[str, str], ...]]:
 
 @compiles(_FoldedContains)
 def _folded_contains_elsewhere(element: _FoldedContains, compiler, **kw) -> str:
-    clause = func.lower(element.haystack).like(literal(f"%{_escape_like(element.needle)}%"), escape="\\")
+    # No triggers keep search_text here: the columns themselves, lowered.
+    haystack = _searched_text()
+    clause = func.lower(haystack).like(literal(f"%{_escape_like(element.needle)}%"), escape="\\")
     return compiler.process(clause, **kw)
 
 
@@ -213,7 +211,7 @@ def _searched_text() -> ColumnElement[str]:
     return joined
 
 
-def _register_fold(dbapi_connection: sqlite3.Connection) -> None:
+def register_fold(dbapi_connection: sqlite3.Connection) -> None:
     dbapi_connection.create_function(FOLD_FUNCTION, 1, _fold_sql, deterministic=True)
 
 
@@ -225,7 +223,7 @@ def _fold_sql(value: object) -> str | None:
 def _on_connect(dbapi_connection, _record) -> None:
     # Every SQLite connection opened from now on knows the fold (the index's and any other).
     if isinstance(dbapi_connection, sqlite3.Connection):
-        _register_fold(dbapi_connection)
+        register_fold(dbapi_connection)
 
 
 def tracks_under(

@@ -73,6 +73,9 @@ class Track(Base):
             for name in ("title", "artist", "bpm")
         ),
         Index("ix_tracks_missing", "id", sqlite_where=_MISSING, postgresql_where=_MISSING),
+        # SQLite: a search scans this narrow index (the folded text and the id of each present track)
+        # instead of every wide row. PostgreSQL's B-tree cannot hold long text; it scans the table.
+        Index("ix_tracks_search", "search_text", "id", sqlite_where=_PRESENT).ddl_if(dialect="sqlite"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path_key: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
@@ -110,6 +113,9 @@ class Track(Base):
     tempo_key_fingerprint: Mapped[str | None] = mapped_column(String(64))
     scanned_at: Mapped[datetime] = mapped_column(DateTime)
     missing_since: Mapped[datetime | None] = mapped_column(DateTime)
+    # Path, title, artist and album folded for search, kept by database triggers (library/search_text.py,
+    # migration 0008); deferred: only a search reads it.
+    search_text: Mapped[str | None] = mapped_column(Text, deferred=True)
 
     analyses: Mapped[list[Analysis]] = relationship(back_populates="track", cascade="all, delete-orphan")
     labels: Mapped[list[TrackLabel]] = relationship(back_populates="track", cascade="all, delete-orphan")
@@ -174,12 +180,13 @@ class LabelFacet(Base):
 
 
 @event.listens_for(Base.metadata, "after_create")
-def _facet_triggers(_target, connection, **_kw) -> None:
-    """A brand-new index gets the triggers that keep ``label_facets`` (migration 0007 adds them to older
-    ones). ``create_all`` runs only on an empty database (db._migrate)."""
-    from musictagger.library.facet_counts import create_triggers
+def _triggers(_target, connection, **_kw) -> None:
+    """A brand-new index gets the triggers that keep ``label_facets`` and ``tracks.search_text`` (older
+    ones get them after their upgrade). ``create_all`` runs only on an empty database (db._migrate)."""
+    from musictagger.library import facet_counts, search_text
 
-    create_triggers(connection)
+    facet_counts.create_triggers(connection)
+    search_text.create_triggers(connection)
 
 
 class WriteBatch(Base):
