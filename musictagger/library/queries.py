@@ -133,7 +133,10 @@ def search_condition(text: str, session: Session | None = None) -> ColumnElement
     """
     if session is not None:
         ensure_fold_function(session)
-    return _FoldedContains(Track.search_text, fold_text(text.strip()))
+    # The ids that match, asked on their own: SQLite then scans the narrow ix_tracks_search alone and
+    # fetches the matching rows by id, rather than walking every wide row in the outer query's order.
+    matching = select(Track.id).where(_FoldedContains(Track.search_text, fold_text(text.strip())))
+    return Track.id.in_(matching)
 
 
 def ensure_fold_function(session: Session) -> None:

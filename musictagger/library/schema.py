@@ -73,9 +73,10 @@ class Track(Base):
             for name in ("title", "artist", "bpm")
         ),
         Index("ix_tracks_missing", "id", sqlite_where=_MISSING, postgresql_where=_MISSING),
-        # SQLite: a search scans this narrow index (the folded text and the id of each present track)
-        # instead of every wide row. PostgreSQL's B-tree cannot hold long text; it scans the table.
-        Index("ix_tracks_search", "search_text", "id", sqlite_where=_PRESENT).ddl_if(dialect="sqlite"),
+        # SQLite: a search scans this narrow index (each track's folded text and id) instead of every wide
+        # row (queries.search_condition asks for the ids that match). PostgreSQL's B-tree cannot hold long
+        # text; it scans the table.
+        Index("ix_tracks_search", "search_text", "id").ddl_if(dialect="sqlite"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path_key: Mapped[bytes] = mapped_column(LargeBinary, unique=True)

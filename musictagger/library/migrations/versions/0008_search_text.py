@@ -6,7 +6,7 @@ Create Date: 2026-12-03
 
 ``tracks.search_text``: path, title, artist and album folded as the search folds them, kept by triggers,
 so a search reads one column instead of folding four per row (in Python, on SQLite) at every query. On
-SQLite, ``ix_tracks_search`` (search_text, id) of the present tracks: a search scans it, not the rows.
+SQLite, ``ix_tracks_search`` (search_text, id): a search scans it, not the rows.
 This step adds the column and the index; ``db._migrate`` fills the column and makes the triggers after the
 upgrade (``search_text.refresh``: one fold per track, once: tens of seconds on a million tracks).
 """
@@ -25,9 +25,7 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("tracks", sa.Column("search_text", sa.Text(), nullable=True))
     if op.get_bind().dialect.name == "sqlite":
-        op.create_index(
-            "ix_tracks_search", "tracks", ["search_text", "id"], sqlite_where=sa.text("missing_since IS NULL")
-        )
+        op.create_index("ix_tracks_search", "tracks", ["search_text", "id"])
 
 
 def downgrade() -> None:
