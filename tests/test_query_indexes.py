@@ -152,3 +152,31 @@ def test_sqlite_reads_facets_and_sorted_pages_from_the_indexes(tmp_path):
             # Read in order from the index alone (partial: present tracks only): no sort, no row visited.
             assert f"SCAN tracks USING COVERING INDEX {index}" in plan
             assert "TEMP B-TREE" not in plan
+
+
+@pytest.mark.parametrize(
+    ("genres", "moods"),
+    [
+        (("House",), ()),
+        (("House", "Techno"), ()),
+        (("House",), ("Chill",)),
+        (("Techno",), ("Party",)),
+        (("Jazz",), ()),
+    ],
+)
+def test_a_label_filter_is_every_label_at_once(filled, genres, moods):
+    # The table's filter (library_rows._filtered): the INTERSECT of each label's tracks, as a Python count
+    # of every present track's confident labels says.
+    from musictagger.gui.library_rows import TrackFilter, filtered_ids
+
+    with filled.session() as session:
+        expected = []
+        for track in session.scalars(select(Track).where(Track.missing_since.is_(None)).order_by(Track.path)):
+            confident = {(label.category, label.label) for label in track.labels if label.confident}
+            names = {name for _category, name in confident}
+            moods_had = {name for category, name in confident if category == "mood"}
+            if set(genres) <= names - moods_had and set(moods) <= moods_had:
+                expected.append(track.id)
+        got = filtered_ids(session, TrackFilter(genres=genres, moods=moods))
+    assert sorted(got) == sorted(expected)
+    assert bool(expected) == (genres != ("Jazz",))  # Jazz is never confident in the fixture
