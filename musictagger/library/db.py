@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from musictagger.errors import MusictaggerError
 from musictagger.library import facet_counts, search_text
+from musictagger.library.folding import register_fold
 from musictagger.library.schema import Base, Meta
 from musictagger.paths import data_dir
 
@@ -158,8 +159,6 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.close()
     # The search fold: the triggers that keep tracks.search_text call it on every insert and rename
     # (library/search_text.py), so every connection of the index needs it, whatever was imported.
-    from musictagger.library.queries import register_fold
-
     register_fold(dbapi_connection)
 
 

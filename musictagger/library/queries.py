@@ -16,20 +16,17 @@ front ends.
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import sqlite3
-import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from sqlalchemy import Boolean, ColumnElement, Select, event, func, literal, or_, select, true
+from sqlalchemy import Boolean, ColumnElement, Select, func, literal, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.pool import Pool
 
 from musictagger.atomic import write_atomically
+from musictagger.library.folding import COLUMN_SEPARATOR, fold_text, register_fold
 from musictagger.library.scanner import path_key_of
 from musictagger.library.schema import LabelFacet, Track, TrackLabel
 
@@ -83,53 +80,14 @@ def find_tracks(
 
 # --- text search ------------------------------------------------------------------------------------------
 
-#: The SQL name of fold_text inside SQLite (registered on every connection).
-FOLD_FUNCTION = "musictagger_fold"
-# Joins the searched columns before folding: no text a user types holds it, so no match spans two columns.
-_COLUMN_SEPARATOR = "\x1f"
-# Letters that are not a base letter plus a mark, so NFKD leaves them: searched as their plain spelling.
-_PLAIN_LETTERS = str.maketrans(
-    {"ø": "o", "đ": "d", "ð": "d", "ł": "l", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th"}
-)
-
-
-def fold_text(text: str | None) -> str:
-    """What search compares: ``text`` case-folded, without accents, compatibility forms expanded.
-
-    "Beyoncé" → "beyonce", "MÖTLEY" → "motley", "STRASSE" and "straße" → "strasse", "ＡＢＣ" → "abc".
-    """
-    if not text:
-        return ""
-    lowered = text.lower()
-    if text.isascii():  # the common case, and the fast one
-        return lowered
-    # Only the non-ASCII runs need Unicode work, and the same few runs ("é", "ö") recur in every
-    # library: folded once each (cached), this keeps a search over 100,000 tracks fast.
-    return _NON_ASCII.sub(_fold_match, lowered)
-
-
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-
-
-def _fold_match(match: re.Match[str]) -> str:
-    return _fold_run(match.group())
-
-
-@functools.lru_cache(maxsize=16384)
-def _fold_run(run: str) -> str:
-    """Full fold of a non-ASCII run: NFKD, case folding, combining marks dropped, the plain letters."""
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", run).casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return unicodedata.normalize("NFC", plain.translate(_PLAIN_LETTERS))
-
 
 def search_condition(text: str, session: Session | None = None) -> ColumnElement[bool]:
     """The WHERE clause of the one text search: path, title, artist or album contains ``text``, folded.
 
-    In SQLite the columns are folded by FOLD_FUNCTION, registered on every connection; pass the
-    ``session`` that will run the query when its connection may predate this module's import. Other
-    databases cannot run Python: there the clause is a case-insensitive LIKE on the folded text
-    (accents then count), the same for every front end.
+    SQLite and PostgreSQL compare with ``tracks.search_text``, folded when the row was written
+    (library/search_text.py); other databases get a case-insensitive LIKE on the columns (accents then
+    count). ``session`` is accepted for callers that still pass it (the fold is registered on every
+    connection by folding.py).
     """
     if session is not None:
         ensure_fold_function(session)
@@ -168,29 +126,8 @@ def _folded_contains_sqlite(element: _FoldedContains, compiler, **kw) -> str:
 
 @compiles(_FoldedContains, "postgresql")
 def _folded_contains_postgresql(element: _FoldedContains, compiler, **kw) -> str:
-    # search_text holds the SQL fold of search_text.py (_latin_folding's letters translated, lowered).
+    # search_text holds the SQL fold of search_text.py (folding.latin_folding's letters, lowered).
     return compiler.process(func.strpos(element.haystack, literal(element.needle)) > 0, **kw)
-
-
-# Letters folded to more than one that PostgreSQL's 1:1 translate cannot expand (the common ones).
-_EXPANDED_LETTERS = "ÆæŒœßÞþﬀﬁﬂ"
-# Latin-1 Supplement and Latin Extended-A/B (accented letters), full-width ASCII.
-_TRANSLATED_RANGES = (range(0xC0, 0x250), range(0xFF01, 0xFF5F))
-
-
-@functools.cache
-def _latin_folding() -> tuple[str, str, tuple[tuple[str, str], ...]]:
-    """fold_text of every character of _TRANSLATED_RANGES that folds to one plain ASCII letter: (characters,
-    their folds) for SQL's translate; and (letter, fold) pairs of _EXPANDED_LETTERS for replace."""
-    source, target = [], []
-    for code in (code for codes in _TRANSLATED_RANGES for code in codes):
-        letter = chr(code)
-        plain = fold_text(letter)
-        if len(plain) == 1 and plain.isascii() and plain != letter:
-            source.append(letter)
-            target.append(plain)
-    expansions = tuple((letter, fold_text(letter)) for letter in _EXPANDED_LETTERS)
-    return "".join(source), "".join(target), expansions
 
 
 @compiles(_FoldedContains)
@@ -206,27 +143,12 @@ def _escape_like(text: str) -> str:
 
 
 def _searched_text() -> ColumnElement[str]:
-    sep = literal(_COLUMN_SEPARATOR)
+    sep = literal(COLUMN_SEPARATOR)
     columns = [func.coalesce(column, "") for column in (Track.path, Track.title, Track.artist, Track.album)]
     joined = columns[0]
     for column in columns[1:]:
         joined = joined + sep + column
     return joined
-
-
-def register_fold(dbapi_connection: sqlite3.Connection) -> None:
-    dbapi_connection.create_function(FOLD_FUNCTION, 1, _fold_sql, deterministic=True)
-
-
-def _fold_sql(value: object) -> str | None:
-    return fold_text(value) if isinstance(value, str) else None
-
-
-@event.listens_for(Pool, "connect")
-def _on_connect(dbapi_connection, _record) -> None:
-    # Every SQLite connection opened from now on knows the fold (the index's and any other).
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        register_fold(dbapi_connection)
 
 
 def tracks_under(

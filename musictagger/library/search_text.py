@@ -21,6 +21,8 @@ from __future__ import annotations
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from musictagger.library.folding import FOLD_FUNCTION, latin_folding
+
 _COLUMNS = ("path", "title", "artist", "album")
 _SQLITE_DROP = (
     "DROP TRIGGER IF EXISTS tracks_search_text_added",
@@ -35,17 +37,13 @@ _POSTGRESQL_DROP = (
 def _sqlite_fold(row: str) -> str:
     """The Python fold over the searched columns of ``row`` ("NEW." or the table's own), joined by the
     separator queries.py joins them with (0x1f)."""
-    from musictagger.library.queries import FOLD_FUNCTION
-
     joined = " || char(31) || ".join(f"coalesce({row}{column}, '')" for column in _COLUMNS)
     return f"{FOLD_FUNCTION}({joined})"
 
 
 def _postgresql_fold(row: str) -> str:
     """The SQL fold of queries._folded_contains_postgresql, over the joined columns of ``row``."""
-    from musictagger.library.queries import _latin_folding
-
-    source, target, expansions = _latin_folding()
+    source, target, expansions = latin_folding()
     parts = [f"coalesce({row}{column}, '')" for column in _COLUMNS]
     folded = " || chr(31) || ".join(parts)
     for letter, plain in expansions:
