@@ -17,8 +17,8 @@ CLI ``list`` and the app's table and facets run it:
 - **table reset by bpm**: what the app's table runs on a new sort: ``filtered_ids`` of every track, then
   ``load_rows`` of the first page (500);
 - **rescan 100k**: the scanner's own ``_load_index`` of the rescanned folders (what a scan loads once:
-  the folders holding the 100,000 files) then ``is_unchanged`` for those (path, size, mtime) triples as a
-  stat would give them.
+  whole top-level folders in path order, until they hold 100,000 files or a few more) then ``is_unchanged``
+  for their (path, size, mtime) triples as a stat would give them.
 
 Each runs once to warm up, then ``--repeat`` times: p50 and p95 in ms. ``--plans`` prints the plan of every
 statement each query sent (captured from the engine, so it is exactly what the code ran).
@@ -126,11 +126,7 @@ def queries(library: Library, n_tracks: int) -> dict[str, Callable]:
         artist = session.scalar(select(Track.artist).where(Track.id == n_tracks // 2 + 1))
     artist_search = artist  # as a DJ types it; the search folds case, accents and width
     genre_mood_bpm = TrackFilter(genres=("Electronic",), moods=("Euphoric",), bpm=(120.0, 130.0))
-    stat = _simulated_stat(library)
-    # The folders a user rescans: the top-level folders (/srv/music/<initial>) those files are in.
-    rescanned = sorted(
-        {os.fsdecode(os.path.dirname(os.path.dirname(os.path.dirname(key)))) for key, _, _ in stat}
-    )
+    rescanned, stat = _simulated_stat(library)
 
     def rescan(session) -> int:
         index = _load_index(session, rescanned)
@@ -157,17 +153,26 @@ def queries(library: Library, n_tracks: int) -> dict[str, Callable]:
     }
 
 
-def _simulated_stat(library: Library) -> list[tuple[bytes, int, int]]:
-    """(path key, size, mtime) of 100,000 indexed files as stat would give them unchanged: one folder of
-    the library after another, as a rescan of part of it walks them."""
+def _simulated_stat(library: Library) -> tuple[list[str], list[tuple[bytes, int, int]]]:
+    """The folders a user rescans (whole top-level folders, /srv/music/<initial>, in path order until they
+    hold RESCAN_FILES files) and (path key, size, mtime) of their files as stat would give them unchanged."""
     with library.session() as session:
         rows = session.execute(
             select(Track.path_key, Track.size, Track.mtime_ns)
             .where(Track.error.is_(None))
-            .order_by(Track.id)
-            .limit(RESCAN_FILES)
+            .order_by(Track.path_key)
         )
-        return [(bytes(key), size, mtime) for key, size, mtime in rows]
+        roots: list[bytes] = []
+        stat: list[tuple[bytes, int, int]] = []
+        for key, size, mtime in rows:
+            key = bytes(key)
+            root = key[: key.index(b"/", len(b"/srv/music/"))]
+            if not roots or roots[-1] != root:
+                if len(stat) >= RESCAN_FILES:
+                    break
+                roots.append(root)
+            stat.append((key, size, mtime))
+    return [os.fsdecode(root) for root in roots], stat
 
 
 def run_queries(library: Library, args: argparse.Namespace) -> dict[str, dict]:

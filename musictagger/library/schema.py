@@ -77,6 +77,11 @@ class Track(Base):
         # row (queries.search_condition asks for the ids that match). PostgreSQL's B-tree cannot hold long
         # text; it scans the table.
         Index("ix_tracks_search", "search_text", "id").ddl_if(dialect="sqlite"),
+        # A rescan's whole read of the index (scanner._load_index): every column it needs, in path order,
+        # so a folder's rows are one index range, no wide row visited (migration 0009).
+        Index(
+            "ix_tracks_rescan", "path_key", "size", "mtime_ns", "fingerprint", "missing_since", "error", "id"
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path_key: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
