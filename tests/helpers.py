@@ -71,3 +71,38 @@ def track_row(file: Path, **columns):
     )
     values.update(columns)
     return Track(**values)
+
+
+# Labels of the synthetic tracks below: the first 1-4 genres (House and Techno as styles), one mood.
+SYNTHETIC_GENRES = ("House", "Techno", "Jazz", "Rock")
+SYNTHETIC_MOODS = ("Chill", "Party", "Dark")
+
+
+def synthetic_track(n: int, now: datetime, **columns):
+    """Track number ``n`` of a synthetic library with no files: /music/<n % 7>/<n>.mp3, every tenth from
+    the fourth missing; genres ranked with scores 0.75, 0.6, 0.45, 0.3 (confident above 0.5) and a mood
+    confident on even ``n`` (``columns`` override or add)."""
+    from musictagger.library import Track, TrackLabel
+
+    path = f"/music/{n % 7}/{n:03d}.mp3"
+    values = dict(
+        path_key=os.fsencode(path),
+        path=path,
+        folder=os.path.dirname(path),
+        size=n,
+        mtime_ns=n,
+        file_tags={},
+        scanned_at=now,
+        missing_since=now if n % 10 == 3 else None,
+    )
+    values.update(columns)
+    track = Track(**values)
+    for rank, genre in enumerate(SYNTHETIC_GENRES[: 1 + n % len(SYNTHETIC_GENRES)], start=1):
+        category = "style" if genre in ("House", "Techno") else "genre"
+        score = 0.9 - 0.15 * rank
+        track.labels.append(
+            TrackLabel(category=category, label=genre, score=score, rank=rank, confident=score > 0.5)
+        )
+    mood = SYNTHETIC_MOODS[n % len(SYNTHETIC_MOODS)]
+    track.labels.append(TrackLabel(category="mood", label=mood, score=0.7, rank=1, confident=n % 2 == 0))
+    return track

@@ -1,9 +1,8 @@
 """The facet counts the database keeps (library/facet_counts.py, migration 0007) always equal a full count
 of the labels, after every kind of change any writer makes, on SQLite and PostgreSQL."""
 
-import os
-
 from alembic import command
+from helpers import synthetic_track
 from sqlalchemy import delete, inspect, select, update
 
 from musictagger.library import Track, TrackLabel, open_library
@@ -11,35 +10,12 @@ from musictagger.library.db import alembic_config, head_revision, schema_revisio
 from musictagger.library.queries import facet_counts, label_counts
 from musictagger.library.scanner import utc_now
 
-GENRES = ("House", "Techno", "Jazz", "Rock")
-MOODS = ("Chill", "Party", "Dark")
-
 
 def add_tracks(library, first: int, count: int) -> None:
     now = utc_now()
     with library.session() as session, session.begin():
         for n in range(first, first + count):
-            path = f"/music/{n % 7}/{n:03d}.mp3"
-            track = Track(
-                path_key=os.fsencode(path),
-                path=path,
-                folder=os.path.dirname(path),
-                size=n,
-                mtime_ns=n,
-                file_tags={},
-                scanned_at=now,
-                missing_since=now if n % 10 == 3 else None,
-            )
-            for rank, genre in enumerate(GENRES[: 1 + n % len(GENRES)], start=1):
-                category = "style" if genre in ("House", "Techno") else "genre"
-                score = 0.9 - 0.15 * rank
-                track.labels.append(
-                    TrackLabel(category=category, label=genre, score=score, rank=rank, confident=score > 0.5)
-                )
-            track.labels.append(
-                TrackLabel(category="mood", label=MOODS[n % 3], score=0.7, rank=1, confident=n % 2 == 0)
-            )
-            session.add(track)
+            session.add(synthetic_track(n, now))
 
 
 def assert_counts_are_right(library) -> None:

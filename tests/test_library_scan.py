@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DATA, METAL
+from helpers import synthetic_track
 from sqlalchemy import select
 
 from musictagger.library import Analysis, Track, TrackLabel, WriteBatch, WriteEntry, scanner
@@ -447,17 +448,10 @@ def test_a_rescan_loads_only_the_tracks_under_its_folders(library, tmp_path):
     paths = ["/m/Music/a.mp3", "/m/Music/sub/b.mp3", "/m/Music 2/c.mp3", "/m/Music0/d.mp3", "/m/Musi/e.mp3"]
     with library.session() as session, session.begin():
         for n, path in enumerate(paths):
-            session.add(
-                Track(
-                    path_key=path.encode(),
-                    path=path,
-                    folder=os.path.dirname(path),
-                    size=n,
-                    mtime_ns=n,
-                    file_tags={},
-                    scanned_at=now,
-                )
+            columns = dict(
+                path_key=path.encode(), path=path, folder=os.path.dirname(path), missing_since=None
             )
+            session.add(synthetic_track(n, now, **columns))
     with library.session() as session:
         assert set(_load_index(session, ["/m/Music"])) == {b"/m/Music/a.mp3", b"/m/Music/sub/b.mp3"}
         assert set(_load_index(session, ["/m/Music/a.mp3", "/m/Music0"])) == {

@@ -1,10 +1,9 @@
 """Migration 0006's indexes for a million-track index: a new index and an upgraded one have them, the
 queries that need them take them (SQLite's plans), and what the queries answer is what it was."""
 
-import os
-
 import pytest
 from alembic import command
+from helpers import synthetic_track
 from sqlalchemy import func, inspect, select
 
 from musictagger.library import Track, TrackLabel, open_library
@@ -16,8 +15,6 @@ QUERY_INDEXES = {
     "tracks": {"ix_tracks_title_order", "ix_tracks_artist_order", "ix_tracks_bpm_order", "ix_tracks_missing"},
     "track_labels": {"ix_track_labels_facets"},
 }
-GENRES = ("House", "Techno", "Jazz", "Rock")
-MOODS = ("Chill", "Party", "Dark")
 
 
 def index_names(library) -> dict[str, set[str]]:
@@ -52,29 +49,12 @@ def filled(library):
     now = utc_now()
     with library.session() as session, session.begin():
         for n in range(120):
-            path = f"/music/{n % 7}/{n:03d}.mp3"
-            track = Track(
-                path_key=os.fsencode(path),
-                path=path,
-                folder=os.path.dirname(path),
-                size=n,
-                mtime_ns=n,
+            track = synthetic_track(
+                n,
+                now,
                 title=None if n % 11 == 0 else f"Title {n % 13}",
                 artist=None if n % 9 == 0 else f"Artist {n % 5}",
                 bpm=None if n % 8 == 0 else float(100 + n % 17),
-                file_tags={},
-                scanned_at=now,
-                missing_since=now if n % 10 == 3 else None,
-            )
-            for rank, genre in enumerate(GENRES[: 1 + n % len(GENRES)], start=1):
-                category = "style" if genre in ("House", "Techno") else "genre"
-                score = 0.9 - 0.15 * rank
-                track.labels.append(
-                    TrackLabel(category=category, label=genre, score=score, rank=rank, confident=score > 0.5)
-                )
-            mood = MOODS[n % len(MOODS)]
-            track.labels.append(
-                TrackLabel(category="mood", label=mood, score=0.7, rank=1, confident=n % 2 == 0)
             )
             session.add(track)
     return library
