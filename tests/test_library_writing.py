@@ -16,7 +16,7 @@ import pytest
 from helpers import audio_digest, track_row
 from sqlalchemy import select, text
 
-from musictagger.library import Track, TrackLabel, WriteBatch, WriteEntry, open_library
+from musictagger.library import Track, TrackLabel, WriteBatch, WriteEntry, open_library, writing
 from musictagger.library.policy import WritePolicy, comment_with_block, resolve_field
 from musictagger.library.writing import (
     INTERRUPTED,
@@ -478,6 +478,41 @@ def test_recover_journal_settles_planned_entries(tmp_path, library):
         assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
         # Every commit of the index is durable (FULL = 2): the journal never loses a written entry
         assert session.execute(text("PRAGMA synchronous")).scalar() == 2
+
+
+def test_a_recovery_killed_midway_leaves_no_temporary_copy_behind(tmp_path, library, monkeypatch):
+    # Found by bench/bench_sigkill.py: a run killed inside recovery, after it had settled the entries but
+    # before it removed the copies, left no planned entry to lead the next recovery to that folder.
+    path = copy_fixture(tmp_path, "tagged.ogg")
+    with library.session() as session:
+        batch = WriteBatch(created_at=datetime.now(), policy=WritePolicy().to_json())
+        session.add(batch)
+        session.flush()
+        session.add(
+            WriteEntry(
+                batch_id=batch.id,
+                path_key=os.fsencode(path),
+                path=str(path),
+                old={"genre": ["Jazz"]},
+                new={"genre": ["House"]},
+                status="planned",
+                updated_at=datetime.now(),
+            )
+        )
+        session.commit()
+    temp = path.parent / ".tagged.musictagger-abcd1234.ogg"  # the killed write's copy
+    temp.write_bytes(path.read_bytes())
+
+    def killed(*_args, **_kwargs):
+        raise KeyboardInterrupt  # stands for the SIGKILL: nothing after this point runs
+
+    monkeypatch.setattr(writing, "_read_fields", killed)
+    with pytest.raises(KeyboardInterrupt):
+        recover_journal(library)
+    assert find_stale_temp_files(path.parent) == []
+    assert [e.status for e in entries(library)] == ["planned"]  # settled by the next recovery
+    monkeypatch.undo()
+    assert [(Path(r.path).name, r.status) for r in recover_journal(library)] == [("tagged.ogg", "failed")]
 
 
 def test_apply_and_undo_report_what_recovery_settled(tmp_path, library, vocabulary):

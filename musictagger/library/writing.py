@@ -498,6 +498,10 @@ def recover_journal(library: Library) -> list[RecoveredEntry]:
                 select(WriteBatch).where(WriteBatch.id.in_({entry.batch_id for entry in entries}))
             )
         }
+        # Temporary copies go first: a copy never holds anything the original lacks (it replaces the
+        # original whole or not at all), and a recovery killed after settling its entries would leave no
+        # planned entry to lead the next one to these folders.
+        _remove_stale_temp_files(os.fsdecode(entry.path_key) for entry in entries)
         for entry in entries:
             path = os.fsdecode(entry.path_key)
             separator = separators[entry.batch_id]
@@ -517,7 +521,6 @@ def recover_journal(library: Library) -> list[RecoveredEntry]:
                     detail = "the file holds neither the old nor the new values (changed since?)"
             session.commit()
             found.append(RecoveredEntry(entry.id, entry.batch_id, entry.path, entry.status, detail))
-        _remove_stale_temp_files(os.fsdecode(entry.path_key) for entry in entries)
     return found
 
 
