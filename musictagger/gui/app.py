@@ -21,8 +21,8 @@ GC_INTERVAL_S = 0.5
 #: up in most Qt calls (PySide releases it around them), so a repaint that makes a few dozen calls while a
 #: worker thread runs Python (a review load, pyqtgraph's Python paint code vs a decoder loop) paid up to
 #: 5 ms per call: 50-100 ms stalls made of waiting. 1 ms cut the longest stall during a 1,000-track
-#: analysis from 41 to 26 ms (bench/bench_gui_stalls.py); workers lose next to nothing (their heavy work is
-#: in torch and decoders, which release the GIL).
+#: analysis from 41 to 22-26 ms (bench/bench_gui_stalls.py). Workers should lose little (their heavy work
+#: is in torch and decoders, which release the GIL); not measured separately.
 GIL_SWITCH_INTERVAL_S = 0.001
 
 
