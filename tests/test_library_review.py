@@ -220,6 +220,7 @@ def _make_v1_index(path: Path) -> None:
         connection.execute(text("DROP INDEX ix_tracks_search"))
         connection.execute(text("ALTER TABLE tracks DROP COLUMN search_text"))
         connection.execute(text("DROP INDEX ix_tracks_rescan"))  # nor 0009's
+        connection.execute(text(f"DROP TABLE IF EXISTS {search_text.TRIGRAM_TABLE}"))  # nor 0010's
         # Nor the query indexes of migration 0006 (some cover columns dropped below).
         for index in (
             "ix_tracks_title_order",

@@ -219,6 +219,11 @@ def _create_or_upgrade(engine: Engine) -> None:
     # One transaction for the whole upgrade: a failing step leaves the index at its old revision.
     with engine.connect() as connection, _sqlite_foreign_keys_deferred(connection), connection.begin():
         _migrate(connection)
+        if not search_text.ensure_trigram_index(connection):
+            raise LibraryError(
+                "this library's search index is kept with SQLite's FTS5 (trigram), which this Python's "
+                f"SQLite {sqlite3.sqlite_version} lacks: open it with a Python whose SQLite has FTS5"
+            )
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
 
 from musictagger.atomic import write_atomically
+from musictagger.library import search_text
 from musictagger.library.folding import COLUMN_SEPARATOR, fold_text, register_fold
 from musictagger.library.scanner import path_key_of
 from musictagger.library.schema import LabelFacet, Track, TrackLabel
@@ -91,10 +92,39 @@ def search_condition(text: str, session: Session | None = None) -> ColumnElement
     """
     if session is not None:
         ensure_fold_function(session)
+    return _Matching(fold_text(text.strip()))
+
+
+class _Matching(ColumnElement[bool]):
+    """``tracks.id`` is one whose folded text contains ``needle`` (folded), compiled per database below.
+
+    No ``Boolean`` type: SQLite would get ``(tracks.id IN (…)) = 1``, which its planner cannot use."""
+
+    inherit_cache = False  # the needle is part of the statement: no cached compilation to share
+
+    def __init__(self, needle: str):
+        self.needle = needle
+
+
+@compiles(_Matching)
+def _matching_by_scan(element: _Matching, compiler, **kw) -> str:
     # The ids that match, asked on their own: SQLite then scans the narrow ix_tracks_search alone and
     # fetches the matching rows by id, rather than walking every wide row in the outer query's order.
-    matching = select(Track.id).where(_FoldedContains(Track.search_text, fold_text(text.strip())))
-    return Track.id.in_(matching)
+    matching = select(Track.id).where(_FoldedContains(Track.search_text, element.needle))
+    return compiler.process(Track.id.in_(matching), **kw)
+
+
+@compiles(_Matching, "sqlite")
+def _matching_sqlite(element: _Matching, compiler, **kw) -> str:
+    # Three characters or more: the trigram index answers (library/search_text.py); a phrase of the
+    # needle's consecutive trigrams is exactly "contains the needle". Every head-revision index has the
+    # table whenever this process's SQLite has FTS5 (db.py makes sure when it opens one).
+    if len(element.needle) < search_text.TRIGRAM_MIN_NEEDLE or not search_text.trigrams_supported():
+        return _matching_by_scan(element, compiler, **kw)
+    phrase = '"' + element.needle.replace('"', '""') + '"'
+    trigrams = search_text.trigrams
+    matching = select(trigrams.c.rowid).where(trigrams.c.search_text.match(phrase))
+    return compiler.process(Track.id.in_(matching), **kw)
 
 
 def ensure_fold_function(session: Session) -> None:

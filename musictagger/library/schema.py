@@ -187,11 +187,13 @@ class LabelFacet(Base):
 
 @event.listens_for(Base.metadata, "after_create")
 def _triggers(_target, connection, **_kw) -> None:
-    """A brand-new index gets the triggers that keep ``label_facets`` and ``tracks.search_text`` (older
-    ones get them after their upgrade). ``create_all`` runs only on an empty database (db._migrate)."""
+    """A brand-new index gets the triggers that keep ``label_facets``, ``tracks.search_text`` and its
+    trigram index (older ones get them after their upgrade). ``create_all`` runs only on an empty database
+    (db._migrate)."""
     from musictagger.library import facet_counts, search_text
 
     facet_counts.create_triggers(connection)
+    search_text.create_trigram_index(connection)  # SQLite: the search's trigram index (FTS5, no ORM table)
     search_text.create_triggers(connection)
 
 

@@ -11,10 +11,17 @@ from __future__ import annotations
 from alembic import context
 
 from musictagger.library.schema import Base
+from musictagger.library.search_text import not_trigram_table
 
 config = context.config
-# Compare types too, so a revision generated from the models (README.md) includes type changes.
-OPTIONS = {"target_metadata": Base.metadata, "compare_type": True, "transaction_per_migration": False}
+# Compare types too, so a revision generated from the models (README.md) includes type changes. The
+# search's FTS5 tables are made by hand (search_text.py): autogenerate leaves them alone.
+OPTIONS = {
+    "target_metadata": Base.metadata,
+    "compare_type": True,
+    "transaction_per_migration": False,
+    "include_name": not_trigram_table,
+}
 
 
 def run_online(connection) -> None:
