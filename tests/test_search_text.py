@@ -2,12 +2,12 @@
 writes a row, the one search finds it as before, on SQLite and PostgreSQL."""
 
 from alembic import command
-from sqlalchemy import insert, inspect, update
+from helpers import insert_named_tracks
+from sqlalchemy import inspect, update
 
 from musictagger.library import Track, open_library
 from musictagger.library.db import alembic_config
 from musictagger.library.queries import find_tracks
-from musictagger.library.scanner import utc_now
 
 
 def found(library, text: str) -> list[str]:
@@ -16,22 +16,7 @@ def found(library, text: str) -> list[str]:
 
 
 def add(connection, path: str, title: str, artist: str) -> None:
-    connection.execute(
-        insert(Track),
-        [
-            {
-                "path_key": path.encode(),
-                "path": path,
-                "folder": "/music",
-                "size": 1,
-                "mtime_ns": 1,
-                "file_tags": {},
-                "title": title,
-                "artist": artist,
-                "scanned_at": utc_now(),
-            }
-        ],
-    )
+    insert_named_tracks(connection, [(path, title, artist)])
 
 
 def test_rows_written_in_bulk_are_found_folded_and_follow_their_edits(library):

@@ -6,13 +6,13 @@ import random
 
 import pytest
 from alembic import command
-from sqlalchemy import delete, func, insert, inspect, select, text, update
+from helpers import insert_named_tracks
+from sqlalchemy import delete, func, inspect, select, text, update
 
 from musictagger.library import LibraryError, Track, open_library, search_text
 from musictagger.library.db import alembic_config
 from musictagger.library.folding import fold_text
 from musictagger.library.queries import find_tracks, search_condition
-from musictagger.library.scanner import utc_now
 
 # Letters a library's names are made of, and the ones that make a search rule go wrong: accents and
 # ligatures that fold to two letters, full-width forms, Cyrillic, Japanese, quotes (the FTS5 phrase's own
@@ -22,23 +22,7 @@ ALPHABET = "aabcdeéÉßfiﬁoöØxyz  ЖжЯ日本ｆｕ\"'*-_%:^()"
 
 def add_rows(library, rows: list[tuple[str, str, str]]) -> None:
     with library.engine.begin() as connection:
-        connection.execute(
-            insert(Track),
-            [
-                {
-                    "path_key": path.encode(),
-                    "path": path,
-                    "folder": "/music",
-                    "size": 1,
-                    "mtime_ns": 1,
-                    "file_tags": {},
-                    "title": title,
-                    "artist": artist,
-                    "scanned_at": utc_now(),
-                }
-                for path, title, artist in rows
-            ],
-        )
+        insert_named_tracks(connection, rows)
 
 
 def found(library, needle: str) -> set[str]:
