@@ -451,8 +451,9 @@ class _PostgresWriter:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
             )
         self.connection.commit()
-        # What autovacuum would do after a bulk load: the planner's statistics.
-        self.connection.autocommit = True
+        # What autovacuum would do after a bulk load: the planner's statistics. VACUUM runs outside a
+        # transaction: autocommit on the driver's connection (the pool's proxy would only keep the flag).
+        self.connection.driver_connection.autocommit = True
         self.cursor.execute("VACUUM ANALYZE")
 
     def close(self) -> None:

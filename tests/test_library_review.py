@@ -228,6 +228,7 @@ def _make_v1_index(path: Path) -> None:
             "ix_tracks_bpm_order",
             "ix_tracks_missing",
             "ix_track_labels_facets",
+            "ix_track_labels_by_label",  # and 0011's
         ):
             connection.execute(text(f"DROP INDEX {index}"))
         # Release 1 had no energy or valence either (migration 0003).

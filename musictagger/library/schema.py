@@ -161,6 +161,9 @@ class TrackLabel(Base):
         Index("ix_track_labels_category_label", "category", "label"),
         # The facet counts read this index alone, label by label (migration 0006).
         Index("ix_track_labels_facets", "category", "confident", "label", "score", "track_id"),
+        # A label's tracks in id order, so the table's filter on several labels intersects sorted index
+        # ranges by merging them, with no temporary B-tree of each (migration 0011, docs/scale.md).
+        Index("ix_track_labels_by_label", "label", "confident", "track_id", "category"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
