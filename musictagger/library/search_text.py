@@ -185,10 +185,8 @@ def ensure_trigram_index(connection: Connection) -> bool:
     if present and not trigrams_supported():
         return False
     if not present and trigrams_supported():
-        drop_triggers(connection)
         create_trigram_index(connection)
-        _fill_trigram_index(connection)
-        create_triggers(connection)
+        refresh(connection)  # fills it and makes its triggers, as after an upgrade
     return True
 
 
