@@ -18,6 +18,7 @@ The same decode reads one contiguous stretch in the middle of the track for the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,7 +32,7 @@ import torch
 
 from musictagger.audio import Excerpts, load_audio, load_excerpts
 from musictagger.catalog import TAGGER_ARCHITECTURES, ModelCard, available_models, load_model
-from musictagger.device import describe_device, resolve_device
+from musictagger.device import describe_device, describe_precision, resolve_device, resolve_precision
 from musictagger.errors import FileError, ModelError, MusictaggerError
 from musictagger.heads.model import (
     EmbeddingHead,
@@ -267,6 +268,7 @@ class Analyzer:
         heads: Sequence[str] | None = None,
         tempo_key: TempoKeyStage | None = None,
         refine: Callable[[TrackAnalysis], bool] | None = None,
+        precision: str = "auto",
     ):
         tune_allocator()  # each batch's activations reuse freed memory instead of faulting it in (memory.py)
         self.tempo_key = tempo_key
@@ -275,7 +277,10 @@ class Analyzer:
         # REFINE_FACTOR times the patches.
         self.refine = refine
         self.device = resolve_device(device)
-        self.device_name = describe_device(self.device)
+        # The taggers' networks autocast to this dtype (None: fp32); the log-mel front end, the heads and
+        # the explanations always compute in fp32 (device.resolve_precision says why bf16 is safe).
+        self.autocast_dtype = resolve_precision(precision, self.device)
+        self.device_name = f"{describe_device(self.device)}, {describe_precision(self.autocast_dtype)}"
         if batch_size is None:
             batch_size = 16 if self.device.type == "cpu" else 64
         self.batch_size = max(1, int(batch_size))
@@ -509,11 +514,18 @@ class Analyzer:
             if _reads_features(card):
                 if features is None:  # hand-made features of the same patches (parallel CNN)
                     features = self._patch_features(group, samples, patches.shape[0])
-                out = net(patches, features)
+                with self._autocast():
+                    out = net(patches, features)
             else:
-                out = net(patches)
+                with self._autocast():
+                    out = net(patches)
             found[name] = (out.probs.float().cpu().numpy(), out.penultimate.float().cpu().numpy())
         return found
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     @staticmethod
     def _model_scores(group: _FrontEndGroup, probs: dict, penult: dict, n_patches: int) -> dict:

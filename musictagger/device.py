@@ -46,3 +46,35 @@ def describe_device(device: torch.device) -> str:
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())
+
+
+def resolve_precision(spec: str, device: torch.device) -> torch.dtype | None:
+    """The dtype the taggers' networks autocast to on ``device``, or None for plain fp32: what
+    ``[analysis] precision`` (settings.PRECISIONS) means here. ``auto`` = bf16 where the hardware runs it
+    natively (a CPU with AMX or AVX-512 BF16, a CUDA GPU that supports bf16), else fp32. Measured against
+    the original musicnn (tools/check_parity.py --precision): README, *Library mode*.
+
+    Why bf16 and not fp16: bf16 keeps fp32's exponent range, so the log-mel inputs and the activations
+    cannot overflow; its shorter mantissa moves a tag probability by a few thousandths, inside the parity
+    bar. Where the CPU has no bf16 instructions autocast would emulate it and run slower, so ``auto``
+    keeps fp32 there (an explicit ``bf16`` is honoured anywhere torch can run it)."""
+    spec = (spec or "auto").strip().lower()
+    if spec not in ("auto", "fp32", "bf16"):
+        raise DeviceError(f"unknown precision {spec!r}: use auto, fp32 or bf16")
+    if spec != "auto":
+        return None if spec == "fp32" else torch.bfloat16
+    if device.type == "mps":  # not measured there: fp32 unless asked
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return torch.bfloat16 if _cpu_has_bf16() else None
+
+
+def _cpu_has_bf16() -> bool:
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def describe_precision(dtype: torch.dtype | None) -> str:
+    return "fp32" if dtype is None else str(dtype).removeprefix("torch.").replace("bfloat16", "bf16")

@@ -56,6 +56,10 @@ class SettingsValueError(ValueError):
 # -- converters: a TOML value -> the setting's value, or SettingsValueError ------------------------------
 
 
+#: ``[analysis] precision`` (device.resolve_precision says what each means on which hardware).
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
 def _choice(*choices: str) -> Callable[[Any], str]:
     def convert(value: Any) -> str:
         if isinstance(value, str) and value in choices:
@@ -175,6 +179,14 @@ class AnalysisSettings:
 
     device: str = field(
         default="auto", metadata=_key(_device, "auto (a GPU when there is one), cpu, cuda, cuda:N or mps")
+    )
+    precision: str = field(
+        default="auto",
+        metadata=_key(
+            _choice(*PRECISIONS),
+            "auto (bf16 where the CPU or GPU runs it natively, else fp32), fp32 or bf16: how the taggers "
+            "compute",
+        ),
     )
     models: tuple[str, ...] | None = field(
         default=None,

@@ -40,7 +40,7 @@ def library(library_url):
 def analyzer():
     from musictagger.analysis import Analyzer
 
-    return Analyzer(device="cpu")
+    return Analyzer(device="cpu", precision="fp32")  # the exactness checks; bf16: test_precision.py
 
 
 @pytest.fixture(autouse=True)

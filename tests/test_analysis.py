@@ -48,7 +48,9 @@ def test_taggram_rows_are_3s_patches_with_start_times_and_the_embedding_is_their
 def test_batching_does_not_change_results(analyzer):
     from musictagger.analysis import Analyzer
 
-    one_by_one = Analyzer(device="cpu", batch_size=1).analyse_file(METAL, keep_spectrogram=True)
+    one_by_one = Analyzer(device="cpu", batch_size=1, precision="fp32").analyse_file(
+        METAL, keep_spectrogram=True
+    )
     batched = analyzer.analyse_file(METAL, keep_spectrogram=True)
     np.testing.assert_allclose(one_by_one.spectrogram, batched.spectrogram, atol=1e-4)
     for model in batched.models:
@@ -78,7 +80,7 @@ def test_a_batch_reports_bad_files_and_goes_on_in_order(analyzer, tmp_path):
 def test_a_callback_sees_the_spectrogram_as_it_is_computed_and_can_cancel(tmp_path):
     from musictagger.analysis import Analyzer
 
-    analyzer = Analyzer(device="cpu", batch_size=1)
+    analyzer = Analyzer(device="cpu", batch_size=1, precision="fp32")
     seen = []
     analyzer.analyse_file(METAL, on_chunk=lambda start, mel: seen.append((start, mel.shape)))
     assert [s for s, _ in seen] == [i * 187 for i in range(len(seen))] and len(seen) >= 4

@@ -124,7 +124,12 @@ def test_tag_write_follows_settings_toml_and_the_reviews(tmp_path, capsys, monke
     # Heads off means no extra heads: the ones the written genres, moods and energy come from still run.
     assert built[-1] == (
         (("MSD_musicnn", "MTT_musicnn"),),
-        {"device": "cpu", "batch_size": 5, "heads": ("dj_moods", "energy_valence", "genres")},
+        {
+            "device": "cpu",
+            "precision": "auto",
+            "batch_size": 5,
+            "heads": ("dj_moods", "energy_valence", "genres"),
+        },
     )
 
     with open_library(db) as library:
@@ -156,7 +161,12 @@ def test_tag_write_follows_settings_toml_and_the_reviews(tmp_path, capsys, monke
     assert code == 0
     assert built[-1] == (
         (("MSD_musicnn", "MTT_musicnn"),),
-        {"device": "cpu", "batch_size": 2, "heads": ("genre_gtzan", "dj_moods", "energy_valence", "genres")},
+        {
+            "device": "cpu",
+            "precision": "auto",
+            "batch_size": 2,
+            "heads": ("genre_gtzan", "dj_moods", "energy_valence", "genres"),
+        },
     )
     assert load_settings().analysis.batch_size == 5  # the file itself is unchanged
     code, _, err = in_process(capsys, "undo", "--db", db)

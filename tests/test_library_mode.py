@@ -246,7 +246,7 @@ def test_library_mode_reads_the_tempo_from_a_middle_stretch_and_the_key_from_the
 
     stage = TempoKeyStage()
     try:
-        with_stage = Analyzer(("MSD_musicnn",), device="cpu", tempo_key=stage)
+        with_stage = Analyzer(("MSD_musicnn",), device="cpu", tempo_key=stage, precision="fp32")
         audio = with_stage.decode_excerpts(METAL, budget=3)[with_stage.tempo_key_rate]
         assert isinstance(audio, SampledExcerpts) and len(audio.pieces) == 3
         group = with_stage._groups[0]

@@ -66,13 +66,22 @@ class SpyAnalyzer:
     tempo_key_stages: ClassVar[list] = []
 
     refines: ClassVar[list] = []
+    precisions: ClassVar[list] = []
 
     def __init__(
-        self, model_names=None, device="auto", batch_size=None, heads=None, tempo_key=None, refine=None
+        self,
+        model_names=None,
+        device="auto",
+        batch_size=None,
+        heads=None,
+        tempo_key=None,
+        refine=None,
+        precision="auto",
     ):
         SpyAnalyzer.calls.append(
             {"models": model_names, "device": device, "batch_size": batch_size, "heads": heads}
         )
+        SpyAnalyzer.precisions.append(precision)
         SpyAnalyzer.tempo_key_stages.append(tempo_key)
         SpyAnalyzer.refines.append(refine)
 
@@ -95,6 +104,9 @@ def test_models_are_built_from_the_analysis_settings(monkeypatch, vocabulary):
     assert SpyAnalyzer.calls[-1]["heads"] == ()  # no heads at all
     Models.load(Settings())
     assert SpyAnalyzer.calls[-1] == {"models": None, "device": "auto", "batch_size": None, "heads": None}
+    assert SpyAnalyzer.precisions[-1] == "auto"
+    Models.load(Settings().replace(analysis={"precision": "fp32"}))
+    assert SpyAnalyzer.precisions[-1] == "fp32"
     assert SpyAnalyzer.tempo_key_stages[-1].tempo_range == (70.0, 180.0)  # tempo and key by default
     Models.load(Settings().replace(analysis={"tempo_range": (80, 170)}))
     assert SpyAnalyzer.tempo_key_stages[-1].tempo_range == (80.0, 170.0)

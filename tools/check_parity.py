@@ -1,12 +1,13 @@
 """Parity from the audio file itself: musictagger's whole pipeline against the original musicnn's outputs.
 
     .venv/bin/python tools/check_parity.py [--reference DIR] [--audio DIR] [--device cpu]
+        [--precision auto|fp32|bf16]
 
 For every ``<file>.npz`` in the reference folder (default ../shared/reference/musicnn) it finds ``<file>``
 under the audio folder (default ../shared/audio), analyses it with musictagger (our decoder, resampler,
-log-mel module and port) and compares, per model, the track-level tag probabilities (mean over patches)
-with the mean of the reference taggram: mean abs difference (bar: 0.01) and the top-3 tags (bar: the same
-three). Exits 1 if any file misses a bar.
+log-mel module and port; ``--precision`` as the product runs it, auto by default) and compares, per
+model, the track-level tag probabilities (mean over patches) with the mean of the reference taggram:
+mean abs difference (bar: 0.01) and the top-3 tags (bar: the same three). Exits 1 if any file misses a bar.
 """
 
 from __future__ import annotations
@@ -48,12 +49,18 @@ def main() -> int:
     parser.add_argument("--reference", type=Path, default=ROOT.parent / "shared" / "reference" / "musicnn")
     parser.add_argument("--audio", type=Path, default=ROOT.parent / "shared" / "audio")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        help="auto (the product's default), fp32 or bf16: how the networks compute",
+    )
     args = parser.parse_args()
     if not args.reference.is_dir():
         print(f"check_parity: no reference folder {args.reference}; nothing to check")
         return 0
     audio = {p.name: p for p in args.audio.rglob("*") if p.is_file()}
-    analyzer = Analyzer(device=args.device)
+    analyzer = Analyzer(device=args.device, precision=args.precision)
+    print(f"analyser on {analyzer.device_name}")
     failures = 0
     worst_mean = 0.0
     print(f"{'file':<45} {'model':<12} {'mean|d|':>8} {'max|d|':>7}  top-3 (ours | original)")

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from musictagger.errors import MusictaggerError
 from musictagger.library import Library, default_url, open_library
-from musictagger.settings import Settings, load_settings
+from musictagger.settings import PRECISIONS, Settings, load_settings
 
 POLICY_MODES = ("fill", "merge", "replace", "skip")
 SETTINGS_NOTE = "defaults come from settings.toml (docs/settings.md); options override it for this run"
@@ -30,8 +30,8 @@ def open_db(args: argparse.Namespace) -> Library:
 
 
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:
-    """--device, --model, --head, --no-heads, --batch-size, --workers, --vocabulary: [analysis] and the
-    vocabulary of settings.toml, for this run."""
+    """--device, --precision, --model, --head, --no-heads, --batch-size, --workers, --vocabulary:
+    [analysis] and the vocabulary of settings.toml, for this run."""
     parser.add_argument(
         "--model",
         action="append",
@@ -50,6 +50,12 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-heads", action="store_true", default=None, help="run no head")
     parser.add_argument(
         "--device", help="auto, cpu, cuda, cuda:N or mps (default: [analysis] device, else auto)"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="how the networks compute (default: [analysis] precision, else auto: bf16 where the hardware "
+        "runs it natively, else fp32)",
     )
     parser.add_argument(
         "--batch-size",
@@ -73,6 +79,8 @@ def run_settings(args: argparse.Namespace) -> Settings:
     analysis: dict[str, Any] = {}
     if getattr(args, "device", None) is not None:
         analysis["device"] = args.device
+    if getattr(args, "precision", None) is not None:
+        analysis["precision"] = args.precision
     if getattr(args, "models", None):
         analysis["models"] = tuple(args.models)
     if getattr(args, "heads", None):

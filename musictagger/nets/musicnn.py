@@ -93,8 +93,25 @@ class FrontBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, 1, T, F)
         x = F.pad(x, (0, 0, *self.time_pad))  # (F_left, F_right, T_top, T_bottom): zeros, as tf.pad CONSTANT
-        x = self.bn(F.relu(self.conv(x)))  # the original applies ReLU *before* its batch norm
-        return x.amax(dim=3)  # max_pooling2d over the whole remaining frequency axis, then squeeze
+        if self.training or torch.is_grad_enabled() or self.bn._forward_hooks:
+            # As the original (training, and the explanations, which hook the batch norm's full map).
+            x = self.bn(F.relu(self.conv(x)))  # the original applies ReLU *before* its batch norm
+            return x.amax(dim=3)  # max_pooling2d over the whole remaining frequency axis, then squeeze
+        return self._pooled_first(x)
+
+    def _pooled_first(self, x: torch.Tensor) -> torch.Tensor:
+        """The same output, pooling first (inference only). ReLU and the inference batch norm (an affine
+        map per channel) are monotone, and a max commutes with a monotone map even in floating point, so
+        pooling first is exact; the ReLU and the batch norm then run on the (B, C, T) map, not on one F
+        times larger. A channel whose batch-norm scale is negative needs the minimum over frequency
+        instead: its filter is negated (exact), so one max gives minus that minimum."""
+        sign = torch.where(self.bn.weight < 0, -1.0, 1.0).to(self.conv.weight.dtype)
+        conv = F.conv2d(x, self.conv.weight * sign[:, None, None, None], self.conv.bias * sign)
+        pooled = conv.amax(dim=3) * sign[None, :, None].to(conv.dtype)
+        bn = self.bn
+        return F.batch_norm(
+            F.relu(pooled), bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps
+        )
 
 
 class MidBlock(nn.Module):

@@ -52,6 +52,7 @@ class Models:
         analyzer = Analyzer(
             analysis.models,
             device=analysis.device,
+            precision=analysis.precision,
             batch_size=analysis.batch_size,
             heads=_with_labelling_heads(analysis.heads_to_run(), analysis.models, vocabulary),
             tempo_key=TempoKeyStage(analysis.tempo_range) if analysis.tempo_key else None,
