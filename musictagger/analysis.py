@@ -511,14 +511,10 @@ class Analyzer:
         features = None
         found = {}
         for name, net, card in group.models:
-            if _reads_features(card):
-                if features is None:  # hand-made features of the same patches (parallel CNN)
-                    features = self._patch_features(group, samples, patches.shape[0])
-                with self._autocast():
-                    out = net(patches, features)
-            else:
-                with self._autocast():
-                    out = net(patches)
+            if _reads_features(card) and features is None:  # hand-made features of the same patches
+                features = self._patch_features(group, samples, patches.shape[0])  # (parallel CNN)
+            with self._autocast():
+                out = net(patches, features) if _reads_features(card) else net(patches)
             found[name] = (out.probs.float().cpu().numpy(), out.penultimate.float().cpu().numpy())
         return found
 

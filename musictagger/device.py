@@ -48,9 +48,13 @@ def _mps_available() -> bool:
     return bool(backend and backend.is_available())
 
 
+#: ``[analysis] precision`` (what each means on which hardware: resolve_precision).
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
 def resolve_precision(spec: str, device: torch.device) -> torch.dtype | None:
     """The dtype the taggers' networks autocast to on ``device``, or None for plain fp32: what
-    ``[analysis] precision`` (settings.PRECISIONS) means here. ``auto`` = bf16 where the hardware runs it
+    ``[analysis] precision`` means here. ``auto`` = bf16 where the hardware runs it
     natively (a CPU with AMX or AVX-512 BF16), else fp32; a GPU runs bf16 only when asked. Measured against
     the original musicnn (tools/check_parity.py --precision): README, *Library mode*.
 
@@ -59,8 +63,8 @@ def resolve_precision(spec: str, device: torch.device) -> torch.dtype | None:
     bar. Where the CPU has no bf16 instructions autocast would emulate it and run slower, so ``auto``
     keeps fp32 there (an explicit ``bf16`` is honoured anywhere torch can run it)."""
     spec = (spec or "auto").strip().lower()
-    if spec not in ("auto", "fp32", "bf16"):
-        raise DeviceError(f"unknown precision {spec!r}: use auto, fp32 or bf16")
+    if spec not in PRECISIONS:
+        raise DeviceError(f"unknown precision {spec!r}: use {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}")
     if spec != "auto":
         return None if spec == "fp32" else torch.bfloat16
     if device.type != "cpu":  # parity with bf16 measured on CPUs only so far: a GPU runs fp32 unless asked
@@ -75,4 +79,4 @@ def _cpu_has_bf16() -> bool:
 
 
 def describe_precision(dtype: torch.dtype | None) -> str:
-    return "fp32" if dtype is None else str(dtype).removeprefix("torch.").replace("bfloat16", "bf16")
+    return {None: "fp32", torch.bfloat16: "bf16"}[dtype]

@@ -33,6 +33,7 @@ from typing import Any
 import tomlkit
 
 from musictagger.atomic import write_atomically
+from musictagger.device import PRECISIONS
 from musictagger.keys import KEY_NOTATIONS
 from musictagger.library.policy import ENERGY_MODES, ID3V1_MODES, MODES, TEMPO_KEY_MODES, WritePolicy
 from musictagger.paths import config_dir
@@ -54,10 +55,6 @@ class SettingsValueError(ValueError):
 
 
 # -- converters: a TOML value -> the setting's value, or SettingsValueError ------------------------------
-
-
-#: ``[analysis] precision`` (device.resolve_precision says what each means on which hardware).
-PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def _choice(*choices: str) -> Callable[[Any], str]:

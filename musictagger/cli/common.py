@@ -9,9 +9,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from musictagger.device import PRECISIONS
 from musictagger.errors import MusictaggerError
 from musictagger.library import Library, default_url, open_library
-from musictagger.settings import PRECISIONS, Settings, load_settings
+from musictagger.settings import Settings, load_settings
 
 POLICY_MODES = ("fill", "merge", "replace", "skip")
 SETTINGS_NOTE = "defaults come from settings.toml (docs/settings.md); options override it for this run"
