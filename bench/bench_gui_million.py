@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from musictagger.gui.app import create_application  # noqa: E402
 from musictagger.gui.library_model import COL_BPM, LibraryModel  # noqa: E402
 from musictagger.gui.library_rows import TrackFilter  # noqa: E402
 from musictagger.gui.library_view import LibraryView  # noqa: E402
@@ -70,7 +71,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.index.exists():
         raise SystemExit(f"{args.index} does not exist: run bench/bench_million.py --backends sqlite first")
-    app = QApplication.instance() or QApplication([])
+    app = create_application([])  # the app's own set-up: its garbage collection and GIL switch interval
     library = open_library(args.index)
     model = LibraryModel(None)
     view = LibraryView(model)

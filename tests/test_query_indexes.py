@@ -166,6 +166,24 @@ def test_a_label_filter_is_every_label_at_once(filled, genres, moods):
     assert bool(expected) == (genres != ("Jazz",))  # Jazz is never confident in the fixture
 
 
+@pytest.mark.parametrize("column", ["path", "bpm", "title", "confidence", "key"])
+def test_the_table_reads_its_ids_in_chunks_and_in_order(filled, monkeypatch, column):
+    # filtered_ids reads ID_CHUNK ids at a time (so the GUI thread gets the GIL between chunks): the same
+    # ids in the same order as one read of the whole ordered statement.
+    from musictagger.gui import library_rows
+    from musictagger.gui.library_rows import SortKey, TrackFilter, filtered_ids
+
+    sort = SortKey(column, descending=column == "bpm")
+    with filled.session() as session:
+        whole = filtered_ids(session, TrackFilter(), sort)
+        monkeypatch.setattr(library_rows, "ID_CHUNK", 7)
+        assert filtered_ids(session, TrackFilter(), sort) == whole
+        assert filtered_ids(session, TrackFilter(text="title 1"), sort) == [
+            i for i in whole if i in set(filtered_ids(session, TrackFilter(text="title 1")))
+        ]
+    assert len(whole) == 108 and len(whole) > 7 * 15
+
+
 def test_sqlite_merges_the_labels_of_a_filter_from_the_index(tmp_path):
     # The statement the table's filter sends (captured, as bench_million does), planned by SQLite: each
     # label's tracks read in id order from ix_track_labels_by_label and merged, no temporary B-tree each.

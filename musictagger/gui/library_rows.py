@@ -20,6 +20,11 @@ from musictagger.library.queries import FILTER_CATEGORIES, ensure_fold_function,
 from musictagger.library.schema import Analysis, Track, TrackLabel, WriteEntry
 from musictagger.taxonomy import SelectionPolicy, Vocabulary
 
+#: ``filtered_ids`` reads the ids this many at a time. Read at once, a million ids are one C call that
+#: keeps the GIL for ~150 ms on the runner's thread, and the GUI thread froze that long
+#: (bench/bench_gui_million.py); between chunks it gets its turn.
+ID_CHUNK = 10_000
+
 # The same rule the CLI and the track view use to call a label "suggested".
 DISPLAY_POLICY = SelectionPolicy()
 MIN_SCORE = DISPLAY_POLICY.min_score
@@ -174,7 +179,10 @@ def filtered_ids(session: Session, track_filter: TrackFilter, sort: SortKey = So
         }[sort.column]
     key = key.desc() if sort.descending else key.asc()
     query = query.order_by(key.nulls_last(), Track.path, Track.id)
-    return list(session.scalars(query))
+    ids: list[int] = []
+    for chunk in session.execute(query, execution_options={"yield_per": ID_CHUNK}).scalars().partitions():
+        ids.extend(chunk)
+    return ids
 
 
 def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
