@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = list(csv.DictReader(handle))
     paths = [str(root / row["file"]) for row in rows]
     tracks = dataset_tracks(
-        paths, [("-",)] * len(paths), [None] * len(paths), Analyzer(device="cpu", heads=())
+        paths, [("-",)] * len(paths), [None] * len(paths), Analyzer(device="cpu", heads=(), precision="fp32")
     )
     kept = set(tracks.paths)
     rows = [row for row, path in zip(rows, paths, strict=True) if path in kept]

@@ -211,8 +211,9 @@ def test_dataset_embeddings_are_cached_and_a_damaged_entry_is_recomputed(clip_se
     paths = [str(p) for p in sorted((clip_set / "jazz").iterdir())[:2]]
     first = dataset_tracks(paths, [("jazz",)] * 2, [None] * 2, analyzer)
     versions = [(m, analyzer.cards[m].version) for m in analyzer.model_names]
-    entry = _cache_file(paths[0], versions)
+    entry = _cache_file(paths[0], versions, "fp32")  # the session's analyzer computes in fp32
     assert entry.is_file()
+    assert not _cache_file(paths[0], versions, "bf16").is_file()  # bf16 embeddings are kept apart
     entry.write_bytes(entry.read_bytes()[:100])  # a killed disk write: a truncated .npz
     again = dataset_tracks(paths, [("jazz",)] * 2, [None] * 2, analyzer)
     assert not again.errors and again.paths == first.paths

@@ -242,7 +242,8 @@ def _multilabel_head(
 
 
 def build(shared: Path, out: Path) -> dict:
-    analyzer = Analyzer(device="cpu", heads=())
+    # fp32: the shipped heads were fitted on fp32 embeddings, and the recipe must give them again.
+    analyzer = Analyzer(device="cpu", heads=(), precision="fp32")
     started = time.time()
     sets = {
         name: DevSet(name, shared / "eval" / name, analyzer) for name in ("mer4q", "emotify", "gtzan_mini")

@@ -19,6 +19,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from musictagger.analysis import Analyzer, analyse_files
+from musictagger.device import describe_precision
 from musictagger.paths import cache_dir
 from musictagger.research.cache import entry_for, read_arrays, write_arrays
 
@@ -72,7 +73,7 @@ class TrainingTracks:
         return out
 
 
-def _cache_file(path: str, models: Sequence[tuple[str, str]]) -> Path | None:
+def _cache_file(path: str, models: Sequence[tuple[str, str]], precision: str) -> Path | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -83,6 +84,7 @@ def _cache_file(path: str, models: Sequence[tuple[str, str]]) -> Path | None:
         "size": st.st_size,
         "mtime_ns": st.st_mtime_ns,
         "models": [list(m) for m in models],
+        "precision": precision,  # bf16 and fp32 embeddings differ a little: never mixed in one training set
     }
     return entry_for(cache_dir() / "embeddings", settings)
 
@@ -114,10 +116,11 @@ def dataset_tracks(
     """Tagger outputs of labelled audio files (cached); files that fail are listed, never fatal."""
     models = analyzer.model_names
     versions = [(m, analyzer.cards[m].version) for m in models]
+    precision = describe_precision(analyzer.autocast_dtype)
     outputs: dict[str, dict[str, TaggerOutputs]] = {}
     todo = []
     for path in paths:
-        cached = _read_cached(_cache_file(path, versions), models)
+        cached = _read_cached(_cache_file(path, versions, precision), models)
         if cached is None:
             todo.append(path)
         else:
@@ -136,7 +139,7 @@ def dataset_tracks(
                 for m, s in result.analysis.models.items()
             }
             outputs[result.path] = found
-            _write_cached(_cache_file(result.path, versions), found)
+            _write_cached(_cache_file(result.path, versions, precision), found)
         if progress is not None:
             progress(done, len(paths))
     keep = [i for i, p in enumerate(paths) if p in outputs]
