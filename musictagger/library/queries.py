@@ -127,6 +127,18 @@ def _matching_sqlite(element: _Matching, compiler, **kw) -> str:
     return compiler.process(Track.id.in_(matching), **kw)
 
 
+@compiles(_Matching, "postgresql")
+def _matching_postgresql(element: _Matching, compiler, **kw) -> str:
+    # Three characters or more: the rows whose trigrams include all of the needle's, from the GIN index
+    # (library/search_text.py, migration 0012), then the strpos test on those rows only.
+    if len(element.needle) < search_text.TRIGRAM_MIN_NEEDLE:
+        return _matching_by_scan(element, compiler, **kw)
+    trigrams = getattr(func, search_text.PG_TRIGRAMS_FUNCTION)
+    has_trigrams = trigrams(Track.search_text).op("@>")(trigrams(literal(element.needle)))
+    matching = select(Track.id).where(has_trigrams, _FoldedContains(Track.search_text, element.needle))
+    return compiler.process(Track.id.in_(matching), **kw)
+
+
 def ensure_fold_function(session: Session) -> None:
     """Register FOLD_FUNCTION on the SQLite connection ``session`` uses (idempotent, microseconds)."""
     if session.get_bind().dialect.name != "sqlite":

@@ -197,6 +197,7 @@ def _triggers(_target, connection, **_kw) -> None:
 
     facet_counts.create_triggers(connection)
     search_text.create_trigram_index(connection)  # SQLite: the search's trigram index (FTS5, no ORM table)
+    search_text.create_postgresql_trigram_index(connection)  # PostgreSQL: its GIN expression index
     search_text.create_triggers(connection)
 
 

@@ -28,6 +28,14 @@ be told the exact old text to delete, and a single missed trigger would corrupt 
 FTS5 is in the SQLite of every mainstream Python build; a process whose SQLite lacks it keeps the scan
 (:func:`trigrams_supported`), and an index made with it cannot be changed by such a process (a clear
 error when opened, :func:`ensure_trigram_index`).
+
+**PostgreSQL's trigram index** (migration 0012). The ``pg_trgm`` extension is not in every server's build
+(pgserver's wheel has none), so the index is made with what every PostgreSQL has: an expression GIN index
+on the array of each folded text's distinct trigrams (:data:`PG_TRIGRAMS_FUNCTION`, an immutable SQL
+function). A search of three characters or more asks for the rows whose array contains every trigram of
+the needle (``@>``, answered by the index), then tests ``strpos`` on those rows alone: the trigrams find
+candidates, the ``strpos`` test keeps the answer exactly that of the scan. PostgreSQL keeps an expression
+index in step by itself: no triggers, no table of its own.
 """
 
 from __future__ import annotations
@@ -56,6 +64,24 @@ _TRIGRAM_TRIGGERS = (
     f"""CREATE TRIGGER {TRIGRAM_TABLE}_removed AFTER DELETE ON tracks BEGIN
         DELETE FROM {TRIGRAM_TABLE} WHERE rowid = OLD.id;
     END""",
+)
+
+#: PostgreSQL: the distinct trigrams of a folded text (NULL for one shorter than 3 characters). Not
+#: inlinable (a SELECT with FROM), so the planner matches the index expression by this call.
+PG_TRIGRAMS_FUNCTION = "musictagger_trigrams"
+PG_TRIGRAM_INDEX = "ix_tracks_search_trigrams"
+_PG_TRIGRAM_DDL = (
+    f"""CREATE OR REPLACE FUNCTION {PG_TRIGRAMS_FUNCTION}(folded text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+        SELECT array_agg(DISTINCT substr(folded, i, 3))
+        FROM generate_series(1, char_length(folded) - 2) AS i
+    $$""",
+    f"CREATE INDEX IF NOT EXISTS {PG_TRIGRAM_INDEX} ON tracks "
+    f"USING gin ({PG_TRIGRAMS_FUNCTION}(search_text))",
+)
+_PG_TRIGRAM_DROP = (
+    f"DROP INDEX IF EXISTS {PG_TRIGRAM_INDEX}",
+    f"DROP FUNCTION IF EXISTS {PG_TRIGRAMS_FUNCTION}(text)",
 )
 
 _COLUMNS = ("path", "title", "artist", "album")
@@ -149,8 +175,11 @@ def trigrams_supported() -> bool:
 
 
 def not_trigram_table(name: str | None, kind: str, _parents: object = None) -> bool:
-    """Alembic's ``include_name``: the FTS5 table and its shadow tables (``…_data``, ``…_idx``, …) are
-    not in the models; autogenerate must neither drop them nor call them missing."""
+    """Alembic's ``include_name``: the FTS5 table and its shadow tables (``…_data``, ``…_idx``, …), and
+    PostgreSQL's expression index, are not in the models; autogenerate must neither drop them nor call
+    them missing."""
+    if kind == "index":
+        return name != PG_TRIGRAM_INDEX
     return not (kind == "table" and name is not None and name.startswith(TRIGRAM_TABLE))
 
 
@@ -163,6 +192,21 @@ def create_trigram_index(connection: Connection) -> None:
     triggers (a new index has no rows: ``create_triggers`` alone)."""
     if connection.dialect.name == "sqlite" and trigrams_supported():
         connection.execute(text(_TRIGRAM_DDL))
+
+
+def create_postgresql_trigram_index(connection: Connection) -> None:
+    """PostgreSQL: the trigram function and its GIN index (migration 0012, a new index), filled by the
+    server as it makes it."""
+    if connection.dialect.name == "postgresql":
+        for statement in _PG_TRIGRAM_DDL:
+            connection.execute(text(statement))
+
+
+def drop_postgresql_trigram_index(connection: Connection) -> None:
+    """Migration 0012's downgrade."""
+    if connection.dialect.name == "postgresql":
+        for statement in _PG_TRIGRAM_DROP:
+            connection.execute(text(statement))
 
 
 def _fill_trigram_index(connection: Connection) -> None:
