@@ -1,6 +1,6 @@
 """Could another recipe lift the mood-quadrant head past 0.78 on mer4q? Each one, measured the same way.
 
-    .venv/bin/python bench/bench_quadrant_alternatives.py [--shared ../shared] [--repeats 5]
+    .venv/bin/python bench/bench_quadrant_alternatives.py [--shared ../shared] [--repeats 5] [--descriptors]
 
 The shipped ``mood_quadrants`` head is a temperature-scaled logistic regression on the MSD and MTT musicnn
 embeddings (tools/train_dj_heads.py). One run of 5-fold cross-validation moves by ±1.5 points with the
@@ -12,7 +12,9 @@ inner loops chose are printed. Temperature scaling does not move the top class, 
 Recipes: the shipped one; the same with wider L2 grid; the embeddings plus the taggers' 100 tag
 probabilities; shrinkage LDA; an RBF support-vector machine; arousal and valence as two separate logistic
 regressions combined into a quadrant; the embeddings plus the key's mode, the tempo and their confidences
-(the stage ``tag`` runs; valence is the weak axis and minor keys lean negative). Analyses are cached
+(the stage ``tag`` runs; valence is the weak axis and minor keys lean negative); with ``--descriptors``,
+another representation: 109 hand-made descriptors of timbre, dynamics, rhythm and tonality (librosa, in
+the spirit of Panda et al.'s features), alone and beside the embeddings. Analyses are cached
 (``MUSICTAGGER_CACHE_DIR``); the tempo/key pass decodes the 426 clips again (about 1 minute). Needs
 ``../shared``: says so and exits 0 without it.
 """
@@ -26,6 +28,7 @@ import time
 import warnings
 from pathlib import Path
 
+import librosa
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
@@ -122,10 +125,98 @@ def _key_features(paths: list[str]) -> np.ndarray:
     return np.array(rows)
 
 
+DESCRIPTOR_RATE = 22050
+MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+def _mean_std(a: np.ndarray) -> np.ndarray:
+    a = np.atleast_2d(a)
+    return np.concatenate([a.mean(axis=1), a.std(axis=1)])
+
+
+def _descriptors(path: str) -> np.ndarray:
+    """Hand-made descriptors of one clip, in the spirit of Panda et al.'s: timbre (MFCC, spectral shape and
+    contrast), dynamics, rhythm (onsets, tempo, pulse clarity), harmonic/percussive balance, tonality (major
+    vs minor key clarity, chroma entropy, tonnetz spread): 109 numbers."""
+    y = load_audio(path, DESCRIPTOR_RATE).astype(np.float32)
+    if y.ndim > 1:
+        y = y.mean(axis=0)
+    S = np.abs(librosa.stft(y, n_fft=2048, hop_length=512))
+    P = S**2
+    mel = librosa.feature.melspectrogram(S=P, sr=DESCRIPTOR_RATE, n_mels=96)
+    logmel = librosa.power_to_db(mel)
+    mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=20)
+    out = [_mean_std(mfcc), librosa.feature.delta(mfcc).std(axis=1)]
+    out.append(_mean_std(librosa.feature.spectral_centroid(S=S, sr=DESCRIPTOR_RATE)))
+    out.append(_mean_std(librosa.feature.spectral_bandwidth(S=S, sr=DESCRIPTOR_RATE)))
+    out.append(_mean_std(librosa.feature.spectral_rolloff(S=S, sr=DESCRIPTOR_RATE)))
+    out.append(_mean_std(librosa.feature.spectral_flatness(S=S)))
+    out.append(_mean_std(librosa.feature.spectral_contrast(S=S, sr=DESCRIPTOR_RATE)))
+    out.append(_mean_std(librosa.feature.zero_crossing_rate(y)))
+    rms = librosa.feature.rms(S=S)[0]
+    db = librosa.amplitude_to_db(rms + 1e-9)
+    out.append(
+        np.array(
+            [db.mean(), db.std(), np.percentile(db, 95) - np.percentile(db, 5), np.mean(rms < rms.mean())]
+        )
+    )
+    flux = np.sqrt((np.diff(S, axis=1).clip(min=0) ** 2).sum(axis=0))
+    out.append(_mean_std(np.log1p(flux)))
+    onset = librosa.onset.onset_strength(S=logmel, sr=DESCRIPTOR_RATE)
+    tempo = librosa.feature.tempo(onset_envelope=onset, sr=DESCRIPTOR_RATE)[0]
+    pulse = librosa.beat.plp(onset_envelope=onset, sr=DESCRIPTOR_RATE)
+    n_onsets = len(librosa.onset.onset_detect(onset_envelope=onset, sr=DESCRIPTOR_RATE))
+    out.append(
+        np.array(
+            [
+                onset.mean(),
+                onset.std(),
+                tempo / 100,
+                pulse.mean(),
+                pulse.std(),
+                n_onsets / (len(y) / DESCRIPTOR_RATE),
+            ]
+        )
+    )
+    H, Pc = librosa.decompose.hpss(S)
+    eh, ep = (H**2).sum(), (Pc**2).sum()
+    out.append(np.array([np.log((eh + 1e-9) / (ep + 1e-9))]))
+    chroma = librosa.feature.chroma_stft(S=H**2, sr=DESCRIPTOR_RATE)
+    c = chroma.mean(axis=1)
+    maj = [np.corrcoef(np.roll(MAJOR, k), c)[0, 1] for k in range(12)]
+    mnr = [np.corrcoef(np.roll(MINOR, k), c)[0, 1] for k in range(12)]
+    ent = -(
+        chroma
+        / (chroma.sum(axis=0, keepdims=True) + 1e-9)
+        * np.log(chroma / (chroma.sum(axis=0, keepdims=True) + 1e-9) + 1e-9)
+    ).sum(axis=0)
+    out.append(
+        np.array(
+            [
+                max(maj),
+                max(mnr),
+                max(maj) - max(mnr),
+                np.sort(c)[-3:].sum() / (c.sum() + 1e-9),
+                ent.mean(),
+                ent.std(),
+            ]
+        )
+    )
+    tonnetz = librosa.feature.tonnetz(chroma=chroma)
+    out.append(tonnetz.std(axis=1))
+    return np.concatenate([np.ravel(o) for o in out]).astype(np.float64)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--descriptors",
+        action="store_true",
+        help="also the embeddings + 109 hand-made descriptors (decodes every clip again: ~20 minutes)",
+    )
     args = parser.parse_args(argv)
     root = args.shared / "eval" / "mer4q"
     if not (root / "labels.csv").is_file():
@@ -157,6 +248,15 @@ def main(argv: list[str] | None = None) -> int:
         ("logistic on embeddings + 100 tag probabilities", np.hstack([embeddings, tag_probs]), None)
     )
     trials.append(("logistic on embeddings + mode, tempo, confidences", np.hstack([embeddings, key]), None))
+    if args.descriptors:
+        started = time.time()
+        descriptors = np.stack([_descriptors(path) for path in tracks.paths])
+        print(f"hand-made descriptors of every clip in {time.time() - started:.0f} s")
+        wide = RECIPES["logistic, wider C grid"]
+        trials.append(("logistic, wider C grid, on the descriptors alone", descriptors, wide))
+        trials.append(
+            ("logistic, wider C grid, embeddings + descriptors", np.hstack([embeddings, descriptors]), wide)
+        )
     seeds = range(args.repeats)
     print(f"{'recipe':<52} {'mean':>6}  {'range':<13} chosen settings")
     for name, x, recipe in [
