@@ -199,7 +199,11 @@ class _FrontEndGroup:
         n_patches = max(1, self.n_frames(n_samples) // self.patch_frames)
         chosen = spread_patches(n_patches, budget)
         if chosen is None:
-            return None
+            if not done:
+                return None
+            # A closer look at a track with no more patches than the new budget: every patch but those
+            # done (decoding the whole track would run them again).
+            chosen = np.arange(n_patches)
         chosen = [k for k in chosen if int(k) not in done]
         half = self.n_fft // 2 if self.center else 0
         span = self.patch_frames * self.hop
@@ -425,9 +429,13 @@ class Analyzer:
         done = frozenset(np.rint(analysis.patch_starts_s / analysis.patch_seconds).astype(int).tolist())
         audio = self.decode_excerpts(analysis.path, REFINE_FACTOR * budget, tempo_window=False, done=done)
         more = self.analyse_decoded(analysis.path, audio, tempo_key=False)
-        if not more.sampled:  # no more patches than REFINE_FACTOR * budget: ``more`` is the full analysis
+        if not more.sampled:  # a decoder that could not seek gave the whole track: the full analysis
             return replace(more, tempo_key=analysis.tempo_key)
-        return self._merged(analysis, more)
+        merged = self._merged(analysis, more)
+        group = self._groups[0]
+        n_patches = max(1, group.n_frames(round(merged.duration_s * merged.sample_rate)) // group.patch_frames)
+        # Every patch of a track with no more than REFINE_FACTOR * budget: that is the full analysis.
+        return merged if len(merged.patch_starts_s) < n_patches else replace(merged, sampled=False)
 
     def _merged(self, first: TrackAnalysis, more: TrackAnalysis) -> TrackAnalysis:
         """One sampled analysis of the patches of both (distinct patches): taggram rows in track order,

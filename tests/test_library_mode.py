@@ -302,6 +302,15 @@ def test_a_sampled_analysis_too_close_to_call_is_done_again_on_three_times_the_p
         assert batch.analysis.patch_starts_s.tolist() == pytest.approx(closer.patch_starts_s.tolist())
         analyzer.refine = lambda analysis: False
         assert len(analyzer.analyse_file(METAL, patch_budget=1).patch_starts_s) == 1
+        # Budget 2 (patches 1 and 3): the closer look's 6 cover the track's 4, so only patches 0 and 2
+        # are run again and the result is the full analysis (not marked sampled).
+        analyzer.refine = lambda analysis: True
+        every = analyzer.analyse_file(METAL, patch_budget=2)
+        assert not every.sampled
+        assert every.patch_starts_s.tolist() == pytest.approx(metal_full.patch_starts_s.tolist())
+        for name, full in metal_full.models.items():
+            np.testing.assert_allclose(every.models[name].taggram, full.taggram, atol=1e-4)
+            np.testing.assert_allclose(every.models[name].scores, full.scores, atol=1e-5)
     finally:
         analyzer.refine = None
     # The product's check: a genre or mood within the margin of its calibrated threshold.
