@@ -455,6 +455,9 @@ class _PostgresWriter:
         # transaction: autocommit on the driver's connection (the pool's proxy would only keep the flag).
         self.connection.driver_connection.autocommit = True
         self.cursor.execute("VACUUM ANALYZE")
+        # Back as the pool hands connections out: a later session's server-side cursor (the table's ids,
+        # read in chunks) needs a transaction, which an autocommit connection never opens.
+        self.connection.driver_connection.autocommit = False
 
     def close(self) -> None:
         self.connection.close()
