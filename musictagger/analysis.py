@@ -433,7 +433,8 @@ class Analyzer:
             return replace(more, tempo_key=analysis.tempo_key)
         merged = self._merged(analysis, more)
         group = self._groups[0]
-        n_patches = max(1, group.n_frames(round(merged.duration_s * merged.sample_rate)) // group.patch_frames)
+        n_samples = round(merged.duration_s * merged.sample_rate)
+        n_patches = max(1, group.n_frames(n_samples) // group.patch_frames)
         # Every patch of a track with no more than REFINE_FACTOR * budget: that is the full analysis.
         return merged if len(merged.patch_starts_s) < n_patches else replace(merged, sampled=False)
 
