@@ -184,6 +184,10 @@ class _FrontEndGroup:
             return 1 + n_samples // self.hop
         return 0 if n_samples < self.n_fft else 1 + (n_samples - self.n_fft) // self.hop
 
+    def n_patches(self, n_samples: int) -> int:
+        """Patches of a full analysis of ``n_samples`` samples (a short track still gets one)."""
+        return max(1, self.n_frames(n_samples) // self.patch_frames)
+
     @property
     def patch_geometry(self) -> tuple[int, int, int, bool]:
         """What fixes which samples a patch reads: groups that agree on it can share sampled excerpts."""
@@ -196,7 +200,7 @@ class _FrontEndGroup:
         ``n_samples`` samples, each exactly what the full analysis frames for that patch (center=True
         padding included: a range may start before 0), leaving out the patches ``done`` (indices); None
         when the track is analysed in full."""
-        n_patches = max(1, self.n_frames(n_samples) // self.patch_frames)
+        n_patches = self.n_patches(n_samples)
         chosen = spread_patches(n_patches, budget)
         if chosen is None:
             if not done:
@@ -432,9 +436,7 @@ class Analyzer:
         if not more.sampled:  # a decoder that could not seek gave the whole track: the full analysis
             return replace(more, tempo_key=analysis.tempo_key)
         merged = self._merged(analysis, more)
-        group = self._groups[0]
-        n_samples = round(merged.duration_s * merged.sample_rate)
-        n_patches = max(1, group.n_frames(n_samples) // group.patch_frames)
+        n_patches = self._groups[0].n_patches(round(merged.duration_s * merged.sample_rate))
         # Every patch of a track with no more than REFINE_FACTOR * budget: that is the full analysis.
         return merged if len(merged.patch_starts_s) < n_patches else replace(merged, sampled=False)
 
@@ -580,7 +582,7 @@ class Analyzer:
         P = group.patch_frames
         # A track shorter than one patch is padded with silence (log-mel 0) rather than dropped; longer
         # tracks drop the last partial patch, as the original musicnn pipeline does.
-        n_patches = max(1, n_frames // P)
+        n_patches = group.n_patches(len(waveform))
         waveform = waveform.astype(np.float32, copy=False)
         chunk_frames = self.batch_size * P
         probs: dict[str, list[np.ndarray]] = {name: [] for name, _, _ in group.models}
