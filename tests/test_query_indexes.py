@@ -148,9 +148,10 @@ def test_sqlite_reads_facets_and_sorted_pages_from_the_indexes(tmp_path):
         (("Jazz",), ()),
     ],
 )
-def test_a_label_filter_is_every_label_at_once(filled, genres, moods):
-    # The table's filter (library_rows._filtered): the INTERSECT of each label's tracks, as a Python count
-    # of every present track's confident labels says.
+@pytest.mark.parametrize("bpm", [None, (100.0, 101.0), (100.0, 116.0)])  # none, narrower, wider than a label
+def test_a_label_filter_is_every_label_at_once(filled, genres, moods, bpm):
+    # The table's filter (library_rows._filtered): every label's tracks (and the BPM range, whichever
+    # drives), as a Python count of every present track's confident labels says.
     from musictagger.gui.library_rows import TrackFilter, filtered_ids
 
     with filled.session() as session:
@@ -159,11 +160,41 @@ def test_a_label_filter_is_every_label_at_once(filled, genres, moods):
             confident = {(label.category, label.label) for label in track.labels if label.confident}
             names = {name for _category, name in confident}
             moods_had = {name for category, name in confident if category == "mood"}
-            if set(genres) <= names - moods_had and set(moods) <= moods_had:
+            in_range = bpm is None or (track.bpm is not None and bpm[0] <= track.bpm <= bpm[1])
+            if set(genres) <= names - moods_had and set(moods) <= moods_had and in_range:
                 expected.append(track.id)
-        got = filtered_ids(session, TrackFilter(genres=genres, moods=moods))
+        got = filtered_ids(session, TrackFilter(genres=genres, moods=moods, bpm=bpm))
     assert sorted(got) == sorted(expected)
     assert bool(expected) == (genres != ("Jazz",))  # Jazz is never confident in the fixture
+
+
+@pytest.mark.parametrize(("bpm", "drives"), [((100.0, 101.0), "bpm"), ((100.0, 116.0), "labels")])
+def test_sqlite_drives_a_filter_from_its_narrower_side(tmp_path, bpm, drives):
+    # SQLite has no statistics: the code counts. A BPM range holding fewer tracks than the rarest label
+    # is read from ix_tracks_bpm_order (covering) and the labels' ids only tested; a wider one is not.
+    from musictagger.gui.library_rows import TrackFilter, _bpm_range_is_narrower, filtered_ids
+
+    sent = []
+
+    def capture(_connection, _cursor, statement, parameters, *_):
+        sent.append((statement, parameters))
+
+    track_filter = TrackFilter(genres=("House",), moods=("Chill",), bpm=bpm)
+    with open_library(tmp_path / "library.sqlite") as library:
+        fill(library)
+        event.listen(library.engine, "before_cursor_execute", capture)
+        with library.session() as session:
+            assert _bpm_range_is_narrower(session, track_filter) == (drives == "bpm")
+            assert filtered_ids(session, track_filter)
+            statement, parameters = next((s, p) for s, p in sent if "INTERSECT" in s)
+            rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            plan = [row[3] for row in rows]
+    assert plan[0].startswith(
+        "SEARCH tracks USING COVERING INDEX ix_tracks_bpm_order"
+        if drives == "bpm"
+        else "SEARCH tracks USING INTEGER"
+    )
+    assert sum("COVERING INDEX ix_track_labels_by_label" in step for step in plan) == 2
 
 
 @pytest.mark.parametrize("column", ["path", "bpm", "title", "confidence", "key"])
@@ -198,7 +229,7 @@ def test_sqlite_merges_the_labels_of_a_filter_from_the_index(tmp_path):
         fill(library)
         event.listen(library.engine, "before_cursor_execute", capture)
         with library.session() as session:
-            ids = filtered_ids(session, TrackFilter(genres=("House",), moods=("Chill",), bpm=(100.0, 110.0)))
+            ids = filtered_ids(session, TrackFilter(genres=("House",), moods=("Chill",), bpm=(100.0, 116.0)))
             statement, parameters = next((s, p) for s, p in sent if "INTERSECT" in s)
             rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
             plan = "\n".join(row[3] for row in rows)

@@ -49,6 +49,7 @@ from musictagger.audio import probe_audio
 from musictagger.errors import AudioLoadError
 from musictagger.files import WalkError, iter_audio_files
 from musictagger.library.db import TRANSIENT_ATTEMPTS, Library, is_transient, pause_before_retry
+from musictagger.library.driver_rows import driver_rows
 from musictagger.library.schema import Track
 from musictagger.tags import TagReadError, container_of, read_tags
 from musictagger.tags.audio_payload import audio_payload_digest
@@ -110,15 +111,21 @@ def report_path(path: str | bytes) -> str:
 
 
 class _Known(NamedTuple):
-    """One indexed file, as the scan needs it."""
+    """One indexed file, as the scan needs it: a row of ``_KNOWN_COLUMNS`` (``missing`` and ``failed`` are
+    0/1 on SQLite, booleans on PostgreSQL; only their truth is used). The loaded index holds the driver's
+    rows as they are (``_Row``, the same fields by position): a file that needs more than the unchanged
+    test is made a ``_Known`` then."""
 
     id: int
     key: bytes
     size: int
     mtime_ns: int
-    fingerprint: str | None
     missing: bool
     failed: bool
+
+
+_Row = tuple  # a driver row of _KNOWN_COLUMNS
+_ID, _KEY, _SIZE, _MTIME, _MISSING, _FAILED = range(6)
 
 
 @dataclass(frozen=True)
@@ -148,10 +155,10 @@ class _Pending:
     result: Future
 
 
-def is_unchanged(known: _Known | None, size: int, mtime_ns: int) -> bool:
+def is_unchanged(known: _Row | None, size: int, mtime_ns: int) -> bool:
     """Whether a walked file is the indexed one as it was: known, read without error last time, and of the
     same size and mtime. Such a file is not opened again (the rescan's whole cost is this test and a stat)."""
-    return known is not None and not known.failed and (known.size, known.mtime_ns) == (size, mtime_ns)
+    return known is not None and not known[_FAILED] and known[_SIZE] == size and known[_MTIME] == mtime_ns
 
 
 def scan(
@@ -204,15 +211,13 @@ class _Scan:
         self.on_progress = on_progress
         self.report = ScanReport()
         self.writer = _BatchWriter(session)
+        self.roots = roots
         self.index = _load_index(session, roots)
-        # Move sources: indexed tracks the walk has not reached, by audio: those under the roots here (the
-        # sets shrink as the walk goes, and a library full of copies stays fast); those elsewhere, which
-        # this walk never reaches, are asked of the index by fingerprint (moved_track). Tracks added by this
-        # scan exist, so they never are.
-        self.unseen_by_fingerprint: dict[str, set[_Known]] = {}
-        for known in self.index.values():
-            if known.fingerprint is not None:
-                self.unseen_by_fingerprint.setdefault(known.fingerprint, set()).add(known)
+        # Move sources by audio: the indexed tracks under the roots, grouped by fingerprint when the first
+        # new file needs them (a rescan with nothing new never does: most of its cost would be this), the
+        # ones the walk has reached left out when asked; those elsewhere are asked of the index by
+        # fingerprint (moved_track). Tracks added by this scan exist, so they never are move sources.
+        self.by_fingerprint: dict[str, list[_Known]] | None = None
         self.exists: dict[int, bool] = {}  # file existence of move candidates, checked once per scan
         self.seen_ids: set[int] = set()
         self.seen_keys: set[bytes] = set()
@@ -246,24 +251,30 @@ class _Scan:
         key = os.fsencode(path)
         if key in self.seen_keys:  # named twice (a folder and a file in it)
             return
-        known = self.index.get(key)
         try:
             st = os.stat(path)
         except OSError as exc:
             failure = _stat_failure(exc)
+            known = self.index.get(key)
             if known is not None and not failure.vanished:
-                self.mark_seen(known)  # there, but cannot be looked at: not missing
+                self.seen_ids.add(known[_ID])  # there, but cannot be looked at: not missing
             self.file_failed(path, failure)
             return
+        self.stated(path, key, st.st_size, st.st_mtime_ns)
+
+    def stated(self, path: str, key: bytes, size: int, mtime_ns: int) -> None:
+        """A walked file, as stat saw it: unchanged (nothing to do), or read in the pool."""
         self.seen_keys.add(key)
-        if not is_unchanged(known, st.st_size, st.st_mtime_ns):
+        row = self.index.get(key)
+        if not is_unchanged(row, size, mtime_ns):
             future = self.pool.submit(_read_file, path)
-            self.pending.append(_Pending(path, key, st.st_size, st.st_mtime_ns, known, future))
+            known = None if row is None else _Known._make(row)
+            self.pending.append(_Pending(path, key, size, mtime_ns, known, future))
             return
-        self.mark_seen(known)
+        self.seen_ids.add(row[_ID])
         self.report.unchanged += 1
-        if known.missing:  # back where it was
-            self.writer.clear_missing(known.id)
+        if row[_MISSING]:  # back where it was
+            self.writer.clear_missing(row[_ID])
         if self.on_progress is not None:
             self.on_progress(self.report, path)
 
@@ -302,8 +313,18 @@ class _Scan:
 
     def mark_seen(self, known: _Known) -> None:
         self.seen_ids.add(known.id)
-        if known.fingerprint is not None and known.fingerprint in self.unseen_by_fingerprint:
-            self.unseen_by_fingerprint[known.fingerprint].discard(known)
+
+    def unseen_with(self, fingerprint: str) -> list[_Known]:
+        """The indexed tracks under the roots with this audio that the walk has not reached (yet)."""
+        if self.by_fingerprint is None:
+            self.by_fingerprint = {}
+            by_id = {row[_ID]: row for row in self.index.values()}
+            fingerprints = select(Track.id, Track.fingerprint).where(Track.fingerprint.is_not(None))
+            for track_id, track_fingerprint in self.session.execute(fingerprints.where(_under(self.roots))):
+                if track_id in by_id:  # loaded with the index, not added by this scan
+                    known = _Known._make(by_id[track_id])
+                    self.by_fingerprint.setdefault(track_fingerprint, []).append(known)
+        return [known for known in self.by_fingerprint.get(fingerprint, ()) if known.id not in self.seen_ids]
 
     def moved_track(self, fingerprint: str | None) -> _Known | None:
         """The one indexed track with this audio whose file is gone, if there is exactly one: among the
@@ -313,11 +334,12 @@ class _Scan:
         elsewhere = [
             known
             for known in map(
-                _known, self.session.execute(select(*_KNOWN_COLUMNS).where(Track.fingerprint == fingerprint))
+                _Known._make,
+                self.session.execute(select(*_KNOWN_COLUMNS).where(Track.fingerprint == fingerprint)),
             )
             if known.key not in self.index and known.id not in self.seen_ids
         ]
-        candidates = [*self.unseen_by_fingerprint.get(fingerprint, ()), *elsewhere]
+        candidates = [*self.unseen_with(fingerprint), *elsewhere]
         gone = [known for known in candidates if not self.file_exists(known)]
         if len(gone) > 1:
             log.info("%d missing tracks have this audio: not taken as a move (ambiguous)", len(gone))
@@ -341,10 +363,10 @@ class _Scan:
         """Indexed files under the roots that the walk did not find, except under unwalked folders."""
         root_keys = [os.fsencode(r) for r in roots]
         gone = [
-            known.id
-            for key, known in self.index.items()
-            if not known.missing
-            and known.id not in self.seen_ids
+            row[_ID]
+            for key, row in self.index.items()
+            if row[_ID] not in self.seen_ids
+            and not row[_MISSING]
             and _is_under(key, root_keys)
             and not _is_under(key, self.unwalked)
         ]
@@ -435,32 +457,46 @@ _KNOWN_COLUMNS = (
     Track.path_key,
     Track.size,
     Track.mtime_ns,
-    Track.fingerprint,
     Track.missing_since.is_not(None),
     Track.error.is_not(None),
 )
 
 
-def _load_index(session: Session, roots: Iterable[str] | None = None) -> dict[bytes, _Known]:
-    """The indexed files under ``roots`` (every one with None): a range of the unique ``path_key`` index
-    per root, so rescanning one folder of a million-track library reads that folder's rows only."""
-    query = select(*_KNOWN_COLUMNS)
-    if roots is not None:
-        query = query.where(or_(*(_under(os.fsencode(root)) for root in roots)))
-    return {bytes(row[1]): _known(row) for row in session.execute(query)}
+def _load_index(session: Session, roots: Iterable[str] | None = None) -> dict[bytes, _Row]:
+    """The indexed files under ``roots`` (every one with None): a range of ``ix_tracks_rescan`` per root,
+    so rescanning one folder of a million-track library reads that folder's index entries only.
+
+    A rescan of 100,000 unchanged files is mostly this read (docs/scale.md), hence its form: the driver's
+    own rows, kept as they are (SQLAlchemy's row objects, then a ``_Known`` made of each, were 80 % of
+    it); one statement per range (SQLite answers an OR of ranges by collecting row ids and visiting the
+    table); no fingerprint (only a new file needs them: ``_Scan.unseen_with``)."""
+    if roots is None:
+        statements = [select(*_KNOWN_COLUMNS)]
+    else:
+        statements = [
+            select(*_KNOWN_COLUMNS).where(condition)
+            for root in roots
+            for condition in _at_or_under(os.fsencode(root))
+        ]
+    index: dict[bytes, _Row] = {}
+    for statement in statements:
+        for rows in driver_rows(session, statement):
+            index.update(zip([row[_KEY] for row in rows], rows, strict=True))
+    return index
 
 
-def _known(row) -> _Known:
-    return _Known(row[0], bytes(row[1]), *row[2:5], bool(row[5]), bool(row[6]))
-
-
-def _under(root: bytes) -> ColumnElement[bool]:
-    """``path_key`` is ``root`` or inside it: byte strings from ``root/`` up to (not including) ``root0``
-    (the byte after the separator), which both databases answer from the index (memcmp order)."""
+def _at_or_under(root: bytes) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """``path_key`` is ``root``; ``path_key`` is inside it: byte strings from ``root/`` up to (not
+    including) ``root0`` (the byte after the separator). Both are ranges of the index (memcmp order)."""
     sep = os.fsencode(os.sep)
     prefix = root if root.endswith(sep) else root + sep
     upper = prefix[:-1] + bytes([prefix[-1] + 1])
-    return or_(Track.path_key == root, and_(Track.path_key >= prefix, Track.path_key < upper))
+    return Track.path_key == root, and_(Track.path_key >= prefix, Track.path_key < upper)
+
+
+def _under(roots: Iterable[str]) -> ColumnElement[bool]:
+    """``path_key`` is one of ``roots`` or inside one."""
+    return or_(*(condition for root in roots for condition in _at_or_under(os.fsencode(root))))
 
 
 def _fill(track: Track, item: _Pending, read: _FileFacts | _ReadFailure) -> None:
