@@ -12,7 +12,14 @@ from musictagger.library.queries import find_tracks, label_counts
 from musictagger.library.scanner import utc_now
 
 QUERY_INDEXES = {
-    "tracks": {"ix_tracks_title_order", "ix_tracks_artist_order", "ix_tracks_bpm_order", "ix_tracks_missing"},
+    "tracks": {
+        "ix_tracks_title_order",
+        "ix_tracks_artist_order",
+        "ix_tracks_bpm_order",
+        "ix_tracks_album_order",
+        "ix_tracks_path_order",
+        "ix_tracks_missing",
+    },
     "track_labels": {"ix_track_labels_facets", "ix_track_labels_by_label"},  # the latter 0011's
 }
 
@@ -236,3 +243,26 @@ def test_sqlite_merges_the_labels_of_a_filter_from_the_index(tmp_path):
     assert ids  # the filter matched tracks: the plan is of a query that does something
     assert "MERGE (INTERSECT)" in plan
     assert plan.count("COVERING INDEX ix_track_labels_by_label") == 2
+
+
+@pytest.mark.parametrize("column", ["path", "title", "artist", "album", "bpm"])
+def test_sqlite_reads_the_tables_ids_in_order_from_an_index(tmp_path, column):
+    # The app's table asks for the id of every present track in its sort order (gui/library_rows): on a
+    # million tracks that is one index read, not a sort (migrations 0006 and 0013; docs/scale.md).
+    from musictagger.gui.library_rows import SortKey, TrackFilter, filtered_ids
+
+    sent = []
+
+    def capture(_connection, _cursor, statement, parameters, *_):
+        sent.append((statement, parameters))
+
+    with open_library(tmp_path / "library.sqlite") as library:
+        fill(library)
+        event.listen(library.engine, "before_cursor_execute", capture)
+        with library.session() as session:
+            ids = filtered_ids(session, TrackFilter(), SortKey(column))
+            statement, parameters = sent[-1]
+            rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            plan = [row[3] for row in rows]
+    assert len(ids) == 108  # every present track of the fixture
+    assert plan == [f"SCAN tracks USING COVERING INDEX ix_tracks_{column}_order"]

@@ -70,7 +70,17 @@ class Track(Base):
                 sqlite_where=_PRESENT,
                 postgresql_where=_PRESENT,
             )
-            for name in ("title", "artist", "bpm")
+            for name in ("title", "artist", "bpm", "album")  # album: migration 0013
+        ),
+        # The table's default order (migration 0013): every present track's id by path from the index alone;
+        # ix_tracks_path (every track, path only) made SQLite visit each row for missing_since.
+        Index(
+            "ix_tracks_path_order",
+            "path",
+            "id",
+            "missing_since",
+            sqlite_where=_PRESENT,
+            postgresql_where=_PRESENT,
         ),
         Index("ix_tracks_missing", "id", sqlite_where=_MISSING, postgresql_where=_MISSING),
         # SQLite: a search scans this narrow index (each track's folded text and id) instead of every wide
