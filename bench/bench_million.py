@@ -14,8 +14,8 @@ CLI ``list`` and the app's table and facets run it:
 - **search word (ids)**: the table's ``library_rows.filtered_ids(TrackFilter(text=…))`` for a common word;
 - **genre+mood+bpm**: ``filtered_ids(TrackFilter(genres, moods, bpm))`` and ``load_rows`` of its first page;
 - **page of 200 by title / bpm / path**: ``find_tracks(order_by=…, limit=200)``;
-- **table reset by bpm**: what the app's table runs on a new sort: ``filtered_ids`` of every track, then
-  ``load_rows`` of the first page (500);
+- **table reset by path / bpm**: what the app's table runs when it opens (by path) and on a new sort:
+  ``filtered_ids`` of every track, then ``load_rows`` of the first page (500);
 - **rescan 100k**: the scanner's own work on the rescanned folders (whole top-level folders in path order,
   until they hold 100,000 files or a few more): its ``_Scan`` (the index of those folders loaded), its
   per-file step ``stated`` for each (path, size, mtime) as stat would give them unchanged, and the missing
@@ -158,6 +158,7 @@ def queries(library: Library, n_tracks: int) -> dict[str, Callable]:
         "page 200 by title": lambda s: find_tracks(s, order_by="title", limit=200),
         "page 200 by bpm": lambda s: find_tracks(s, order_by="bpm", limit=200),
         "page 200 by path": lambda s: find_tracks(s, order_by="path", limit=200),
+        "table reset by path": first_page(TrackFilter(), SortKey(), 500),  # the app's table opening
         "table reset by bpm": first_page(TrackFilter(), SortKey("bpm"), 500),
         f"rescan {RESCAN_FILES // 1000}k unchanged": rescan,
     }
