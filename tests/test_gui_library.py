@@ -358,6 +358,77 @@ def test_hundred_thousand_tracks_open_scroll_and_sort_lazily(qtbot, tmp_path, n)
         library.close()
 
 
+def test_a_reset_shows_its_first_page_before_it_reads_every_id(qtbot, tmp_path):
+    # A reset runs two queries: the first page (shown at once), then every matching id (0.6 s on a million
+    # tracks). Between the two the table shows rows, says "500+ tracks", has no ids for "all shown" actions,
+    # and a selection asked for meanwhile is kept until the ids say where (or whether) the track is.
+    from musictagger.gui.library_rows import SortKey, TrackFilter
+    from musictagger.gui.library_view import LibraryView
+
+    create_application([])
+    n = 3 * PAGE_SIZE
+    library = _big_library(tmp_path / "big.sqlite", n)
+    try:
+        model = LibraryModel(library)
+        view = LibraryView(model)
+        qtbot.addWidget(view)
+        # The view starts with no sort column (Qt's -1): the library's order, by path, which an index
+        # serves (-1 once picked the last column, State, and sorted the whole library by it).
+        assert model.sort_key == SortKey()
+        seen, labels, hidden = {}, [], []
+        model.counts_changed.connect(lambda _loaded, _matching: labels.append(view.count_label.text()))
+
+        def first_page_shown():
+            if seen:
+                return
+            seen.update(rows=model.rowCount(), ids=model.track_ids())
+            # A track of the last page: not loaded, not yet known to match.
+            view.select_track(n, otherwise=lambda: hidden.append(n))
+            # The index changes between the two reads (a scan deleting a file): the third row goes.
+            with library.session() as session, session.begin():
+                session.delete(session.get(Track, model.row_data(2).id))
+            seen["deleted"] = model.row_data(2).id
+
+        model.modelReset.connect(first_page_shown)
+        model.reload()
+        wait_for_table(qtbot, model)
+        qtbot.waitUntil(lambda: view.selected_track_ids() == [n], timeout=20_000)
+
+        assert seen["rows"] == PAGE_SIZE and seen["ids"] is None
+        assert labels[0] == f"{PAGE_SIZE:,}+ tracks"
+        assert not hidden
+        assert model.matching_count() == n - 1 and view.count_label.text() == f"{n - 1:,} tracks"
+        ids = model.track_ids()
+        assert seen["deleted"] not in ids
+        loaded = [model.row_data(row).id for row in range(model.rowCount())]
+        assert loaded == ids[: len(loaded)]  # the rows shown are the ids' order, the deleted one gone
+
+        # A track asked for between the two reads that turns out not to match (deleted meanwhile):
+        # ``otherwise``, once the ids are read.
+        def sorted_page_shown():
+            if "victim" in seen:
+                return
+            victim = next(i for i in range(n, 0, -1) if i in ids and model.row_for(i) is None)
+            with library.session() as session, session.begin():
+                session.delete(session.get(Track, victim))
+            seen["victim"] = victim
+            view.select_track(victim, otherwise=lambda: hidden.append(victim))
+
+        model.modelReset.disconnect(first_page_shown)
+        model.modelReset.connect(sorted_page_shown)
+        view.table.sortByColumn(COL_TITLE, Qt.SortOrder.DescendingOrder)
+        qtbot.waitUntil(lambda: "victim" in seen and hidden == [seen["victim"]], timeout=20_000)
+        assert model.matching_count() == n - 2
+
+        # A track the filter hides, the filter's matches all on its first page: ``otherwise`` at once.
+        model.set_filter(TrackFilter(genres=("Rock",)))
+        wait_for_table(qtbot, model)
+        view.select_track(2, otherwise=lambda: hidden.append(2))  # track 2 is Techno
+        assert hidden[-1] == 2 and model.track_ids() is not None
+    finally:
+        library.close()
+
+
 def test_review_write_and_undo_from_the_window(qtbot, analysed, music_folder):
     """Select tracks, see them in the review dock, write from the Tags menu after the diff, then undo."""
     from musictagger.tags import read_tags

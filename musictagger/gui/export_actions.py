@@ -14,7 +14,7 @@ from typing import Protocol
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QStatusBar, QWidget
 
-from musictagger.gui.library_model import LibraryModel
+from musictagger.gui.library_model import STILL_READING, LibraryModel
 from musictagger.gui.library_view import LibraryView
 from musictagger.gui.runner import Runner
 from musictagger.gui.settings import AppSettings
@@ -63,6 +63,8 @@ class ExportActions:
         if len(selected) > 1:
             return selected, f"{len(selected)} selected tracks"
         shown = self.window.library_model.track_ids()
+        if shown is None:  # the table is still reading its ids: nothing yet, said so
+            return [], STILL_READING
         return shown, f"{len(shown)} tracks shown"
 
     def export(self, kind: str, path: str | None = None) -> bool:
@@ -70,7 +72,8 @@ class ExportActions:
         library = self.window.library
         ids, what = self.scope()
         if library is None or not ids:
-            self.window.statusBar().showMessage("Nothing to export: the view is empty.", 5000)
+            nothing = STILL_READING if what == STILL_READING else "Nothing to export: the view is empty."
+            self.window.statusBar().showMessage(nothing, 5000)
             return False
         if path is None:
             suffix, pattern = FILE_TYPES[kind]

@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor
 
 from musictagger.gui import theme
 from musictagger.gui.library_rows import (
+    INDEXED_SORTS,
     STATE_ERROR,
     STATE_PENDING,
     SortKey,
@@ -82,11 +83,14 @@ ERROR_COLOR = QColor(theme.ERROR)
 DIM_COLOR = QColor(theme.TEXT_DIM)
 
 Index = QModelIndex | QPersistentModelIndex
+#: What "all shown tracks" actions say in the moment after a reset when the ids are still being read.
+STILL_READING = "The table is still reading its tracks: try again in a moment."
+
 NO_PARENT = QModelIndex()  # the table's root: rows have no children
 
 
 class LibraryModel(QAbstractTableModel):
-    counts_changed = Signal(int, int)  # rows loaded, rows matching
+    counts_changed = Signal(int, int)  # rows loaded, rows matching (-1 while the matching ids are read)
 
     def __init__(self, library: Library | None, parent=None, *, runner: Runner | None = None):
         super().__init__(parent)
@@ -105,7 +109,12 @@ class LibraryModel(QAbstractTableModel):
         self.pages_loaded = 0  # for tests and the status line: how much was actually read
         self._generation = 0  # bumped by every reset: results of an older one are dropped
         self._fetching = False
-        self._wanted: tuple[int, object] | None = None  # (track id, callback) once its page is loaded
+        # Every matching id, in order, once read: a reset shows its first page first (one LIMIT query), then
+        # reads the ids of every match (0.6 s for a million), unless the first page held them all.
+        self._ids_complete = True
+        # (track id, callback, otherwise): call callback(row) once its page is loaded, otherwise() if the
+        # track turns out not to match (known when the ids are read).
+        self._wanted: tuple[int, object, object] | None = None
         self.key_notation: KeyNotation = "camelot"  # Settings' [display] key_notation; the window sets it
 
     # -- what is shown ------------------------------------------------------------------------------
@@ -127,16 +136,17 @@ class LibraryModel(QAbstractTableModel):
             self.reload()
 
     def reload(self) -> None:
-        """Query the matching ids again and show the first page (in the background)."""
+        """Show the first page of the matching tracks again, then read every matching id (in the
+        background: both on the reload lane, so a newer reset supersedes them)."""
         self._generation += 1
         self._fetching = False
         if self.library is None:
-            self._apply_reload(self._generation, ([], []))
+            self._apply_reload(self._generation, ([], [], True))
             return
         generation = self._generation
         self.runner.submit(
             RELOAD_LANE,
-            _ids_and_first_page,
+            _first_page,
             self.library,
             self.track_filter,
             self.sort_key,
@@ -154,26 +164,66 @@ class LibraryModel(QAbstractTableModel):
             or self._refresh_timer.isActive()
         )
 
-    def _apply_reload(self, generation: int, result: tuple[list[int], list[TrackRow]]) -> None:
+    def _apply_reload(self, generation: int, result: tuple[list[int], list[TrackRow], bool]) -> None:
+        """The first page goes in with the reset, so the view never sees an empty table to fill; with
+        ``complete`` false, ``ids`` are only the page's (one more when more tracks match), and every
+        matching id is read next."""
         if generation != self._generation:
             return
-        ids, rows = result
-        page_ids = ids[:PAGE_SIZE]
-        if len(rows) < len(page_ids):  # deleted meanwhile: keep ids and rows aligned
-            ids = [row.id for row in rows] + ids[PAGE_SIZE:]
-        # The first page goes in with the reset, so the view never sees an empty table to fill.
+        ids, rows, complete = result
+        more = not complete and len(ids) > PAGE_SIZE
+        page_ids = [row.id for row in rows]  # a track deleted meanwhile is left out
         self.beginResetModel()
-        self._ids, self._rows = list(ids), list(rows)
+        self._ids = page_ids + ids[PAGE_SIZE:] if complete else page_ids
+        self._rows = list(rows)
         self._row_of = {row.id: index for index, row in enumerate(rows)}
+        self._ids_complete = not more
         self.pages_loaded = 1 if rows else 0
         self.endResetModel()
+        if not more:
+            self._ids_read()
+            return
+        self.counts_changed.emit(len(self._rows), -1)  # more than these: how many, once the ids are read
+        self.runner.submit(
+            RELOAD_LANE,
+            _all_ids,
+            self.library,
+            self.track_filter,
+            self.sort_key,
+            on_done=lambda all_ids: self._apply_ids(generation, all_ids),
+            supersede=True,
+        )
+
+    def _apply_ids(self, generation: int, ids: list[int]) -> None:
+        if generation != self._generation:
+            return
+        loaded = self._ids
+        same = 0  # the loaded rows that are still where the ids put them (the index may have changed)
+        while same < len(loaded) and same < len(ids) and loaded[same] == ids[same]:
+            same += 1
+        if same < len(self._rows):
+            self.beginRemoveRows(QModelIndex(), same, len(self._rows) - 1)
+            for row in self._rows[same:]:
+                del self._row_of[row.id]
+            del self._rows[same:]
+            self.endRemoveRows()
+        self._ids = ids
+        self._ids_complete = True
+        self._ids_read()
+
+    def _ids_read(self) -> None:
         self.counts_changed.emit(len(self._rows), len(self._ids))
+        if self._wanted is not None:
+            self._fetch_towards_wanted()
 
-    def matching_count(self) -> int:
-        return len(self._ids)
+    def matching_count(self) -> int | None:
+        """How many tracks match; None while their ids are being read."""
+        return len(self._ids) if self._ids_complete else None
 
-    def track_ids(self) -> list[int]:
-        return list(self._ids)
+    def track_ids(self) -> list[int] | None:
+        """Every matching track's id, in the table's order; None while they are being read (under a
+        second after a reset of a million-track table; at once when the first page holds them all)."""
+        return list(self._ids) if self._ids_complete else None
 
     def row_data(self, row: int) -> TrackRow:
         return self._rows[row]
@@ -183,17 +233,28 @@ class LibraryModel(QAbstractTableModel):
         row = self._row_of.get(track_id)
         return self._rows[row] if row is not None and row < len(self._rows) else None
 
-    def when_loaded(self, track_id: int, callback) -> bool:
+    def when_loaded(self, track_id: int, callback, otherwise=None) -> None:
         """Call ``callback(row)`` once ``track_id``'s row is loaded (pages are fetched up to it in the
-        background); False, and no call, when the track does not match the filter."""
+        background), or ``otherwise()`` when the track does not match the filter; either may come at once
+        or later (the matching ids may still be being read)."""
         if track_id in self._row_of:
             callback(self._row_of[track_id])
-            return True
-        if track_id not in set(self._ids):
-            return False
-        self._wanted = (track_id, callback)
-        self.fetchMore()
-        return True
+            return
+        self._wanted = (track_id, callback, otherwise)
+        if self._ids_complete:
+            self._fetch_towards_wanted()
+
+    def _fetch_towards_wanted(self) -> None:
+        track_id, callback, otherwise = self._wanted
+        if track_id in self._row_of:
+            self._wanted = None
+            callback(self._row_of[track_id])
+        elif track_id in set(self._ids) and self.canFetchMore():
+            self.fetchMore()
+        else:
+            self._wanted = None
+            if otherwise is not None:
+                otherwise()
 
     def refresh_tracks(self, track_ids) -> None:
         """Re-read the loaded rows of ``track_ids`` in the background, in one query with any others due."""
@@ -253,14 +314,7 @@ class LibraryModel(QAbstractTableModel):
         self._insert_page(start, page_ids, rows)
         self.counts_changed.emit(len(self._rows), len(self._ids))
         if self._wanted is not None:
-            track_id, callback = self._wanted
-            if track_id in self._row_of:
-                self._wanted = None
-                callback(self._row_of[track_id])
-            elif self.canFetchMore():
-                self.fetchMore()
-            else:
-                self._wanted = None
+            self._fetch_towards_wanted()
 
     def _insert_page(self, start: int, page_ids: list[int], rows: list[TrackRow]) -> None:
         if len(rows) < len(page_ids):  # deleted meanwhile: keep ids and rows aligned
@@ -329,8 +383,13 @@ class LibraryModel(QAbstractTableModel):
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Sorting re-queries with ORDER BY: the view never sorts rows it has not loaded."""
-        self.sort_key = SortKey(COLUMNS[column][1], order == Qt.SortOrder.DescendingOrder)
+        """Sorting re-queries with ORDER BY: the view never sorts rows it has not loaded. Column -1 is Qt's
+        "no sort column" (the view's start, with no indicator): the library's order, by path (as an index
+        would, -1 picked the last column, State, and every start sorted the whole library by it)."""
+        if column < 0:
+            self.sort_key = SortKey()
+        else:
+            self.sort_key = SortKey(COLUMNS[column][1], order == Qt.SortOrder.DescendingOrder)
         self.reload()
 
 
@@ -338,12 +397,23 @@ TABLE_LANE = "table"
 RELOAD_LANE = "table-reload"
 
 
-def _ids_and_first_page(
+def _first_page(
     _ctx, library: Library, track_filter: TrackFilter, sort_key: SortKey
-) -> tuple[list[int], list[TrackRow]]:
+) -> tuple[list[int], list[TrackRow], bool]:
+    """The first page's rows, with every matching id (complete) or, on the whole library, only the page's
+    and one more (not complete; ``_all_ids`` next). The whole library's first page, in an order an index
+    serves, is a read of that index that stops after it (ms), where its ids are a million (0.6 s); a
+    filter's first page, or one in another order, costs the whole query (every match found and sorted
+    before the first row), so that is read once."""
+    page_first = track_filter == TrackFilter() and sort_key.column in INDEXED_SORTS
     with library.session() as session:
-        ids = filtered_ids(session, track_filter, sort_key)
-        return ids, load_rows(session, ids[:PAGE_SIZE])
+        ids = filtered_ids(session, track_filter, sort_key, limit=PAGE_SIZE + 1 if page_first else None)
+        return ids, load_rows(session, ids[:PAGE_SIZE]), not page_first
+
+
+def _all_ids(_ctx, library: Library, track_filter: TrackFilter, sort_key: SortKey) -> list[int]:
+    with library.session() as session:
+        return filtered_ids(session, track_filter, sort_key)
 
 
 def _load_rows(_ctx, library: Library, track_ids: list[int]) -> list[TrackRow]:

@@ -109,15 +109,15 @@ class LibraryView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
 
-    def select_track(self, track_id: int) -> bool:
+    def select_track(self, track_id: int, otherwise=None) -> None:
         """Select and show the row of ``track_id`` once its page is loaded (pages up to it are fetched in
-        the background); False if the filter hides it."""
+        the background); ``otherwise()`` instead if the filter hides it (at once, or once the table knows)."""
 
         def select(row: int) -> None:
             self.table.selectRow(row)
             self.table.scrollTo(self.model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtCenter)
 
-        return self.model.when_loaded(track_id, select)
+        self.model.when_loaded(track_id, select, otherwise)
 
     def selected_track_ids(self) -> list[int]:
         # From the selection's ranges and the model's rows: selectedRows() makes a QModelIndex wrapper per
@@ -135,7 +135,8 @@ class LibraryView(QWidget):
         self.track_selected.emit(index.data(TRACK_ID_ROLE), index.data(PATH_ROLE))
 
     def _on_counts(self, loaded: int, matching: int) -> None:
-        self.count_label.setText(f"{matching:,} tracks")
+        # matching < 0: the first page is shown, the other matches are still being counted.
+        self.count_label.setText(f"{matching:,} tracks" if matching >= 0 else f"{loaded:,}+ tracks")
 
 
 class EmptyLibrary(QWidget):

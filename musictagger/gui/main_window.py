@@ -646,9 +646,11 @@ class MainWindow(QMainWindow):
 
     def play_track(self, track_id: int) -> None:
         """The mood map's click: select the track's row (when the filter shows it), open it and play."""
-        if self.library_view.select_track(track_id):
-            self._play_opened()
-        elif self.library is not None:  # hidden by the filter: its path comes from the index, off this thread
+        self.library_view.select_track(track_id, otherwise=lambda: self._open_hidden_and_play(track_id))
+        self._play_opened()
+
+    def _open_hidden_and_play(self, track_id: int) -> None:
+        if self.library is not None:  # hidden by the filter: its path comes from the index, off this thread
             self.runner.submit(
                 TRACK_LOOKUP_LANE,
                 _track_path,

@@ -290,8 +290,8 @@ def add_similar_panel(window: SimilarWindow) -> SimilarPanel | None:
     window.library_view.track_selected.connect(lambda track_id, _path: panel.show_track(track_id))
 
     def activate(track_id: int, path: str) -> None:
-        if not window.library_view.select_track(track_id):  # hidden by the filter: open it anyway
-            window.open_track(path)
+        # Hidden by the filter: open it anyway.
+        window.library_view.select_track(track_id, otherwise=lambda: window.open_track(path))
 
     panel.track_activated.connect(activate)
     if window.library_worker is not None:

@@ -13,7 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QStatusBar, QWidget
 
 from musictagger.gui.head_dialog import HeadDialog
-from musictagger.gui.library_model import LibraryModel
+from musictagger.gui.library_model import STILL_READING, LibraryModel
 from musictagger.gui.library_view import LibraryView
 from musictagger.gui.review_panel import ReviewPanel
 from musictagger.gui.runner import Runner
@@ -117,6 +117,9 @@ class TagActions:
             track_ids = window.library_view.selected_track_ids()
         else:
             track_ids = window.library_model.track_ids()
+            if track_ids is None:
+                window.statusBar().showMessage(STILL_READING, 5000)
+                return None
         if not track_ids:
             window.show_error("Select the tracks to write first")
             return None
