@@ -175,27 +175,38 @@ def test_a_label_filter_is_every_label_at_once(filled, genres, moods, bpm):
     assert bool(expected) == (genres != ("Jazz",))  # Jazz is never confident in the fixture
 
 
+def plan_of_what_ran(tmp_path, run, sent_by=lambda statement: True):
+    """``run(session)`` on a filled SQLite index, and SQLite's plan (its steps) of the last statement it
+    sent that ``sent_by`` picks: captured from the engine, as bench_million does, so it is what the code
+    sent."""
+    sent = []
+
+    def capture(_connection, _cursor, statement, parameters, *_):
+        sent.append((statement, parameters))
+
+    with open_library(tmp_path / "library.sqlite") as library:
+        fill(library)
+        event.listen(library.engine, "before_cursor_execute", capture)
+        with library.session() as session:
+            result = run(session)
+            statement, parameters = [(s, p) for s, p in sent if sent_by(s)][-1]
+            rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            return result, [row[3] for row in rows]
+
+
 @pytest.mark.parametrize(("bpm", "drives"), [((100.0, 101.0), "bpm"), ((100.0, 116.0), "labels")])
 def test_sqlite_drives_a_filter_from_its_narrower_side(tmp_path, bpm, drives):
     # SQLite has no statistics: the code counts. A BPM range holding fewer tracks than the rarest label
     # is read from ix_tracks_bpm_order (covering) and the labels' ids only tested; a wider one is not.
     from musictagger.gui.library_rows import TrackFilter, _bpm_range_is_narrower, filtered_ids
 
-    sent = []
-
-    def capture(_connection, _cursor, statement, parameters, *_):
-        sent.append((statement, parameters))
-
     track_filter = TrackFilter(genres=("House",), moods=("Chill",), bpm=bpm)
-    with open_library(tmp_path / "library.sqlite") as library:
-        fill(library)
-        event.listen(library.engine, "before_cursor_execute", capture)
-        with library.session() as session:
-            assert _bpm_range_is_narrower(session, track_filter) == (drives == "bpm")
-            assert filtered_ids(session, track_filter)
-            statement, parameters = next((s, p) for s, p in sent if "INTERSECT" in s)
-            rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-            plan = [row[3] for row in rows]
+
+    def run(session):
+        return _bpm_range_is_narrower(session, track_filter), filtered_ids(session, track_filter)
+
+    (narrower, ids), plan = plan_of_what_ran(tmp_path, run, lambda statement: "INTERSECT" in statement)
+    assert narrower == (drives == "bpm") and ids
     assert plan[0].startswith(
         "SEARCH tracks USING COVERING INDEX ix_tracks_bpm_order"
         if drives == "bpm"
@@ -227,19 +238,13 @@ def test_sqlite_merges_the_labels_of_a_filter_from_the_index(tmp_path):
     # label's tracks read in id order from ix_track_labels_by_label and merged, no temporary B-tree each.
     from musictagger.gui.library_rows import TrackFilter, filtered_ids
 
-    sent = []
-
-    def capture(_connection, _cursor, statement, parameters, *_):
-        sent.append((statement, parameters))
-
-    with open_library(tmp_path / "library.sqlite") as library:
-        fill(library)
-        event.listen(library.engine, "before_cursor_execute", capture)
-        with library.session() as session:
-            ids = filtered_ids(session, TrackFilter(genres=("House",), moods=("Chill",), bpm=(100.0, 116.0)))
-            statement, parameters = next((s, p) for s, p in sent if "INTERSECT" in s)
-            rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-            plan = "\n".join(row[3] for row in rows)
+    track_filter = TrackFilter(genres=("House",), moods=("Chill",), bpm=(100.0, 116.0))
+    ids, steps = plan_of_what_ran(
+        tmp_path,
+        lambda session: filtered_ids(session, track_filter),
+        lambda statement: "INTERSECT" in statement,
+    )
+    plan = "\n".join(steps)
     assert ids  # the filter matched tracks: the plan is of a query that does something
     assert "MERGE (INTERSECT)" in plan
     assert plan.count("COVERING INDEX ix_track_labels_by_label") == 2
@@ -251,18 +256,8 @@ def test_sqlite_reads_the_tables_ids_in_order_from_an_index(tmp_path, column):
     # million tracks that is one index read, not a sort (migrations 0006 and 0013; docs/scale.md).
     from musictagger.gui.library_rows import SortKey, TrackFilter, filtered_ids
 
-    sent = []
-
-    def capture(_connection, _cursor, statement, parameters, *_):
-        sent.append((statement, parameters))
-
-    with open_library(tmp_path / "library.sqlite") as library:
-        fill(library)
-        event.listen(library.engine, "before_cursor_execute", capture)
-        with library.session() as session:
-            ids = filtered_ids(session, TrackFilter(), SortKey(column))
-            statement, parameters = sent[-1]
-            rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-            plan = [row[3] for row in rows]
+    ids, plan = plan_of_what_ran(
+        tmp_path, lambda session: filtered_ids(session, TrackFilter(), SortKey(column))
+    )
     assert len(ids) == 108  # every present track of the fixture
     assert plan == [f"SCAN tracks USING COVERING INDEX ix_tracks_{column}_order"]
