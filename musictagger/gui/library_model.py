@@ -112,9 +112,9 @@ class LibraryModel(QAbstractTableModel):
         # Every matching id, in order, once read: a reset shows its first page first (one LIMIT query), then
         # reads the ids of every match (0.6 s for a million), unless the first page held them all.
         self._ids_complete = True
-        # (track id, callback, otherwise): call callback(row) once its page is loaded, otherwise() if the
-        # track turns out not to match (known when the ids are read).
-        self._wanted: tuple[int, object, object] | None = None
+        # (track id, callback, otherwise, matches): call callback(row) once its page is loaded, otherwise()
+        # if the track does not match; ``matches`` is looked up once, when the ids are there (not per page).
+        self._wanted: tuple[int, object, object, bool | None] | None = None
         self.key_notation: KeyNotation = "camelot"  # Settings' [display] key_notation; the window sets it
 
     # -- what is shown ------------------------------------------------------------------------------
@@ -214,6 +214,7 @@ class LibraryModel(QAbstractTableModel):
     def _ids_read(self) -> None:
         self.counts_changed.emit(len(self._rows), len(self._ids))
         if self._wanted is not None:
+            self._wanted = (*self._wanted[:3], None)  # new ids: whether it matches is asked of them
             self._fetch_towards_wanted()
 
     def matching_count(self) -> int | None:
@@ -240,16 +241,19 @@ class LibraryModel(QAbstractTableModel):
         if track_id in self._row_of:
             callback(self._row_of[track_id])
             return
-        self._wanted = (track_id, callback, otherwise)
+        self._wanted = (track_id, callback, otherwise, None)
         if self._ids_complete:
             self._fetch_towards_wanted()
 
     def _fetch_towards_wanted(self) -> None:
-        track_id, callback, otherwise = self._wanted
+        track_id, callback, otherwise, matches = self._wanted
+        if matches is None:
+            matches = track_id in self._ids
+            self._wanted = (track_id, callback, otherwise, matches)
         if track_id in self._row_of:
             self._wanted = None
             callback(self._row_of[track_id])
-        elif track_id in set(self._ids) and self.canFetchMore():
+        elif matches and self.canFetchMore():
             self.fetchMore()
         else:
             self._wanted = None
