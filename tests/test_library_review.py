@@ -229,6 +229,8 @@ def _make_v1_index(path: Path) -> None:
             "ix_tracks_missing",
             "ix_track_labels_facets",
             "ix_track_labels_by_label",  # and 0011's
+            "ix_tracks_path_order",  # and 0013's
+            "ix_tracks_album_order",
         ):
             connection.execute(text(f"DROP INDEX {index}"))
         # Release 1 had no energy or valence either (migration 0003).
