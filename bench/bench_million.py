@@ -17,9 +17,13 @@ CLI ``list`` and the app's table and facets run it:
 - **table reset by path / bpm**: what the app's table runs when it opens (by path) and on a new sort:
   ``filtered_ids`` of every track, then ``load_rows`` of the first page (500);
 - **rescan 100k**: the scanner's own work on the rescanned folders (whole top-level folders in path order,
-  until they hold 100,000 files or a few more): its ``_Scan`` (the index of those folders loaded), its
-  per-file step ``stated`` for each (path, size, mtime) as stat would give them unchanged, and the missing
-  files' test at the end; the files' ``stat`` calls themselves are not timed.
+  until they hold 100,000 files or a few more): its ``_Scan`` (the folder digests of those folders loaded,
+  library/folder_digests.py), its per-folder step ``folder_stated`` for each folder's (path, size, mtime)
+  as stat would give them unchanged, the missing files' test and the digests' store at the end. The
+  fill's unreadable files (0.2 %) are walked too and read again, as every scan reads a failed file: the
+  read answers at once that it failed again (no file to open here), so their folders take the per-file
+  path. The files' ``stat`` calls themselves are not timed. A first rescan, untimed and committed, stores
+  the digests, as a user's first rescan after the upgrade does.
 
 Each runs once to warm up, then ``--repeat`` times: p50 and p95 in ms. ``--plans`` prints the plan of every
 statement each query sent (captured from the engine, so it is exactly what the code ran).
@@ -33,7 +37,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +50,7 @@ from sqlalchemy import event, select  # noqa: E402
 from musictagger.gui.library_rows import MIN_SCORE, SortKey, TrackFilter, filtered_ids, load_rows  # noqa: E402
 from musictagger.library.db import Library, open_library  # noqa: E402
 from musictagger.library.queries import ensure_fold_function, facet_counts, find_tracks  # noqa: E402
-from musictagger.library.scanner import _Scan  # noqa: E402
+from musictagger.library.scanner import _ReadFailure, _Scan  # noqa: E402
 from musictagger.library.schema import Track  # noqa: E402
 
 TARGET_MS = 200.0
@@ -128,19 +132,25 @@ def queries(library: Library, n_tracks: int) -> dict[str, Callable]:
         artist = session.scalar(select(Track.artist).where(Track.id == n_tracks // 2 + 1))
     artist_search = artist  # as a DJ types it; the search folds case, accents and width
     genre_mood_bpm = TrackFilter(genres=("Electronic",), moods=("Euphoric",), bpm=(120.0, 130.0))
-    rescanned, stat = _simulated_stat(library)
+    rescanned, folders = _simulated_stat(library)
+    n_files = sum(len(files) for _folder, files in folders)
 
     def rescan(session) -> int:
-        # The scan's own state and per-file step, fed what stat would say: nothing is read or written.
-        with ThreadPoolExecutor(1) as pool:
-            run = _Scan(session, pool, None, rescanned)
-            for path, key, size, mtime in stat:
-                run.stated(path, key, size, mtime)
-            # (The fill's unreadable files are not in ``stat``, so this marks those few missing; the
-            # session is rolled back.)
-            run.mark_missing(rescanned)
-        assert not run.pending and run.report.unchanged == len(stat), "simulated files not all unchanged"
+        # The scan's own state and per-folder step, fed what stat would say: the session is rolled back.
+        run = _Scan(session, _FailingReads(), None, rescanned)
+        for folder, files in folders:
+            run.folder_stated(folder, files, complete=True)
+        while run.pending:
+            run.store_oldest()
+        run.mark_missing(rescanned)
+        run.store_digests()
+        assert run.report.unchanged + len(run.report.errors) == n_files, "simulated files not all unchanged"
+        assert run.report.missing == 0
         return run.report.unchanged
+
+    with library.session() as session:  # the first rescan since the upgrade: stores the digests
+        rescan(session)
+        session.commit()
 
     def first_page(track_filter: TrackFilter, sort: SortKey, page: int) -> Callable:
         def run(session):
@@ -164,30 +174,47 @@ def queries(library: Library, n_tracks: int) -> dict[str, Callable]:
     }
 
 
-def _simulated_stat(library: Library) -> tuple[list[str], list[tuple[str, bytes, int, int]]]:
-    """The folders a user rescans and (path, path key, size, mtime) of their files as stat would give them
-    unchanged: whole top-level folders (/srv/music/<initial>) in path order until they hold RESCAN_FILES
-    files, passing over any folder that alone holds more (the fill's "#" holds 30 % of the library)."""
+def _simulated_stat(
+    library: Library,
+) -> tuple[list[str], list[tuple[str, list[tuple[str, bytes, int, int]]]]]:
+    """The folders a user rescans, and each folder's files as stat would give them unchanged: whole
+    top-level folders (/srv/music/<initial>) in path order until they hold RESCAN_FILES files, passing
+    over any that alone holds more (the fill's "#" holds 30 % of the library); in each, the subfolders
+    that hold files, with their (path, path key, size, mtime) in name order."""
     with library.session() as session:
         rows = session.execute(
             select(Track.path_key, Track.size, Track.mtime_ns)
-            .where(Track.error.is_(None), Track.missing_since.is_(None))
+            .where(Track.missing_since.is_(None))
             .order_by(Track.path_key)
         )
-        folders: dict[bytes, list[tuple[str, bytes, int, int]]] = {}
+        tops: dict[bytes, dict[bytes, list[tuple[str, bytes, int, int]]]] = {}
         for key, size, mtime in rows:
             key = bytes(key)
-            root = key[: key.index(b"/", len(b"/srv/music/"))]
-            folders.setdefault(root, []).append((os.fsdecode(key), key, size, mtime))
+            top = key[: key.index(b"/", len(b"/srv/music/"))]
+            folder = tops.setdefault(top, {}).setdefault(os.path.dirname(key), [])
+            folder.append((os.fsdecode(key), key, size, mtime))
     roots: list[str] = []
-    stat: list[tuple[str, bytes, int, int]] = []
-    for root, files in folders.items():
-        if len(stat) >= RESCAN_FILES:
+    folders: list[tuple[str, list[tuple[str, bytes, int, int]]]] = []
+    n_files = 0
+    for top, under in tops.items():
+        if n_files >= RESCAN_FILES:
             break
-        if len(files) <= RESCAN_FILES:
-            roots.append(os.fsdecode(root))
-            stat.extend(files)
-    return roots, stat
+        files = sum(len(f) for f in under.values())
+        if files <= RESCAN_FILES:
+            roots.append(os.fsdecode(top))
+            folders.extend((os.fsdecode(folder), f) for folder, f in under.items())
+            n_files += files
+    return roots, folders
+
+
+class _FailingReads:
+    """The scan's read pool for the simulated rescan: every file it reads is one the fill made unreadable
+    (the others are unchanged, never read), and it fails again at once."""
+
+    def submit(self, _read, path: str) -> Future:
+        future: Future = Future()
+        future.set_result(_ReadFailure(f"unreadable: {os.path.basename(path)}", vanished=False))
+        return future
 
 
 def run_queries(library: Library, args: argparse.Namespace) -> dict[str, dict]:

@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy import Table, select
 
 from musictagger.keys import ALL_KEYS
+from musictagger.library import label_bits
 from musictagger.library.db import Library
 from musictagger.library.schema import Analysis, Meta, Track, TrackLabel, TrackReview, WriteBatch, WriteEntry
 
@@ -172,6 +173,10 @@ def fill(library: Library, n_tracks: int, *, log=print) -> dict[str, float]:
     tags = _msd_tags()
     seconds: dict[str, float] = {}
     started = time.perf_counter()
+    # The label-bit triggers would update a track row per confident label (and on PostgreSQL leave a dead
+    # tuple each time): off while loading, the bits made once at the end as migration 0014 makes them.
+    with library.engine.begin() as connection:
+        label_bits.drop_triggers(connection)
     try:
         for start in range(0, n_tracks, CHUNK):
             chunk = _Chunk(rng, start, min(CHUNK, n_tracks - start), tags)
@@ -184,6 +189,13 @@ def fill(library: Library, n_tracks: int, *, log=print) -> dict[str, float]:
             if done % 100_000 < CHUNK:
                 log(f"  filled {done:,} tracks in {time.perf_counter() - started:.0f} s")
         writer.write(Meta.__table__, [(FILLED_KEY, str(n_tracks))])
+        writer.commit()
+        t0 = time.perf_counter()
+        with library.engine.begin() as connection:
+            label_bits.fill(connection)
+            label_bits.create_triggers(connection)
+        seconds["label_bits"] = time.perf_counter() - t0
+        log(f"  label bits in {seconds['label_bits']:.0f} s")
         writer.finish()
     finally:
         writer.close()
@@ -274,6 +286,7 @@ class _Chunk:
                     EPOCH + timedelta(seconds=int(self.ids[i])),
                     EPOCH + timedelta(days=30) if self.missing[i] else None,
                     None,  # search_text: the database's trigger folds it (library/search_text.py)
+                    0,  # label_bits: the labels' trigger sets them (library/label_bits.py)
                 )
             )
         return rows

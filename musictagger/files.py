@@ -21,8 +21,30 @@ def is_audio_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
 
 
+@dataclass(frozen=True)
+class AudioFolder:
+    """The audio files the walk found in one folder (sorted by name). ``complete``: every entry of the
+    folder was listed and classified, so these are all its audio files; a file named directly comes as
+    a folder of one that is not complete."""
+
+    path: str
+    files: list[str]
+    complete: bool
+
+
 def iter_audio_files(paths: Iterable[str | os.PathLike]) -> Iterator[str | WalkError]:
-    """Audio files under ``paths`` in a stable order (sorted per folder), and a ``WalkError`` per failure.
+    """Audio files under ``paths`` in a stable order (a folder's files by name, then its subfolders by
+    name), and a ``WalkError`` per failure. See ``iter_audio_folders``."""
+    for item in iter_audio_folders(paths):
+        if isinstance(item, WalkError):
+            yield item
+        else:
+            yield from item.files
+
+
+def iter_audio_folders(paths: Iterable[str | os.PathLike]) -> Iterator[AudioFolder | WalkError]:
+    """The audio files under ``paths`` a folder at a time (its files, then its subfolders, each by name),
+    and a ``WalkError`` per failure.
 
     A file named directly is always yielded, whatever its extension: the user asked for it, and if it is
     not audio the decoder says so. Inside folders only known audio extensions count. Symlinked folders are
@@ -34,14 +56,14 @@ def iter_audio_files(paths: Iterable[str | os.PathLike]) -> Iterator[str | WalkE
         if os.path.isdir(path):
             yield from _walk(path, seen_dirs)
         elif os.path.exists(path):
-            yield path
+            yield AudioFolder(os.path.dirname(path), [path], complete=False)
         elif os.path.islink(path):
             yield WalkError(path, "broken symbolic link")
         else:
             yield WalkError(path, "no such file or folder")
 
 
-def _walk(top: str, seen_dirs: set[tuple[int, int]]) -> Iterator[str | WalkError]:
+def _walk(top: str, seen_dirs: set[tuple[int, int]]) -> Iterator[AudioFolder | WalkError]:
     try:
         st = os.stat(top)
     except OSError as exc:
@@ -57,6 +79,9 @@ def _walk(top: str, seen_dirs: set[tuple[int, int]]) -> Iterator[str | WalkError
     except OSError as exc:
         yield WalkError(top, f"cannot list folder: {exc.strerror or exc}")
         return
+    files: list[str] = []
+    folders: list[str] = []
+    errors: list[WalkError] = []
     for entry in entries:
         if entry.name.startswith("."):
             continue
@@ -64,9 +89,14 @@ def _walk(top: str, seen_dirs: set[tuple[int, int]]) -> Iterator[str | WalkError
             is_dir = entry.is_dir()  # follows symlinks; loops are cut by seen_dirs
             is_file = not is_dir and entry.is_file()
         except OSError as exc:
-            yield WalkError(entry.path, exc.strerror or str(exc))
+            errors.append(WalkError(entry.path, exc.strerror or str(exc)))
             continue
         if is_dir:
-            yield from _walk(entry.path, seen_dirs)
+            folders.append(entry.path)
         elif is_file and is_audio_name(entry.name):
-            yield entry.path
+            files.append(entry.path)
+    yield from errors
+    if files or errors:
+        yield AudioFolder(top, files, complete=not errors)
+    for folder in folders:
+        yield from _walk(folder, seen_dirs)

@@ -2,6 +2,7 @@
 
 import faulthandler
 import gc
+import shutil
 import sys
 from pathlib import Path
 
@@ -93,3 +94,23 @@ def collect_between_tests():
     yield
     if not gc.isenabled():
         gc.collect(1)
+
+
+FORMATS = DATA / "formats"
+TAGGED_FILES = sorted(p.name for p in FORMATS.iterdir() if p.name.startswith("tagged"))
+
+
+@pytest.fixture
+def music(tmp_path):
+    """A small library: every tagged format in Artist/Album folders, the untagged ones, and an excerpt."""
+    root = tmp_path / "Music"
+    album = root / "Kevin MacLeod" / "Jazz Sampler"
+    album.mkdir(parents=True)
+    for name in TAGGED_FILES:
+        shutil.copy(FORMATS / name, album / name)
+    shutil.copy(FORMATS / "untagged.mp3", root / "untagged.mp3")
+    shutil.copy(FORMATS / "untagged.wav", root / "untagged.wav")
+    (root / "Metal").mkdir()
+    shutil.copy(METAL, root / "Metal" / METAL.name)
+    (root / "cover.jpg").write_bytes(b"\xff\xd8 not audio, not scanned")
+    return root

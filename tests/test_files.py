@@ -2,7 +2,7 @@
 
 import os
 
-from musictagger.files import WalkError, iter_audio_files
+from musictagger.files import AudioFolder, WalkError, iter_audio_files, iter_audio_folders
 
 
 def touch(path):
@@ -45,3 +45,17 @@ def test_non_utf8_file_names_are_found(tmp_path):
         fh.write(b"x")
     found = list(iter_audio_files([tmp_path]))
     assert len(found) == 1 and os.fsencode(found[0]) == raw
+
+
+def test_folders_come_whole_with_their_files_before_their_subfolders(tmp_path):
+    touch(tmp_path / "b.mp3")
+    touch(tmp_path / "a" / "x.flac")
+    touch(tmp_path / "c.ogg")
+    touch(tmp_path / "empty" / "notes.txt")
+    found = list(iter_audio_folders([tmp_path, tmp_path / "a" / "x.flac"]))
+    assert found == [
+        AudioFolder(str(tmp_path), [str(tmp_path / "b.mp3"), str(tmp_path / "c.ogg")], complete=True),
+        AudioFolder(str(tmp_path / "a"), [str(tmp_path / "a" / "x.flac")], complete=True),
+        # a file named alone is not its whole folder
+        AudioFolder(str(tmp_path / "a"), [str(tmp_path / "a" / "x.flac")], complete=False),
+    ]

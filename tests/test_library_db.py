@@ -369,12 +369,16 @@ def test_an_index_made_before_alembic_is_upgraded_in_place_keeping_every_row(tmp
     # 0004 tempo and key (8 columns), empty until the next analysis run estimates them.
     tracks = after.pop("tracks")
     # 0008: the folded search text, filled after the upgrade (its path folded among the rest).
-    assert all(row[2].lower() in row[-1] for row in tracks)
+    assert all(row[2].lower() in row[-2] for row in tracks)
     # 0010: the trigram index of that text (an FTS5 table and its shadow tables), filled with it.
     trigrams = {name: after.pop(name) for name in list(after) if name.startswith(TRIGRAM_TABLE)}
-    assert trigrams.pop(TRIGRAM_TABLE) == sorted(((row[-1],) for row in tracks), key=repr)
+    assert trigrams.pop(TRIGRAM_TABLE) == sorted(((row[-2],) for row in tracks), key=repr)
     assert trigrams  # FTS5's own tables
-    assert sorted((row[:-1] for row in tracks), key=repr) == sorted(
+    # 0014: the label bits, none yet (no confident label until the next relabelling); 0015: no folder
+    # digest until the next rescan.
+    assert {row[-1] for row in tracks} == {0}
+    assert after.pop("label_bits") == [] and after.pop("folder_digests") == []
+    assert sorted((row[:-2] for row in tracks), key=repr) == sorted(
         ((*row, None, None, *[None] * 8) for row in before.pop("tracks")), key=repr
     )
     assert after.pop("track_labels") == sorted(((*row, 0) for row in before.pop("track_labels")), key=repr)

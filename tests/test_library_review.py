@@ -13,7 +13,7 @@ import pytest
 from helpers import track_row
 from sqlalchemy import create_engine, inspect, text
 
-from musictagger.library import Track, TrackLabel, open_library, search_text
+from musictagger.library import Track, TrackLabel, folder_digests, label_bits, open_library, search_text
 from musictagger.library.db import head_revision, legacy_schema_version, schema_revision
 from musictagger.library.facet_counts import drop_triggers
 from musictagger.library.policy import WritePolicy
@@ -221,6 +221,11 @@ def _make_v1_index(path: Path) -> None:
         connection.execute(text("ALTER TABLE tracks DROP COLUMN search_text"))
         connection.execute(text("DROP INDEX ix_tracks_rescan"))  # nor 0009's
         connection.execute(text(f"DROP TABLE IF EXISTS {search_text.TRIGRAM_TABLE}"))  # nor 0010's
+        # Nor 0014's label bits and 0015's folder digests, with their triggers.
+        label_bits.drop_triggers(connection)
+        connection.execute(text("DROP TABLE label_bits"))
+        folder_digests.drop_triggers(connection)
+        connection.execute(text("DROP TABLE folder_digests"))
         # Nor the query indexes of migration 0006 (some cover columns dropped below).
         for index in (
             "ix_tracks_title_order",
@@ -237,6 +242,7 @@ def _make_v1_index(path: Path) -> None:
         connection.execute(text("DROP INDEX ix_tracks_energy"))
         connection.execute(text("ALTER TABLE tracks DROP COLUMN energy"))
         connection.execute(text("ALTER TABLE tracks DROP COLUMN valence"))
+        connection.execute(text("ALTER TABLE tracks DROP COLUMN label_bits"))
         connection.execute(text("ALTER TABLE track_labels DROP COLUMN confident"))
         # Nor tempo and key (migration 0004).
         connection.execute(text("DROP INDEX ix_tracks_bpm"))

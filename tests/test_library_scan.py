@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import DATA, METAL
+from conftest import DATA, FORMATS, METAL
 from helpers import synthetic_track
 from sqlalchemy import select
 
@@ -15,25 +15,6 @@ from musictagger.library.scanner import _load_index, prune_missing, scan, utc_no
 from musictagger.library.store import analyses_needed
 from musictagger.tags import read_tags, write_tags
 from musictagger.tags.audio_payload import audio_payload_digest
-
-FORMATS = DATA / "formats"
-TAGGED_FILES = sorted(p.name for p in FORMATS.iterdir() if p.name.startswith("tagged"))
-
-
-@pytest.fixture
-def music(tmp_path):
-    """A small library: every tagged format in Artist/Album folders, the untagged ones, and an excerpt."""
-    root = tmp_path / "Music"
-    album = root / "Kevin MacLeod" / "Jazz Sampler"
-    album.mkdir(parents=True)
-    for name in TAGGED_FILES:
-        shutil.copy(FORMATS / name, album / name)
-    shutil.copy(FORMATS / "untagged.mp3", root / "untagged.mp3")
-    shutil.copy(FORMATS / "untagged.wav", root / "untagged.wav")
-    (root / "Metal").mkdir()
-    shutil.copy(METAL, root / "Metal" / METAL.name)
-    (root / "cover.jpg").write_bytes(b"\xff\xd8 not audio, not scanned")
-    return root
 
 
 def n_audio(root: Path) -> int:

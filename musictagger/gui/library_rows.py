@@ -17,6 +17,7 @@ from sqlalchemy import Select, case, exists, func, intersect, select
 from sqlalchemy.orm import Session
 
 from musictagger.keys import ALL_KEYS
+from musictagger.library import label_bits
 from musictagger.library.driver_rows import driver_rows
 from musictagger.library.queries import FILTER_CATEGORIES, ensure_fold_function, search_condition
 from musictagger.library.schema import Analysis, LabelFacet, Track, TrackLabel, WriteEntry
@@ -137,8 +138,15 @@ def _filtered(session: Session, query: Select, track_filter: TrackFilter) -> Sel
     # knows it here (SQLite has no statistics; PostgreSQL's do not see how labels combine), the counts
     # say it. 1M tracks, Electronic + Euphoric at 120-130 BPM: SQLite 296 -> 212 ms, PostgreSQL 423 ->
     # 162 ms; the other shapes as before (docs/scale.md).
+    named = [("genre", name) for name in track_filter.genres] + [
+        ("mood", name) for name in track_filter.moods
+    ]
     if labelled and _bpm_range_is_narrower(session, track_filter):
-        if session.get_bind().dialect.name == "sqlite":
+        if (mask := label_bits.mask_of(session, named)) is not None:
+            # Every label a bit: the range's own index entries answer (``label_bits`` is the last column
+            # of ix_tracks_bpm_order, migration 0014), no label row read. SQLite 216 -> 25 ms.
+            query = query.where(Track.label_bits.op("&")(mask) == mask)
+        elif session.get_bind().dialect.name == "sqlite":
             # ``id + 0``: the ids are a list to test, not rows to look up; ix_tracks_bpm_order (covering)
             # gives the range. In track id order the list comes from ix_track_labels_by_label, built
             # in order (one label: 495 -> 240 ms for Electronic's 375,503 tracks).
@@ -232,7 +240,7 @@ def filtered_ids(
     # The driver's own rows: SQLAlchemy's row objects cost more than the query itself on a million ids
     # (``yield_per``'s server-side cursor on PostgreSQL: 4.1 s against 0.55 s; docs/scale.md).
     ids: list[int] = []
-    for chunk in driver_rows(session, query, ID_CHUNK):
+    for chunk in driver_rows(session, query, chunk=ID_CHUNK):
         ids.extend(row[0] for row in chunk)
     return ids
 

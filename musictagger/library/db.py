@@ -31,7 +31,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from musictagger.errors import MusictaggerError
-from musictagger.library import facet_counts, search_text
+from musictagger.library import facet_counts, folder_digests, label_bits, search_text
 from musictagger.library.folding import register_fold
 from musictagger.library.schema import Base, Meta
 from musictagger.paths import data_dir
@@ -275,6 +275,17 @@ def _newer(found: str, known: str) -> LibraryError:
     )
 
 
+def _create_triggers(connection: Connection) -> None:
+    """A brand-new index gets the triggers that keep ``label_facets``, ``label_bits``, ``folder_digests``,
+    ``tracks.search_text`` and its trigram index (an upgraded one gets them after its upgrade, below)."""
+    facet_counts.create_triggers(connection)
+    label_bits.create_triggers(connection)
+    folder_digests.create_triggers(connection)
+    search_text.create_trigram_index(connection)  # SQLite: the search's trigram index (FTS5, no ORM table)
+    search_text.create_postgresql_trigram_index(connection)  # PostgreSQL: its GIN expression index
+    search_text.create_triggers(connection)
+
+
 def _migrate(connection: Connection) -> None:
     config = alembic_config(connection)
     scripts = ScriptDirectory.from_config(config)
@@ -286,6 +297,7 @@ def _migrate(connection: Connection) -> None:
             if inspect(connection).get_table_names():
                 raise LibraryError("this database has tables but is not a musictagger library")
             Base.metadata.create_all(connection)
+            _create_triggers(connection)
             command.stamp(config, "heads")
             _mark_alembic_managed(connection)
             return
@@ -301,12 +313,17 @@ def _migrate(connection: Connection) -> None:
     if current != heads:
         log.info("upgrading the library index from %s to %s", sorted(current), sorted(heads))
         # The triggers name tables a step may rebuild: dropped for the steps, then made again, with fresh
-        # facet counts and the folded text of rows without (library/facet_counts.py, search_text.py).
+        # facet counts, the folded text of rows without, the label bits, and no folder digest
+        # (library/facet_counts.py, search_text.py, label_bits.py, folder_digests.py).
         facet_counts.drop_triggers(connection)
         search_text.drop_triggers(connection)
+        label_bits.drop_triggers(connection)
+        folder_digests.drop_triggers(connection)
         command.upgrade(config, "heads")
         facet_counts.recount(connection)
         search_text.refresh(connection)
+        label_bits.refresh(connection)
+        folder_digests.refresh(connection)
         if connection.dialect.name == "sqlite":
             _check_foreign_keys(connection)
 

@@ -17,10 +17,13 @@ from sqlalchemy.orm import Session
 CHUNK = 10_000
 
 
-def driver_rows(session: Session, statement: Executable, chunk: int = CHUNK) -> Iterator[Sequence[Any]]:
-    """The rows of ``statement`` as the driver gives them (plain tuples: no type processing, so a column
-    reads as the driver returns it), ``chunk`` rows per list, in the session's transaction."""
-    result = session.connection().execute(statement)
+def driver_rows(
+    session: Session, statement: Executable, parameters: dict[str, Any] | None = None, chunk: int = CHUNK
+) -> Iterator[Sequence[Any]]:
+    """The rows of ``statement`` (with its bound ``parameters``) as the driver gives them (plain tuples:
+    no type processing, so a column reads as the driver returns it), ``chunk`` rows per list, in the
+    session's transaction."""
+    result = session.connection().execute(statement, parameters)
     try:
         while rows := result.cursor.fetchmany(chunk):
             yield rows

@@ -15,8 +15,8 @@ process, a PostgreSQL client of a shared index) updates it in the same transacti
   cascade removes the labels after the track row is gone (the label trigger then sees no present track
   and changes nothing: nothing is counted twice).
 
-The triggers are made after ``create_all`` of a brand-new index (``schema.py`` attaches
-:func:`create_triggers` to the metadata) and, on an index a migration upgraded, by :func:`recount` after
+The triggers are made after ``create_all`` of a brand-new index (``db._migrate`` calls
+:func:`create_triggers`) and, on an index a migration upgraded, by :func:`recount` after
 the upgrade (migrations run without them), on SQLite and PostgreSQL alike.
 ``tests/test_facet_counts.py`` checks the counts against a full count after every kind of change, on both.
 """

@@ -29,7 +29,7 @@ from musictagger.atomic import write_atomically
 from musictagger.library import search_text
 from musictagger.library.folding import COLUMN_SEPARATOR, fold_text, register_fold
 from musictagger.library.scanner import path_key_of
-from musictagger.library.schema import LabelFacet, Track, TrackLabel
+from musictagger.library.schema import FILTER_CATEGORIES, LabelFacet, Track, TrackLabel
 
 # What find_tracks may sort by; "-name" sorts descending. Ties (and NULLs, last) are ordered by path.
 ORDER_COLUMNS = {
@@ -275,10 +275,6 @@ def export_m3u8(tracks: Sequence[Track], out_path: str | os.PathLike) -> Path:
         lines.append(key if os.path.isabs(key) else os.path.abspath(key))
     write_atomically(Path(out_path).expanduser(), b"\n".join(lines) + b"\n")
     return Path(out_path)
-
-
-# A genre filter also finds a style ("House" is a genre to a DJ, a style of Electronic to the vocabulary).
-FILTER_CATEGORIES = {"genre": ("genre", "style"), "mood": ("mood",)}
 
 
 def _tracks_labelled(category: str, name: str, min_score: float) -> Select:

@@ -41,16 +41,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from musictagger.audio import probe_audio
 from musictagger.errors import AudioLoadError
-from musictagger.files import WalkError, iter_audio_files
+from musictagger.files import WalkError, iter_audio_folders
+from musictagger.library import folder_digests
 from musictagger.library.db import TRANSIENT_ATTEMPTS, Library, is_transient, pause_before_retry
 from musictagger.library.driver_rows import driver_rows
-from musictagger.library.schema import Track
+from musictagger.library.schema import FolderDigest, Track
 from musictagger.tags import TagReadError, container_of, read_tags
 from musictagger.tags.audio_payload import audio_payload_digest
 
@@ -63,6 +64,10 @@ BATCH_SECONDS = 2.0
 ID_CHUNK = 500
 # Files being read ahead of the one being stored; bounds memory and what a cancel waits for.
 READ_AHEAD = 16
+# Folders whose index rows a scan reads one by one (their digests differ) before it reads every row under
+# the roots at once: one read of 100,000 rows (~230 ms) costs about what this many single-folder reads
+# (~0.2 ms each) do, on SQLite on a 2-core machine (docs/scale.md).
+FOLDERS_READ_ALONE = 1000
 
 
 @dataclass
@@ -111,8 +116,9 @@ def report_path(path: str | bytes) -> str:
 
 
 class _Known(NamedTuple):
-    """One indexed file, as the scan needs it: a row of ``_KNOWN_COLUMNS`` (``missing`` and ``failed`` are
-    0/1 on SQLite, booleans on PostgreSQL; only their truth is used). The loaded index holds the driver's
+    """One indexed file, as the scan needs it: a row of ``_KNOWN_COLUMNS`` (``missing`` is 0/1 on SQLite, a
+    boolean on PostgreSQL: only its truth is used; ``error``: why the last read failed, or None). The
+    loaded index holds the driver's
     rows as they are (``_Row``, the same fields by position): a file that needs more than the unchanged
     test is made a ``_Known`` then."""
 
@@ -121,11 +127,11 @@ class _Known(NamedTuple):
     size: int
     mtime_ns: int
     missing: bool
-    failed: bool
+    error: str | None
 
 
 _Row = tuple  # a driver row of _KNOWN_COLUMNS
-_ID, _KEY, _SIZE, _MTIME, _MISSING, _FAILED = range(6)
+_ID, _KEY, _SIZE, _MTIME, _MISSING, _ERROR = range(6)
 
 
 @dataclass(frozen=True)
@@ -158,7 +164,7 @@ class _Pending:
 def is_unchanged(known: _Row | None, size: int, mtime_ns: int) -> bool:
     """Whether a walked file is the indexed one as it was: known, read without error last time, and of the
     same size and mtime. Such a file is not opened again (the rescan's whole cost is this test and a stat)."""
-    return known is not None and not known[_FAILED] and known[_SIZE] == size and known[_MTIME] == mtime_ns
+    return known is not None and not known[_ERROR] and known[_SIZE] == size and known[_MTIME] == mtime_ns
 
 
 def scan(
@@ -184,20 +190,27 @@ def scan(
         library.session(autoflush=False) as session,
         ThreadPoolExecutor(workers, thread_name_prefix="scan-read") as pool,
     ):
-        run = _Scan(session, pool, on_progress, roots)
+        run = _Scan(session, pool, on_progress, roots, should_stop)
         try:
-            run.walk(roots, should_stop)
+            run.walk(roots)
         finally:
             run.abandon_reads()
         if not run.report.stopped:
             run.mark_missing(roots)
+            run.store_digests()
         run.writer.commit()
     run.report.elapsed_s = time.perf_counter() - started
     return run.report
 
 
 class _Scan:
-    """The state of one scan: the index as loaded, what the walk has seen, reads in flight."""
+    """The state of one scan: the index as loaded, what the walk has seen, reads in flight.
+
+    The index of the scanned folders is read as little as the walk allows (library/folder_digests.py):
+    a folder whose walked files give its stored digest is unchanged as a whole, no row read; a folder that
+    does not gets its own rows read (``index_folder``); a new file, a walk error or too many such folders
+    read every row under the roots at once (``ensure_index``), as a scan with no digests does from the
+    start."""
 
     def __init__(
         self,
@@ -205,14 +218,24 @@ class _Scan:
         pool: ThreadPoolExecutor,
         on_progress: ProgressCallback | None,
         roots: list[str],
+        should_stop: Callable[[], bool] | None = None,
     ):
         self.session = session
         self.pool = pool
         self.on_progress = on_progress
+        self.should_stop = should_stop
         self.report = ScanReport()
         self.writer = _BatchWriter(session)
         self.roots = roots
-        self.index = _load_index(session, roots)
+        self.digests = _load_digests(session, roots)
+        # The index rows read so far: every one under the roots once ``index_complete``, else those of the
+        # folders in ``indexed_folders``.
+        self.index: dict[bytes, _Row] = {}
+        self.index_complete = False
+        self.indexed_folders: set[bytes] = set()
+        self.matched: dict[bytes, int] = {}  # folders found unchanged by digest: their file counts
+        self.walked: dict[bytes, tuple[int, bytes]] = {}  # complete folders walked: (files, digest)
+        self.failed_in: set[bytes] = set()  # folders where a file failed: no digest stored for them
         # Move sources by audio: the indexed tracks under the roots, grouped by fingerprint when the first
         # new file needs them (a rescan with nothing new never does: most of its cost would be this), the
         # ones the walk has reached left out when asked; those elsewhere are asked of the index by
@@ -223,44 +246,101 @@ class _Scan:
         self.seen_keys: set[bytes] = set()
         self.unwalked: list[bytes] = []  # folders the walk could not enter
         self.pending: deque[_Pending] = deque()
+        if not self.digests:  # a first scan, or the first since an upgrade: one read of every row
+            self.ensure_index()
 
-    def walk(self, roots: list[str], should_stop: Callable[[], bool] | None) -> None:
-        def stop_requested() -> bool:
-            self.report.stopped = self.report.stopped or (should_stop is not None and bool(should_stop()))
-            return self.report.stopped
+    def stop_requested(self) -> bool:
+        self.report.stopped = self.report.stopped or (
+            self.should_stop is not None and bool(self.should_stop())
+        )
+        return self.report.stopped
 
-        for item in iter_audio_files(roots):
-            if stop_requested():
+    def walk(self, roots: list[str]) -> None:
+        for item in iter_audio_folders(roots):
+            if self.stop_requested():
                 return
             if isinstance(item, WalkError):
                 self.report.errors.append((report_path(item.path), item.cause))
                 self.unwalked.append(os.fsencode(item.path))
-            else:
-                self.visit(item)
-            # Store in walk order as reads complete; never hold more than READ_AHEAD files.
-            while self.pending and (len(self.pending) > READ_AHEAD or self.pending[0].result.done()):
-                if stop_requested():
-                    return
-                self.store_oldest()
+                self.ensure_index()  # what is under an unwalked folder is not missing: a per-row question
+                continue
+            stats: list[folder_digests.StatTuple] = []
+            for path in item.files:
+                key = os.fsencode(path)
+                try:
+                    st = os.stat(path)
+                except OSError as exc:
+                    self.stat_failed(path, key, _stat_failure(exc))
+                else:
+                    stats.append((path, key, st.st_size, st.st_mtime_ns))
+            self.folder_stated(item.path, stats, complete=item.complete and len(stats) == len(item.files))
         while self.pending:
-            if stop_requested():
+            if self.stop_requested():
                 return
             self.store_oldest()
 
-    def visit(self, path: str) -> None:
-        key = os.fsencode(path)
-        if key in self.seen_keys:  # named twice (a folder and a file in it)
+    def folder_stated(self, folder: str, stats: list[folder_digests.StatTuple], *, complete: bool) -> None:
+        """A walked folder's audio files as stat saw them (``complete``: all of them): unchanged as a whole
+        by its digest, else file by file."""
+        folder_key = os.fsencode(folder)
+        if complete:
+            walked = (len(stats), folder_digests.digest_of(stats))
+            self.walked[folder_key] = walked
+            if not self.index_complete and self.digests.get(folder_key) == walked:
+                self.matched[folder_key] = len(stats)
+                self.seen_keys.update(key for _path, key, _size, _mtime in stats)
+                if self.on_progress is None:
+                    self.report.unchanged += len(stats)
+                else:  # file by file, as the per-file path reports
+                    for path, *_unused in stats:
+                        self.report.unchanged += 1
+                        self.on_progress(self.report, path)
+                return
+        self.index_folder(folder_key)
+        for path, key, size, mtime_ns in stats:
+            if self.stop_requested():
+                return
+            if key not in self.seen_keys:  # else named twice (a folder and a file in it)
+                self.stated(path, key, size, mtime_ns)
+            # Store in walk order as reads complete; never hold more than READ_AHEAD files.
+            while self.pending and (len(self.pending) > READ_AHEAD or self.pending[0].result.done()):
+                if self.stop_requested():
+                    return
+                self.store_oldest()
+
+    def index_folder(self, folder_key: bytes) -> None:
+        """The index rows of one folder's files, for its file-by-file comparison; every row under the roots
+        once enough folders have needed theirs (one read is then cheaper than many)."""
+        if self.index_complete or folder_key in self.indexed_folders:
             return
-        try:
-            st = os.stat(path)
-        except OSError as exc:
-            failure = _stat_failure(exc)
-            known = self.index.get(key)
-            if known is not None and not failure.vanished:
-                self.seen_ids.add(known[_ID])  # there, but cannot be looked at: not missing
-            self.file_failed(path, failure)
+        if len(self.indexed_folders) >= FOLDERS_READ_ALONE:
+            self.ensure_index()
             return
-        self.stated(path, key, st.st_size, st.st_mtime_ns)
+        self.indexed_folders.add(folder_key)
+        for rows in driver_rows(self.session, _FOLDER_ROWS, {"folder": display_path(folder_key)}):
+            self.index.update(zip([row[_KEY] for row in rows], rows, strict=True))
+
+    def ensure_index(self) -> dict[bytes, _Row]:
+        """Every index row under the roots (a new file's move test and the missing files' test need them);
+        the present rows of the folders matched by digest so far are files the walk has seen."""
+        if not self.index_complete:
+            self.index = _load_index(self.session, self.roots)
+            self.index_complete = True
+            if self.matched:
+                dirname = os.path.dirname
+                for key, row in self.index.items():
+                    if not row[_MISSING] and dirname(key) in self.matched:
+                        self.seen_ids.add(row[_ID])
+        return self.index
+
+    def stat_failed(self, path: str, key: bytes, failure: _ReadFailure) -> None:
+        if key in self.seen_keys:
+            return
+        self.index_folder(os.path.dirname(key))
+        known = self.index.get(key)
+        if known is not None and not failure.vanished:
+            self.seen_ids.add(known[_ID])  # there, but cannot be looked at: not missing
+        self.file_failed(path, failure)
 
     def stated(self, path: str, key: bytes, size: int, mtime_ns: int) -> None:
         """A walked file, as stat saw it: unchanged (nothing to do), or read in the pool."""
@@ -294,6 +374,9 @@ class _Scan:
         report = self.report
         if item.known is not None:
             self.mark_seen(item.known)
+            if _fails_as_indexed(item, read):
+                self.file_failed(item.path, read)  # the row says so already: nothing to write
+                return
             self.writer.apply(_Store(item, read, item.known.id))
             if isinstance(read, _ReadFailure):
                 self.file_failed(item.path, read)
@@ -318,7 +401,7 @@ class _Scan:
         """The indexed tracks under the roots with this audio that the walk has not reached (yet)."""
         if self.by_fingerprint is None:
             self.by_fingerprint = {}
-            by_id = {row[_ID]: row for row in self.index.values()}
+            by_id = {row[_ID]: row for row in self.ensure_index().values()}
             fingerprints = select(Track.id, Track.fingerprint).where(Track.fingerprint.is_not(None))
             for track_id, track_fingerprint in self.session.execute(fingerprints.where(_under(self.roots))):
                 if track_id in by_id:  # loaded with the index, not added by this scan
@@ -331,6 +414,7 @@ class _Scan:
         unwalked ones under the roots, and those outside them (by the fingerprint index)."""
         if fingerprint is None:
             return None
+        self.ensure_index()
         elsewhere = [
             known
             for known in map(
@@ -352,6 +436,7 @@ class _Scan:
 
     def file_failed(self, path: str, failure: _ReadFailure) -> None:
         self.report.errors.append((report_path(path), failure.cause))
+        self.failed_in.add(os.path.dirname(os.fsencode(path)))
 
     def abandon_reads(self) -> None:
         """After a stop (or a failure): reads not yet started are dropped, not stored."""
@@ -361,10 +446,19 @@ class _Scan:
 
     def mark_missing(self, roots: list[str]) -> None:
         """Indexed files under the roots that the walk did not find, except under unwalked folders."""
+        if not self.index_complete:
+            # Each present track the walk found is one of: a file of a folder matched by digest (all of
+            # its present rows, by the digest's invariant), or a row read with its folder and seen. When
+            # they add up to every present track under the roots, none is missing and no row is read.
+            found = sum(self.matched.values()) + sum(
+                1 for row in self.index.values() if not row[_MISSING] and row[_ID] in self.seen_ids
+            )
+            if found == _count_present(self.session, roots):
+                return
         root_keys = [os.fsencode(r) for r in roots]
         gone = [
             row[_ID]
-            for key, row in self.index.items()
+            for key, row in self.ensure_index().items()
             if row[_ID] not in self.seen_ids
             and not row[_MISSING]
             and _is_under(key, root_keys)
@@ -372,6 +466,17 @@ class _Scan:
         ]
         self.writer.set_missing(gone)
         self.report.missing = len(gone)
+
+    def store_digests(self) -> None:
+        """After a complete walk: the digests of the walked folders whose every file is now indexed as
+        walked (none failed), where they differ from the stored ones."""
+        rows = tuple(
+            (folder_key, display_path(folder_key), files, digest)
+            for folder_key, (files, digest) in self.walked.items()
+            if folder_key not in self.failed_in and self.digests.get(folder_key) != (files, digest)
+        )
+        if rows:
+            self.writer.apply(_StoreDigests(rows))
 
 
 def prune_missing(library: Library, older_than: timedelta | None = None) -> int:
@@ -441,6 +546,19 @@ def _read_facts(path: str) -> _FileFacts:
     )
 
 
+def _fails_as_indexed(item: _Pending, read: _FileFacts | _ReadFailure) -> bool:
+    """Whether a file read again (every scan reads a failed file again) failed as its row says, the same
+    file (size, mtime) for the same cause, where the row is present: a broken file left as it was."""
+    known = item.known
+    return (
+        known is not None
+        and isinstance(read, _ReadFailure)
+        and read.cause == known.error
+        and not known.missing
+        and (item.size, item.mtime_ns) == (known.size, known.mtime_ns)
+    )
+
+
 def _stat_failure(exc: OSError) -> _ReadFailure:
     if isinstance(exc, FileNotFoundError):
         return _ReadFailure("vanished during the scan", vanished=True)
@@ -458,8 +576,12 @@ _KNOWN_COLUMNS = (
     Track.size,
     Track.mtime_ns,
     Track.missing_since.is_not(None),
-    Track.error.is_not(None),
+    Track.error,  # in ix_tracks_rescan too; NULL but for the few files that failed
 )
+
+
+# One folder's rows (ix_tracks_folder), made once: a scan may read a few hundred folders alone.
+_FOLDER_ROWS = select(*_KNOWN_COLUMNS).where(Track.folder == bindparam("folder"))
 
 
 def _load_index(session: Session, roots: Iterable[str] | None = None) -> dict[bytes, _Row]:
@@ -485,13 +607,35 @@ def _load_index(session: Session, roots: Iterable[str] | None = None) -> dict[by
     return index
 
 
-def _at_or_under(root: bytes) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    """``path_key`` is ``root``; ``path_key`` is inside it: byte strings from ``root/`` up to (not
+def _at_or_under(root: bytes, column=Track.path_key) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """``column`` (a path key) is ``root``; it is inside it: byte strings from ``root/`` up to (not
     including) ``root0`` (the byte after the separator). Both are ranges of the index (memcmp order)."""
     sep = os.fsencode(os.sep)
     prefix = root if root.endswith(sep) else root + sep
     upper = prefix[:-1] + bytes([prefix[-1] + 1])
-    return Track.path_key == root, and_(Track.path_key >= prefix, Track.path_key < upper)
+    return column == root, and_(column >= prefix, column < upper)
+
+
+def _load_digests(session: Session, roots: Iterable[str]) -> dict[bytes, tuple[int, bytes]]:
+    """The stored digests of the folders at or under ``roots`` (library/folder_digests.py)."""
+    digests: dict[bytes, tuple[int, bytes]] = {}
+    for root in roots:
+        for condition in _at_or_under(os.fsencode(root), FolderDigest.folder_key):
+            statement = select(FolderDigest.folder_key, FolderDigest.files, FolderDigest.digest).where(
+                condition
+            )
+            for folder_key, files, digest in session.execute(statement):
+                digests[bytes(folder_key)] = (files, bytes(digest))
+    return digests
+
+
+def _count_present(session: Session, roots: Iterable[str]) -> int:
+    """How many present tracks the index has at or under ``roots`` (ranges of ``ix_tracks_rescan``)."""
+    return sum(
+        session.scalar(select(func.count()).where(condition, Track.missing_since.is_(None))) or 0
+        for root in roots
+        for condition in _at_or_under(os.fsencode(root))
+    )
 
 
 def _under(roots: Iterable[str]) -> ColumnElement[bool]:
@@ -553,6 +697,26 @@ class _Store:
             track = Track(path_key=self.item.key)
             session.add(track)
         _fill(track, self.item, self.read)
+
+
+@dataclass(frozen=True)
+class _StoreDigests:
+    """Folder digests as the scan found them (folder key, folder, files, digest), replacing any stored."""
+
+    rows: tuple[tuple[bytes, str, int, bytes], ...]
+
+    def __call__(self, session: Session) -> None:
+        # The batch's track rows first: their triggers delete the digests of their folders.
+        session.flush()
+        for start in range(0, len(self.rows), ID_CHUNK):
+            chunk = self.rows[start : start + ID_CHUNK]
+            session.execute(
+                delete(FolderDigest).where(FolderDigest.folder_key.in_([row[0] for row in chunk]))
+            )
+            session.execute(
+                insert(FolderDigest),
+                [{"folder_key": k, "folder": f, "files": n, "digest": d} for k, f, n, d in chunk],
+            )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    event,
     false,
     text,
 )
@@ -38,6 +37,10 @@ class Base(DeclarativeBase):
 # (already 64-bit) on SQLite, so the SQLite schema stays what every release wrote.
 BIG_INTEGER = BigInteger().with_variant(Integer(), "sqlite")
 
+
+# A genre filter also finds a style ("House" is a genre to a DJ, a style of Electronic to the vocabulary):
+# the table's filter, the facets and the label bits (library/label_bits.py) group label categories so.
+FILTER_CATEGORIES = {"genre": ("genre", "style"), "mood": ("mood",)}
 
 _PRESENT = text("missing_since IS NULL")
 _MISSING = text("missing_since IS NOT NULL")
@@ -67,10 +70,12 @@ class Track(Base):
                 "path",
                 "id",
                 "missing_since",  # all NULL: there so SQLite sees the index covers the query
+                *extra,
                 sqlite_where=_PRESENT,
                 postgresql_where=_PRESENT,
             )
-            for name in ("title", "artist", "bpm", "album")  # album: migration 0013
+            # album: migration 0013. bpm with the label bits (0014): a label + BPM filter reads this alone.
+            for name, extra in (("title", ()), ("artist", ()), ("bpm", ("label_bits",)), ("album", ()))
         ),
         # The table's default order (migration 0013): every present track's id by path from the index alone;
         # ix_tracks_path (every track, path only) made SQLite visit each row for missing_since.
@@ -132,6 +137,11 @@ class Track(Base):
     # Path, title, artist and album folded for search, kept by database triggers (library/search_text.py,
     # migration 0008); deferred: only a search reads it.
     search_text: Mapped[str | None] = mapped_column(Text, deferred=True)
+    # The OR of the bits of the track's confident genres and moods, kept by database triggers
+    # (library/label_bits.py, migration 0014); deferred: only the filter reads it, in SQL.
+    label_bits: Mapped[int] = mapped_column(
+        BIG_INTEGER, default=0, server_default=text("0"), nullable=False, deferred=True
+    )
 
     analyses: Mapped[list[Analysis]] = relationship(back_populates="track", cascade="all, delete-orphan")
     labels: Mapped[list[TrackLabel]] = relationship(back_populates="track", cascade="all, delete-orphan")
@@ -198,17 +208,27 @@ class LabelFacet(Base):
     tracks: Mapped[int] = mapped_column(Integer)
 
 
-@event.listens_for(Base.metadata, "after_create")
-def _triggers(_target, connection, **_kw) -> None:
-    """A brand-new index gets the triggers that keep ``label_facets``, ``tracks.search_text`` and its
-    trigram index (older ones get them after their upgrade). ``create_all`` runs only on an empty database
-    (db._migrate)."""
-    from musictagger.library import facet_counts, search_text
+class LabelBit(Base):
+    """A filterable label's bit in ``tracks.label_bits`` (library/label_bits.py): given by a database
+    trigger the first time a track has the label confidently; ``category`` is the filter's (a style is a
+    genre there)."""
 
-    facet_counts.create_triggers(connection)
-    search_text.create_trigram_index(connection)  # SQLite: the search's trigram index (FTS5, no ORM table)
-    search_text.create_postgresql_trigram_index(connection)  # PostgreSQL: its GIN expression index
-    search_text.create_triggers(connection)
+    __tablename__ = "label_bits"
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(128), primary_key=True)
+    mask: Mapped[int] = mapped_column(BigInteger, unique=True)  # a power of two
+
+
+class FolderDigest(Base):
+    """What the last complete scan of a folder saw: its audio files' count and digest
+    (library/folder_digests.py); a database trigger deletes the row when a track row in the folder
+    changes."""
+
+    __tablename__ = "folder_digests"
+    folder_key: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    folder: Mapped[str] = mapped_column(Text, index=True)  # tracks.folder of its files: what triggers match
+    files: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class WriteBatch(Base):

@@ -12,7 +12,7 @@ row itself by database triggers, whatever writes the row (the scanner, a bulk in
   full-width letters and ligatures translated, then lowered).
 
 A search is then ``instr``/``strpos`` of the folded text in that column: the same answers as before.
-A new index gets the triggers after ``create_all`` (schema.py); an upgraded one after the upgrade
+A new index gets the triggers after ``create_all`` (db._migrate); an upgraded one after the upgrade
 (:func:`refresh`, which also fills rows a migration left without).
 
 **SQLite's trigram index** (migration 0010). ``instr`` still reads every track's folded text: 0.35-0.6 s
