@@ -227,15 +227,21 @@ class _Scan:
         self.report = ScanReport()
         self.writer = _BatchWriter(session)
         self.roots = roots
-        self.digests = _load_digests(session, roots)
+        # Stored digests by folder, and the files of those folders that failed last time. Plain bytes and
+        # ints: no object per folder survives to lengthen the garbage collector's passes.
+        self.digests, self.failed_before = _load_digests(session, roots)
         # The index rows read so far: every one under the roots once ``index_complete``, else those of the
         # folders in ``indexed_folders``.
         self.index: dict[bytes, _Row] = {}
         self.index_complete = False
         self.indexed_folders: set[bytes] = set()
-        self.matched: dict[bytes, int] = {}  # folders found unchanged by digest: their file counts
-        self.walked: dict[bytes, tuple[int, bytes]] = {}  # complete folders walked: (files, digest)
-        self.failed_in: set[bytes] = set()  # folders where a file failed: no digest stored for them
+        # Folders found unchanged by digest: how many of their files were taken as unchanged (all but
+        # those that failed last time, which are read again as every scan reads a failed file).
+        self.matched: dict[bytes, int] = {}
+        self.walked: dict[bytes, bytes] = {}  # complete folders walked: their digests
+        self.walked_files: dict[bytes, int] = {}  # and their numbers of files
+        self.failed: dict[bytes, set[bytes]] = {}  # per folder, the files whose read failed (error rows)
+        self.unstorable: set[bytes] = set()  # folders with a file gone mid-scan: no digest stored
         # Move sources by audio: the indexed tracks under the roots, grouped by fingerprint when the first
         # new file needs them (a rescan with nothing new never does: most of its cost would be this), the
         # ones the walk has reached left out when asked; those elsewhere are asked of the index by
@@ -248,6 +254,14 @@ class _Scan:
         self.pending: deque[_Pending] = deque()
         if not self.digests:  # a first scan, or the first since an upgrade: one read of every row
             self.ensure_index()
+        else:  # the rows of the files that failed last time, read again in their matched folders
+            failed = [key for keys in self.failed_before.values() for key in keys]
+            for start in range(0, len(failed), ID_CHUNK):
+                statement = select(*_KNOWN_COLUMNS).where(
+                    Track.path_key.in_(failed[start : start + ID_CHUNK])
+                )
+                for rows in driver_rows(session, statement):
+                    self.index.update(zip([row[_KEY] for row in rows], rows, strict=True))
 
     def stop_requested(self) -> bool:
         self.report.stopped = self.report.stopped or (
@@ -284,20 +298,32 @@ class _Scan:
         by its digest, else file by file."""
         folder_key = os.fsencode(folder)
         if complete:
-            walked = (len(stats), folder_digests.digest_of(stats))
-            self.walked[folder_key] = walked
-            if not self.index_complete and self.digests.get(folder_key) == walked:
-                self.matched[folder_key] = len(stats)
-                self.seen_keys.update(key for _path, key, _size, _mtime in stats)
-                if self.on_progress is None:
+            digest = self.walked[folder_key] = folder_digests.digest_of(stats)
+            self.walked_files[folder_key] = len(stats)
+            if not self.index_complete and self.digests.get(folder_key) == digest:
+                failed = self.failed_before.get(folder_key, frozenset())
+                self.matched[folder_key] = len(stats) - len(failed)
+                if not failed and self.on_progress is None:
+                    self.seen_keys.update(key for _path, key, _size, _mtime in stats)
                     self.report.unchanged += len(stats)
-                else:  # file by file, as the per-file path reports
-                    for path, *_unused in stats:
-                        self.report.unchanged += 1
-                        self.on_progress(self.report, path)
+                    return
+                self.files_stated(stats, unchanged_but=failed)
                 return
         self.index_folder(folder_key)
+        self.files_stated(stats)
+
+    def files_stated(
+        self, stats: list[folder_digests.StatTuple], unchanged_but: frozenset[bytes] | None = None
+    ) -> None:
+        """A folder's files one by one: each compared with its row, or, given ``unchanged_but`` (a folder
+        matched by digest), unchanged but those (its failed files, read again)."""
         for path, key, size, mtime_ns in stats:
+            if unchanged_but is not None and key not in unchanged_but:
+                self.seen_keys.add(key)
+                self.report.unchanged += 1
+                if self.on_progress is not None:
+                    self.on_progress(self.report, path)
+                continue
             if self.stop_requested():
                 return
             if key not in self.seen_keys:  # else named twice (a folder and a file in it)
@@ -436,7 +462,11 @@ class _Scan:
 
     def file_failed(self, path: str, failure: _ReadFailure) -> None:
         self.report.errors.append((report_path(path), failure.cause))
-        self.failed_in.add(os.path.dirname(os.fsencode(path)))
+        key = os.fsencode(path)
+        if failure.vanished:  # no row for a walked file: the folder is not as walked
+            self.unstorable.add(os.path.dirname(key))
+        else:  # an error row, as the digest will say
+            self.failed.setdefault(os.path.dirname(key), set()).add(key)
 
     def abandon_reads(self) -> None:
         """After a stop (or a failure): reads not yet started are dropped, not stored."""
@@ -469,11 +499,21 @@ class _Scan:
 
     def store_digests(self) -> None:
         """After a complete walk: the digests of the walked folders whose every file is now indexed as
-        walked (none failed), where they differ from the stored ones."""
+        walked (the failed ones as error rows), where they differ from the stored ones."""
         rows = tuple(
-            (folder_key, display_path(folder_key), files, digest)
-            for folder_key, (files, digest) in self.walked.items()
-            if folder_key not in self.failed_in and self.digests.get(folder_key) != (files, digest)
+            (
+                folder_key,
+                display_path(folder_key),
+                self.walked_files[folder_key],
+                digest,
+                self.failed.get(folder_key, ()),
+            )
+            for folder_key, digest in self.walked.items()
+            if folder_key not in self.unstorable
+            and (
+                self.digests.get(folder_key) != digest
+                or self.failed_before.get(folder_key, frozenset()) != self.failed.get(folder_key, frozenset())
+            )
         )
         if rows:
             self.writer.apply(_StoreDigests(rows))
@@ -616,17 +656,23 @@ def _at_or_under(root: bytes, column=Track.path_key) -> tuple[ColumnElement[bool
     return column == root, and_(column >= prefix, column < upper)
 
 
-def _load_digests(session: Session, roots: Iterable[str]) -> dict[bytes, tuple[int, bytes]]:
-    """The stored digests of the folders at or under ``roots`` (library/folder_digests.py)."""
-    digests: dict[bytes, tuple[int, bytes]] = {}
+def _load_digests(
+    session: Session, roots: Iterable[str]
+) -> tuple[dict[bytes, bytes], dict[bytes, frozenset[bytes]]]:
+    """The stored digests of the folders at or under ``roots`` (library/folder_digests.py), and the keys
+    of the files that failed in those folders that had some. A digest covers its number of files too
+    (marshal writes the list's length), so the stored count is not read."""
+    digests: dict[bytes, bytes] = {}
+    failed: dict[bytes, frozenset[bytes]] = {}
+    columns = (FolderDigest.folder_key, FolderDigest.digest, FolderDigest.failed)
     for root in roots:
         for condition in _at_or_under(os.fsencode(root), FolderDigest.folder_key):
-            statement = select(FolderDigest.folder_key, FolderDigest.files, FolderDigest.digest).where(
-                condition
-            )
-            for folder_key, files, digest in session.execute(statement):
-                digests[bytes(folder_key)] = (files, bytes(digest))
-    return digests
+            for rows in driver_rows(session, select(*columns).where(condition)):
+                for folder_key, digest, keys in rows:
+                    digests[bytes(folder_key)] = bytes(digest)
+                    if keys:
+                        failed[bytes(folder_key)] = frozenset(folder_digests.unpack_keys(bytes(keys)))
+    return digests, failed
 
 
 def _count_present(session: Session, roots: Iterable[str]) -> int:
@@ -701,9 +747,10 @@ class _Store:
 
 @dataclass(frozen=True)
 class _StoreDigests:
-    """Folder digests as the scan found them (folder key, folder, files, digest), replacing any stored."""
+    """Folder digests as the scan found them (folder key, folder, files, digest, failed files' keys),
+    replacing any stored."""
 
-    rows: tuple[tuple[bytes, str, int, bytes], ...]
+    rows: tuple[tuple[bytes, str, int, bytes, Iterable[bytes]], ...]
 
     def __call__(self, session: Session) -> None:
         # The batch's track rows first: their triggers delete the digests of their folders.
@@ -715,7 +762,16 @@ class _StoreDigests:
             )
             session.execute(
                 insert(FolderDigest),
-                [{"folder_key": k, "folder": f, "files": n, "digest": d} for k, f, n, d in chunk],
+                [
+                    {
+                        "folder_key": k,
+                        "folder": f,
+                        "files": n,
+                        "digest": d,
+                        "failed": folder_digests.pack_keys(x),
+                    }
+                    for k, f, n, d, x in chunk
+                ],
             )
 
 

@@ -229,6 +229,8 @@ class FolderDigest(Base):
     folder: Mapped[str] = mapped_column(Text, index=True)  # tracks.folder of its files: what triggers match
     files: Mapped[int] = mapped_column(Integer)
     digest: Mapped[bytes] = mapped_column(LargeBinary)
+    # The path keys of its files whose rows hold a read error (folder_digests.pack_keys): read again.
+    failed: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
 
 
 class WriteBatch(Base):

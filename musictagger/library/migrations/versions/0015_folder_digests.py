@@ -4,7 +4,7 @@ Revision ID: 0015_folder_digests
 Revises: 0014_label_bits
 Create Date: 2026-12-05
 
-``folder_digests`` (folder_key, folder, files, digest): a rescan compares a folder's walked files with
+``folder_digests`` (folder_key, folder, files, digest, failed): a rescan compares a folder's walked files with
 its digest and reads the folder's index rows only when they differ (library/folder_digests.py; its
 triggers are made after the upgrade). Empty here: the next rescan stores the digests.
 """
@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("folder", sa.Text(), nullable=False),
         sa.Column("files", sa.Integer(), nullable=False),
         sa.Column("digest", sa.LargeBinary(), nullable=False),
+        sa.Column("failed", sa.LargeBinary(), nullable=False),
     )
     op.create_index("ix_folder_digests_folder", "folder_digests", ["folder"])
 
