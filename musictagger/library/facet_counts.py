@@ -26,6 +26,8 @@ from __future__ import annotations
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from musictagger.library.dialect_sql import execute_for_dialect
+
 _COUNTED = "EXISTS (SELECT 1 FROM tracks WHERE id = {row}.track_id AND missing_since IS NULL)"
 
 _SQLITE = (
@@ -132,13 +134,11 @@ _FILL = """INSERT INTO label_facets (category, label, tracks)
 
 
 def create_triggers(connection: Connection) -> None:
-    for statement in _POSTGRESQL if connection.dialect.name == "postgresql" else _SQLITE:
-        connection.execute(text(statement))
+    execute_for_dialect(connection, sqlite=_SQLITE, postgresql=_POSTGRESQL)
 
 
 def drop_triggers(connection: Connection) -> None:
-    for statement in _POSTGRESQL_DROP if connection.dialect.name == "postgresql" else _SQLITE_DROP:
-        connection.execute(text(statement))
+    execute_for_dialect(connection, sqlite=_SQLITE_DROP, postgresql=_POSTGRESQL_DROP)
 
 
 def recount(connection: Connection) -> None:

@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from musictagger.library.dialect_sql import execute_for_dialect
+
 # A walked file as the digest sees it: (path, path key, size, mtime_ns), the scanner's stat tuple.
 StatTuple = tuple[str, bytes, int, int]
 
@@ -67,13 +69,11 @@ _POSTGRESQL_DROP = (
 
 
 def create_triggers(connection: Connection) -> None:
-    for statement in _POSTGRESQL if connection.dialect.name == "postgresql" else _SQLITE:
-        connection.execute(text(statement))
+    execute_for_dialect(connection, sqlite=_SQLITE, postgresql=_POSTGRESQL)
 
 
 def drop_triggers(connection: Connection) -> None:
-    for statement in _POSTGRESQL_DROP if connection.dialect.name == "postgresql" else _SQLITE_DROP:
-        connection.execute(text(statement))
+    execute_for_dialect(connection, sqlite=_SQLITE_DROP, postgresql=_POSTGRESQL_DROP)
 
 
 def refresh(connection: Connection) -> None:

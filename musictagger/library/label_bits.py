@@ -30,6 +30,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from musictagger.library.dialect_sql import execute_for_dialect
 from musictagger.library.schema import FILTER_CATEGORIES, LabelBit
 
 #: Labels that can have a bit: bits 0-62 of a signed 64-bit integer.
@@ -133,13 +134,11 @@ _POSTGRESQL_DROP = (
 
 
 def create_triggers(connection: Connection) -> None:
-    for statement in _POSTGRESQL if connection.dialect.name == "postgresql" else _SQLITE:
-        connection.execute(text(statement))
+    execute_for_dialect(connection, sqlite=_SQLITE, postgresql=_POSTGRESQL)
 
 
 def drop_triggers(connection: Connection) -> None:
-    for statement in _POSTGRESQL_DROP if connection.dialect.name == "postgresql" else _SQLITE_DROP:
-        connection.execute(text(statement))
+    execute_for_dialect(connection, sqlite=_SQLITE_DROP, postgresql=_POSTGRESQL_DROP)
 
 
 def refresh(connection: Connection) -> None:

@@ -46,6 +46,7 @@ import sqlite3
 from sqlalchemy import column, inspect, table, text
 from sqlalchemy.engine import Connection
 
+from musictagger.library.dialect_sql import execute_for_dialect
 from musictagger.library.folding import FOLD_FUNCTION, latin_folding
 
 TRIGRAM_TABLE = "tracks_search_trigrams"
@@ -143,8 +144,7 @@ def create_triggers(connection: Connection) -> None:
 
 
 def drop_triggers(connection: Connection) -> None:
-    for statement in _POSTGRESQL_DROP if connection.dialect.name == "postgresql" else _SQLITE_DROP:
-        connection.execute(text(statement))
+    execute_for_dialect(connection, sqlite=_SQLITE_DROP, postgresql=_POSTGRESQL_DROP)
 
 
 def refresh(connection: Connection) -> None:
