@@ -196,3 +196,23 @@ def test_a_digest_match_is_not_taken_for_a_file_named_alone(library, music):
     report = scan(library, [music / "untagged.mp3"])
     assert (report.unchanged, report.missing, report.errors) == (1, 0, [])
     assert stored_digests(library) == folders_of(music)
+
+
+def test_a_failed_file_that_fails_otherwise_keeps_its_folders_digest(library, music, monkeypatch):
+    broken = music / "untagged.mp3"
+    broken.write_bytes(b"\0" * 5000)
+    scan(library, [music])
+    read_facts = scanner._read_facts
+
+    def fails_otherwise(path):
+        if path == str(broken):
+            raise scanner._Unreadable("another cause")
+        return read_facts(path)
+
+    monkeypatch.setattr(scanner, "_read_facts", fails_otherwise)
+    report = scan(library, [music])
+    assert report.errors == [(str(broken), "another cause")]
+    with library.session() as session:
+        assert session.scalar(select(Track.error).where(Track.path == str(broken))) == "another cause"
+    # the row's new error dropped the folder's digest; the scan stored it again
+    assert stored_digests(library) == folders_of(music)

@@ -242,6 +242,7 @@ class _Scan:
         self.walked_files: dict[bytes, int] = {}  # and their numbers of files
         self.failed: dict[bytes, set[bytes]] = {}  # per folder, the files whose read failed (error rows)
         self.unstorable: set[bytes] = set()  # folders with a file gone mid-scan: no digest stored
+        self.stored_in: set[bytes] = set()  # folders where this scan wrote a file's row
         # Move sources by audio: the indexed tracks under the roots, grouped by fingerprint when the first
         # new file needs them (a rescan with nothing new never does: most of its cost would be this), the
         # ones the walk has reached left out when asked; those elsewhere are asked of the index by
@@ -403,7 +404,7 @@ class _Scan:
             if _fails_as_indexed(item, read):
                 self.file_failed(item.path, read)  # the row says so already: nothing to write
                 return
-            self.writer.apply(_Store(item, read, item.known.id))
+            self.apply_store(_Store(item, read, item.known.id))
             if isinstance(read, _ReadFailure):
                 self.file_failed(item.path, read)
             else:
@@ -412,13 +413,19 @@ class _Scan:
         moved = self.moved_track(read.fingerprint) if isinstance(read, _FileFacts) else None
         if moved is not None:
             self.mark_seen(moved)
-        self.writer.apply(_Store(item, read, moved.id if moved is not None else None))
+        self.apply_store(_Store(item, read, moved.id if moved is not None else None))
         if isinstance(read, _ReadFailure):
             self.file_failed(item.path, read)
         elif moved is not None:
             report.moved += 1
         else:
             report.added += 1
+
+    def apply_store(self, change: _Store) -> None:
+        self.writer.apply(change)
+        # Its row's trigger drops the folder's digest: stored again at the end (a moved file's old folder,
+        # which the trigger drops too, no longer gives its stored digest either).
+        self.stored_in.add(os.path.dirname(change.item.key))
 
     def mark_seen(self, known: _Known) -> None:
         self.seen_ids.add(known.id)
@@ -511,7 +518,8 @@ class _Scan:
             for folder_key, digest in self.walked.items()
             if folder_key not in self.unstorable
             and (
-                self.digests.get(folder_key) != digest
+                folder_key in self.stored_in
+                or self.digests.get(folder_key) != digest
                 or self.failed_before.get(folder_key, frozenset()) != self.failed.get(folder_key, frozenset())
             )
         )
