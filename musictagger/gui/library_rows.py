@@ -138,10 +138,10 @@ def _filtered(session: Session, query: Select, track_filter: TrackFilter) -> Sel
     # knows it here (SQLite has no statistics; PostgreSQL's do not see how labels combine), the counts
     # say it. 1M tracks, Electronic + Euphoric at 120-130 BPM: SQLite 296 -> 212 ms, PostgreSQL 423 ->
     # 162 ms from the narrower side; then 212 -> 41 ms from the label bits (docs/scale.md).
-    named = [("genre", name) for name in track_filter.genres] + [
-        ("mood", name) for name in track_filter.moods
-    ]
     if labelled and _bpm_range_is_narrower(session, track_filter):
+        named = [("genre", name) for name in track_filter.genres] + [
+            ("mood", name) for name in track_filter.moods
+        ]
         if (mask := label_bits.mask_of(session, named)) is not None:
             # Every label a bit: the range's own index entries answer (``label_bits`` is the last column
             # of ix_tracks_bpm_order, migration 0014), no label row read. With the first page of rows,

@@ -261,8 +261,7 @@ class _Scan:
                 statement = select(*_KNOWN_COLUMNS).where(
                     Track.path_key.in_(failed[start : start + ID_CHUNK])
                 )
-                for rows in driver_rows(session, statement):
-                    self.index.update(zip([row[_KEY] for row in rows], rows, strict=True))
+                _read_rows_into(self.index, session, statement)
 
     def stop_requested(self) -> bool:
         self.report.stopped = self.report.stopped or (
@@ -344,8 +343,7 @@ class _Scan:
             self.ensure_index()
             return
         self.indexed_folders.add(folder_key)
-        for rows in driver_rows(self.session, _FOLDER_ROWS, {"folder": display_path(folder_key)}):
-            self.index.update(zip([row[_KEY] for row in rows], rows, strict=True))
+        _read_rows_into(self.index, self.session, _FOLDER_ROWS, {"folder": display_path(folder_key)})
 
     def ensure_index(self) -> dict[bytes, _Row]:
         """Every index row under the roots (a new file's move test and the missing files' test need them);
@@ -650,9 +648,16 @@ def _load_index(session: Session, roots: Iterable[str] | None = None) -> dict[by
         ]
     index: dict[bytes, _Row] = {}
     for statement in statements:
-        for rows in driver_rows(session, statement):
-            index.update(zip([row[_KEY] for row in rows], rows, strict=True))
+        _read_rows_into(index, session, statement)
     return index
+
+
+def _read_rows_into(
+    index: dict[bytes, _Row], session: Session, statement, parameters: dict | None = None
+) -> None:
+    """Add the driver's rows of a ``_KNOWN_COLUMNS`` statement to ``index``, by path key."""
+    for rows in driver_rows(session, statement, parameters):
+        index.update(zip([row[_KEY] for row in rows], rows, strict=True))
 
 
 def _at_or_under(root: bytes, column=Track.path_key) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
