@@ -1,8 +1,10 @@
 """Does the app's library table stay responsive on a 1,000,000-track index? Prints the GUI thread's stalls.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_gui_million.py [--index FILE]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_gui_million.py [--index FILE | --postgresql DIR]
 
-The index is bench_million.py's (fill it first; default /tmp/musictagger-million/index.sqlite).
+The index is bench_million.py's (fill it first): its SQLite file (default
+/tmp/musictagger-million/index.sqlite), or with ``--postgresql DIR`` its PostgreSQL cluster under
+``DIR/pg`` (bench_million.py's ``--dir``; started as that bench starts it, shared buffers included).
 The app's own table (gui/library_view.LibraryView over
 gui/library_model.LibraryModel, queries on the runner's lanes) is shown offscreen and driven as a user
 would, one phase after another: open (the first reset), scroll to the end a few pages (fetchMore), sort by
@@ -68,12 +70,16 @@ def wait_until(app: QApplication, done, timeout_s: float = 600.0) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=Path("/tmp/musictagger-million/index.sqlite"))
+    parser.add_argument("--postgresql", type=Path, metavar="DIR", help="bench_million.py's --dir")
     parser.add_argument("--scroll-pages", type=int, default=5)
     args = parser.parse_args()
-    if not args.index.exists():
+    if args.postgresql is not None:
+        library = _postgresql_index(args.postgresql)
+    elif args.index.exists():
+        library = open_library(args.index)
+    else:
         raise SystemExit(f"{args.index} does not exist: run bench/bench_million.py --backends sqlite first")
     app = create_application([])  # the app's own set-up: its garbage collection and GIL switch interval
-    library = open_library(args.index)
     model = LibraryModel(None)
     view = LibraryView(model)
     view.resize(1200, 800)
@@ -125,6 +131,17 @@ def main() -> int:
     view.close()
     library.close()
     return 0
+
+
+def _postgresql_index(folder: Path):
+    """bench_million.py's PostgreSQL index under ``folder``, its server started as that bench starts it."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_million
+
+    settings = argparse.Namespace(
+        dir=folder, rebuild=False, tracks=1_000_000, pg_shared_buffers=bench_million._quarter_of_memory()
+    )
+    return bench_million._opened("postgresql", settings).__enter__()
 
 
 if __name__ == "__main__":

@@ -181,7 +181,7 @@ class AnalysisSettings:
         default="auto",
         metadata=_key(
             _choice(*PRECISIONS),
-            "auto (bf16 on a CPU that runs it natively, else fp32), fp32 or bf16: how the taggers compute",
+            "auto (bf16 on a CPU with AMX, else fp32), fp32 or bf16: how the taggers compute",
         ),
     )
     models: tuple[str, ...] | None = field(

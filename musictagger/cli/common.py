@@ -55,8 +55,8 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--precision",
         choices=PRECISIONS,
-        help="how the networks compute (default: [analysis] precision, else auto: bf16 on a CPU that runs "
-        "it natively, else fp32)",
+        help="how the networks compute (default: [analysis] precision, else auto: bf16 on a CPU with AMX, "
+        "else fp32)",
     )
     parser.add_argument(
         "--batch-size",
