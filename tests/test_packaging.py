@@ -105,11 +105,12 @@ def test_desktop_entry_validates():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_icons_exist_and_load_with_qt():
-    from PySide6.QtGui import QGuiApplication, QImage
+def test_icons_exist_and_load_with_qt(qapp):
+    # The suite's one QApplication (conftest.qapp): a QGuiApplication made here would be the process's
+    # only one, and every widget test after this file would fail on it.
+    from PySide6.QtGui import QImage
     from PySide6.QtSvg import QSvgRenderer
 
-    _app = QGuiApplication.instance() or QGuiApplication([])
     png = QImage(str(ICONS / "musictagger.png"))
     assert not png.isNull() and (png.width(), png.height()) == (256, 256)
     assert png.pixelColor(128, 128).alpha() == 255  # the tile is opaque; the corners are not
