@@ -1,6 +1,7 @@
 """Could another recipe lift the mood-quadrant head past 0.78 on mer4q? Each one, measured the same way.
 
     .venv/bin/python bench/bench_quadrant_alternatives.py [--shared ../shared] [--repeats 5] [--descriptors]
+        [--mid-end]
 
 The shipped ``mood_quadrants`` head is a temperature-scaled logistic regression on the MSD and MTT musicnn
 embeddings (tools/train_dj_heads.py). One run of 5-fold cross-validation moves by ±1.5 points with the
@@ -14,7 +15,10 @@ probabilities; shrinkage LDA; an RBF support-vector machine; arousal and valence
 regressions combined into a quadrant; the embeddings plus the key's mode, the tempo and their confidences
 (the stage ``tag`` runs; valence is the weak axis and minor keys lean negative); with ``--descriptors``,
 another representation: 109 hand-made descriptors of timbre, dynamics, rhythm and tonality (librosa, in
-the spirit of Panda et al.'s features), alone and beside the embeddings. Analyses are cached
+the spirit of Panda et al.'s features), alone and beside the embeddings; with ``--mid-end``, the taggers'
+mid-level features instead of their penultimate layer: the mean and max over time of the mid-end map
+(753 + 753 per tagger, the ``max_pool`` layer musicnn's authors offer for transfer learning), averaged
+over the clip's patches, alone and beside the embeddings. Analyses are cached
 (``MUSICTAGGER_CACHE_DIR``); the tempo/key pass decodes the 426 clips again (about 1 minute). Needs
 ``../shared``: says so and exits 0 without it.
 """
@@ -30,6 +34,7 @@ from pathlib import Path
 
 import librosa
 import numpy as np
+import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -52,6 +57,7 @@ from musictagger.tempo_key import estimate_tempo_key  # noqa: E402
 INPUTS = ("MSD_musicnn", "MTT_musicnn")
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
 C_WIDE = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+C_MID = (0.0003, 0.001, 0.003, 0.01, 0.03)  # 3,012 features: only the strong end of the L2 grid
 
 
 def _logistic(c: float):
@@ -208,6 +214,42 @@ def _descriptors(path: str) -> np.ndarray:
     return np.concatenate([np.ravel(o) for o in out]).astype(np.float64)
 
 
+def _mid_end_pools(paths: list[str]) -> np.ndarray:
+    """Per clip and tagger: the mid-end map's mean and max over time (``MusicnnOutput.mean_pool`` and
+    ``max_pool``), each averaged over the clip's patches; the full analysis, fp32. Cached beside the
+    analyses (``MUSICTAGGER_CACHE_DIR``)."""
+    from musictagger.paths import cache_dir
+
+    cache = cache_dir() / "bench-quadrant-mid-end.npz"
+    if cache.is_file():
+        with np.load(cache) as stored:
+            if list(stored["paths"]) == list(paths):
+                return stored["features"]
+    analyzer = Analyzer(INPUTS, device="cpu", heads=(), precision="fp32")
+    captured: dict[str, list[np.ndarray]] = {}
+
+    def keep(name: str):
+        def hook(_module, _inputs, out) -> None:
+            pools = torch.cat([out.mean_pool, out.max_pool], dim=1)
+            captured.setdefault(name, []).append(pools.float().cpu().numpy())
+
+        return hook
+
+    handles = [analyzer.model(name)[0].register_forward_hook(keep(name)) for name in INPUTS]
+    rows = []
+    try:
+        for path in paths:
+            captured.clear()
+            analyzer.analyse_file(path)
+            rows.append(np.concatenate([np.concatenate(captured[name]).mean(axis=0) for name in INPUTS]))
+    finally:
+        for handle in handles:
+            handle.remove()
+    features = np.stack(rows).astype(float)
+    np.savez(cache, paths=np.array(paths), features=features)
+    return features
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
@@ -216,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         "--descriptors",
         action="store_true",
         help="also the embeddings + 109 hand-made descriptors (decodes every clip again: ~20 minutes)",
+    )
+    parser.add_argument(
+        "--mid-end",
+        action="store_true",
+        help="also the taggers' mid-level features (mean and max over time of the mid-end map; ~15 minutes)",
     )
     args = parser.parse_args(argv)
     root = args.shared / "eval" / "mer4q"
@@ -257,6 +304,13 @@ def main(argv: list[str] | None = None) -> int:
         trials.append(
             ("logistic, wider C grid, embeddings + descriptors", np.hstack([embeddings, descriptors]), wide)
         )
+    if args.mid_end:
+        started = time.time()
+        mid = _mid_end_pools(tracks.paths)
+        print(f"mid-level features of every clip in {time.time() - started:.0f} s ({mid.shape[1]} each)")
+        strong = lambda: [(c, _logistic(c)) for c in C_MID]  # noqa: E731
+        trials.append(("logistic on the mid-level features", mid, strong))
+        trials.append(("logistic on embeddings + mid-level features", np.hstack([embeddings, mid]), strong))
     seeds = range(args.repeats)
     print(f"{'recipe':<52} {'mean':>6}  {'range':<13} chosen settings")
     for name, x, recipe in [

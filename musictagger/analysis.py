@@ -286,7 +286,7 @@ class Analyzer:
         self.refine = refine
         self.device = resolve_device(device)
         # The taggers' networks autocast to this dtype (None: fp32); the log-mel front end, the heads and
-        # the explanations always compute in fp32 (device.resolve_precision says why bf16 is safe).
+        # the explanations always compute in fp32 (device.resolve_precision says when bf16 is used and why).
         self.autocast_dtype = resolve_precision(precision, self.device)
         self.device_name = f"{describe_device(self.device)}, {describe_precision(self.autocast_dtype)}"
         if batch_size is None:
