@@ -8,7 +8,7 @@ The index is filled once (bench/million_index.py: the real schema, bulk inserts)
 socket); later runs reuse it, ``--rebuild`` fills it again. The server gets ``shared_buffers`` of a quarter of
 the machine's memory (``--pg-shared-buffers``), PostgreSQL's documented starting value for a dedicated server:
 its default of 128 MB holds none of a million tracks' table, and every page a query visits is then copied
-from the operating system's cache (the common word's search: 222-242 ms at 128 MB, 102-109 ms at 5.8 GB;
+from the operating system's cache (the common word's search: 222-242 ms at 128 MB, 100-109 ms at 2-6 GB;
 docs/scale.md). Every query is the project's own code, as the
 CLI ``list`` and the app's table and facets run it:
 
