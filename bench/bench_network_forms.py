@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from musictagger.catalog import load_model  # noqa: E402
-from musictagger.device import describe_precision, resolve_precision  # noqa: E402
+from musictagger.device import cpu_has_amx, describe_precision, resolve_precision  # noqa: E402
 from musictagger.memory import tune_allocator  # noqa: E402
 
 
@@ -135,7 +135,7 @@ def _diff(probs: torch.Tensor, base: torch.Tensor) -> float:
 
 def _cpu_bf16_kind() -> str:
     """What runs bf16 on this CPU: AMX tiles, AVX-512 BF16 instructions, or neither (torch emulates it)."""
-    if torch.cpu._is_amx_tile_supported():
+    if cpu_has_amx():
         return "bf16 on AMX"
     if torch.cpu._is_avx512_bf16_supported():
         return "bf16 on AVX-512 BF16"

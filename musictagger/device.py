@@ -71,10 +71,11 @@ def resolve_precision(spec: str, device: torch.device) -> torch.dtype | None:
         return None if spec == "fp32" else torch.bfloat16
     if device.type != "cpu":  # parity with bf16 measured on CPUs only so far: a GPU runs fp32 unless asked
         return None
-    return torch.bfloat16 if _cpu_has_amx() else None
+    return torch.bfloat16 if cpu_has_amx() else None
 
 
-def _cpu_has_amx() -> bool:
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX tiles (what makes bf16 pay: resolve_precision)."""
     return bool(getattr(getattr(torch, "cpu", None), "_is_amx_tile_supported", lambda: False)())
 
 

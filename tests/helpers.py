@@ -24,6 +24,19 @@ def audio_digest(path: Path) -> str:
     return hashlib.sha256(data.tobytes() + str(data.dtype).encode() + str(data.shape).encode()).hexdigest()
 
 
+def deny_opening(monkeypatch, path: Path) -> None:
+    """The audio module's ``open`` of ``path`` fails as the OS fails it for a user without read permission
+    (others open as usual): root, as CI runs, reads a chmod-000 file whatever its mode."""
+    from musictagger import audio
+
+    def open_as_a_user(file, *args, **kwargs):
+        if os.fspath(file) == os.fspath(path):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return open(file, *args, **kwargs)
+
+    monkeypatch.setattr(audio, "open", open_as_a_user, raising=False)
+
+
 def open_window(qtbot, tmp_path: Path):
     """The real main window, offscreen, on the CPU, without playback, with settings in ``tmp_path``."""
     from PySide6.QtCore import QSettings

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from helpers import deny_opening
 
 from musictagger import audio
 from musictagger.audio import AUDIO_EXTENSIONS, AudioInfo, iter_audio_blocks, load_audio, probe_audio
@@ -319,11 +320,7 @@ def test_permission_error_from_the_os_is_reported(tmp_path, monkeypatch):
     """The same as above, simulated, so that it runs as root too."""
     path = tmp_path / "locked.mp3"
     shutil.copyfile(DATA / "vibe_ace.mp3", path)
-
-    def denied(*args, **kwargs):
-        raise PermissionError(13, "Permission denied", str(path))
-
-    monkeypatch.setattr(audio, "open", denied, raising=False)
+    deny_opening(monkeypatch, path)
     _assert_load_error(path, "permission denied")
 
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from conftest import DATA, FORMATS, METAL
-from helpers import synthetic_track
+from helpers import deny_opening, synthetic_track
 from sqlalchemy import select
 
-from musictagger import audio
 from musictagger.library import Analysis, Track, TrackLabel, WriteBatch, WriteEntry, scanner
 from musictagger.library.scanner import _load_index, prune_missing, scan, utc_now
 from musictagger.library.store import analyses_needed
@@ -318,15 +317,8 @@ def test_bad_files_get_an_error_row_and_a_report_entry_and_the_scan_goes_on(libr
 def test_an_unreadable_file_is_an_error_row(library, music, monkeypatch):
     path = music / "untagged.mp3"
     path.chmod(0)
-    if os.geteuid() == 0:  # root reads whatever the mode: its open() fails as a user's would
-        real_open = open
-
-        def open_as_a_user(file, *args, **kwargs):
-            if os.fspath(file) == str(path):
-                raise PermissionError(13, "Permission denied", str(path))
-            return real_open(file, *args, **kwargs)
-
-        monkeypatch.setattr(audio, "open", open_as_a_user, raising=False)
+    if os.geteuid() == 0:  # root reads whatever the mode
+        deny_opening(monkeypatch, path)
     try:
         report = scan(library, [music])
     finally:
