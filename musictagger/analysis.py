@@ -32,7 +32,13 @@ import torch
 
 from musictagger.audio import Excerpts, load_audio, load_excerpts
 from musictagger.catalog import TAGGER_ARCHITECTURES, ModelCard, available_models, load_model
-from musictagger.device import describe_device, describe_precision, resolve_device, resolve_precision
+from musictagger.device import (
+    describe_device,
+    describe_precision,
+    resolve_device,
+    resolve_library_int8,
+    resolve_precision,
+)
 from musictagger.errors import FileError, ModelError, MusictaggerError
 from musictagger.heads.model import (
     EmbeddingHead,
@@ -44,6 +50,8 @@ from musictagger.heads.model import (
 )
 from musictagger.heads.model import predict as head_predict
 from musictagger.memory import tune_allocator
+from musictagger.nets.musicnn import Musicnn
+from musictagger.nets.musicnn_int8 import Int8Musicnn
 from musictagger.sampling import REFINE_FACTOR, spread_patches
 from musictagger.spectrogram import LogMelSpectrogram
 from musictagger.tempo_key import PendingTempoKey, TempoKey, TempoKeyStage
@@ -112,6 +120,14 @@ class TrackAnalysis:
     tempo_key: TempoKey | None = None  # None when the Analyzer runs no tempo/key stage
     # Library mode: the taggram holds only the sampled patches (at ``patch_starts_s``), not every patch.
     sampled: bool = False
+    # Library mode's int8 networks made the scores (nets/musicnn_int8.py): close to the full analysis's,
+    # not equal. Like ``sampled``, a full run (``tag --full``, the track view) redoes such an analysis.
+    quantized: bool = False
+
+    @property
+    def is_full(self) -> bool:
+        """Whether this is the full analysis: every patch, the networks as the parity check runs them."""
+        return not (self.sampled or self.quantized)
 
     def raw_tags(self) -> dict[str, dict[str, float]]:
         """``{model: {raw tag: probability}}``: every tag of every model."""
@@ -277,6 +293,7 @@ class Analyzer:
         tempo_key: TempoKeyStage | None = None,
         refine: Callable[[TrackAnalysis], bool] | None = None,
         precision: str = "auto",
+        library_precision: str = "auto",
     ):
         tune_allocator()  # each batch's activations reuse freed memory instead of faulting it in (memory.py)
         self.tempo_key = tempo_key
@@ -289,6 +306,9 @@ class Analyzer:
         # the explanations always compute in fp32 (device.resolve_precision says when bf16 is used and why).
         self.autocast_dtype = resolve_precision(precision, self.device)
         self.device_name = f"{describe_device(self.device)}, {describe_precision(self.autocast_dtype)}"
+        # Library mode's networks: int8 twins of the taggers where that pays (device.resolve_library_int8);
+        # the full analysis and the explanations always run the networks above.
+        self.library_int8 = resolve_library_int8(library_precision, self.device)
         if batch_size is None:
             batch_size = 16 if self.device.type == "cpu" else 64
         self.batch_size = max(1, int(batch_size))
@@ -305,6 +325,14 @@ class Analyzer:
                 groups[key] = _FrontEndGroup(card, self.device)
             groups[key].models.append((name, net, card))
         self._groups = list(groups.values())
+        self._int8_nets: dict[str, torch.nn.Module] = {}
+        if self.library_int8:
+            self._int8_nets = {
+                name: Int8Musicnn(net)
+                for group in self._groups
+                for name, net, _ in group.models
+                if isinstance(net, Musicnn)
+            }
         self.heads: dict[str, tuple[EmbeddingHead, HeadCard]] = {}
         self.load_heads(heads)
 
@@ -419,7 +447,11 @@ class Analyzer:
             raise ValueError("a sampled analysis has no whole spectrogram to keep or show")
         audio = self.decode(path) if patch_budget is None else self.decode_excerpts(path, patch_budget)
         analysis = self.analyse_decoded(
-            os.fspath(path), audio, keep_spectrogram=keep_spectrogram, on_chunk=on_chunk
+            os.fspath(path),
+            audio,
+            keep_spectrogram=keep_spectrogram,
+            on_chunk=on_chunk,
+            library=patch_budget is not None,
         )
         return analysis if patch_budget is None else self.refined(analysis, patch_budget)
 
@@ -432,7 +464,7 @@ class Analyzer:
             return analysis
         done = frozenset(np.rint(analysis.patch_starts_s / analysis.patch_seconds).astype(int).tolist())
         audio = self.decode_excerpts(analysis.path, REFINE_FACTOR * budget, tempo_window=False, done=done)
-        more = self.analyse_decoded(analysis.path, audio, tempo_key=False)
+        more = self.analyse_decoded(analysis.path, audio, tempo_key=False, library=True)
         if not more.sampled:  # a decoder that could not seek gave the whole track: the full analysis
             return replace(more, tempo_key=analysis.tempo_key)
         merged = self._merged(analysis, more)
@@ -462,17 +494,21 @@ class Analyzer:
         keep_spectrogram: bool = False,
         on_chunk: ChunkCallback | None = None,
         tempo_key: bool = True,
+        library: bool = False,
     ) -> TrackAnalysis:
+        """The analysis of a decoded track (``decode`` or ``decode_excerpts``). ``library``: library mode's
+        pass, which runs the int8 networks where the Analyzer has them (``quantized`` then says so)."""
         models: dict[str, ModelScores] = {}
+        quick = self._int8_nets if library else {}
         first = None
         # Tempo and key run in their own process while the networks run here (tempo_key.py says why).
         pending = self._start_tempo_key(audio[self.tempo_key_rate]) if tempo_key else None
         for group in self._groups:
             waveform = audio[group.sample_rate]
             if isinstance(waveform, Excerpts):
-                result = self._run_group_sampled(group, waveform)
+                result = self._run_group_sampled(group, waveform, quick)
             else:
-                result = self._run_group(group, waveform, keep_spectrogram and first is None, on_chunk)
+                result = self._run_group(group, waveform, keep_spectrogram and first is None, on_chunk, quick)
             models.update(result["models"])
             if first is None:
                 first = (group, waveform, result)
@@ -493,6 +529,7 @@ class Analyzer:
             heads=heads,
             tempo_key=pending.result() if pending is not None else None,
             sampled=sampled,
+            quantized=any(name in quick for name in models),
         )
 
     def run_heads(self, models: dict[str, ModelScores]) -> dict[str, HeadScores]:
@@ -515,15 +552,24 @@ class Analyzer:
         return torch.from_numpy(values).to(self.device)
 
     def _run_models(
-        self, group: _FrontEndGroup, patches: torch.Tensor, samples: np.ndarray
+        self,
+        group: _FrontEndGroup,
+        patches: torch.Tensor,
+        samples: np.ndarray,
+        quick: dict[str, torch.nn.Module],
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Every model of ``group`` on a batch of log-mel patches: ``{model: (probabilities, penultimate)}``.
-        ``samples``: the batch's audio, patch after patch, for the nets that also read hand-made features."""
+        ``samples``: the batch's audio, patch after patch, for the nets that also read hand-made features.
+        ``quick``: the int8 twins to run instead of the models they name (library mode)."""
         features = None
         found = {}
         for name, net, card in group.models:
             if _reads_features(card) and features is None:  # hand-made features of the same patches
                 features = self._patch_features(group, samples, patches.shape[0])  # (parallel CNN)
+            if name in quick:  # int8 computes its own precision: no autocast
+                out = quick[name](patches)
+                found[name] = (out.probs.cpu().numpy(), out.penultimate.cpu().numpy())
+                continue
             with self._autocast():
                 out = net(patches, features) if _reads_features(card) else net(patches)
             found[name] = (out.probs.float().cpu().numpy(), out.penultimate.float().cpu().numpy())
@@ -551,7 +597,9 @@ class Analyzer:
         return models
 
     @torch.inference_mode()
-    def _run_group_sampled(self, group: _FrontEndGroup, excerpts: Excerpts) -> dict:
+    def _run_group_sampled(
+        self, group: _FrontEndGroup, excerpts: Excerpts, quick: dict[str, torch.nn.Module]
+    ) -> dict:
         """Library mode: the sampled patches, each framed from its own excerpt (no padding: the excerpt
         already holds the framing margin), batched as the full analysis batches consecutive patches."""
         half = group.n_fft // 2 if group.center else 0
@@ -563,7 +611,7 @@ class Analyzer:
         for i in range(0, len(excerpts.pieces), self.batch_size):
             batch = np.stack(excerpts.pieces[i : i + self.batch_size]).astype(np.float32, copy=False)
             mel = group.frontend(torch.from_numpy(batch).to(self.device))[:, : group.patch_frames]
-            found = self._run_models(group, mel, np.concatenate(cores[i : i + self.batch_size]))
+            found = self._run_models(group, mel, np.concatenate(cores[i : i + self.batch_size]), quick)
             for name, (p, q) in found.items():
                 probs[name].append(p)
                 penult[name].append(q)
@@ -577,6 +625,7 @@ class Analyzer:
         waveform: np.ndarray,
         keep_spectrogram: bool,
         on_chunk: ChunkCallback | None,
+        quick: dict[str, torch.nn.Module],
     ) -> dict:
         n_frames = group.n_frames(len(waveform))
         P = group.patch_frames
@@ -613,7 +662,7 @@ class Analyzer:
                 patches = mel[: whole * P].reshape(whole, P, mel.shape[-1])
             span, first = P * group.hop, f0 // P
             samples = waveform[first * span : (first + patches.shape[0]) * span]  # a view, not a copy
-            found = self._run_models(group, patches, samples)
+            found = self._run_models(group, patches, samples, quick)
             for name, (p, q) in found.items():
                 probs[name].append(p)
                 penult[name].append(q)
@@ -647,7 +696,7 @@ def analyse_files(
         decode = partial(analyzer.decode_excerpts, budget=patch_budget)
 
         def work(path: str, audio: dict) -> TrackAnalysis:
-            return analyzer.refined(analyzer.analyse_decoded(path, audio), patch_budget)
+            return analyzer.refined(analyzer.analyse_decoded(path, audio, library=True), patch_budget)
 
     # closing(): a caller that stops early (cancel) stops the decode threads at once, not at collection.
     with closing(_decoded_ahead(paths, decode, work, decode_workers, prefetch)) as done:

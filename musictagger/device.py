@@ -79,5 +79,40 @@ def cpu_has_amx() -> bool:
     return bool(getattr(getattr(torch, "cpu", None), "_is_amx_tile_supported", lambda: False)())
 
 
+#: ``[analysis] library_precision`` (resolve_library_int8).
+LIBRARY_PRECISIONS = ("auto", "int8", "same")
+
+
+def resolve_library_int8(spec: str, device: torch.device) -> bool:
+    """Whether library mode runs the taggers' int8 form (nets/musicnn_int8.py): what ``[analysis]
+    library_precision`` means here. ``auto`` = int8 on a CPU with int8 dot products (VNNI or AMX), where
+    the networks then take about half their fp32 time; ``same`` = as the full analysis (``precision``);
+    ``int8`` = int8 on any CPU. The full analysis never runs int8. How far library mode's answers move:
+    README, *Library mode*."""
+    spec = (spec or "auto").strip().lower()
+    if spec not in LIBRARY_PRECISIONS:
+        raise DeviceError(
+            f"unknown library precision {spec!r}: use {', '.join(LIBRARY_PRECISIONS[:-1])} or "
+            f"{LIBRARY_PRECISIONS[-1]}"
+        )
+    if spec == "same":
+        return False
+    from musictagger.nets.musicnn_int8 import int8_ops_available
+
+    usable = device.type == "cpu" and int8_ops_available()
+    if spec == "int8" and not usable:
+        raise DeviceError(
+            f"int8 library mode runs on a CPU with torch's oneDNN int8 convolution, not on {device.type};"
+            " set [analysis] library_precision to auto or same"
+        )
+    return usable and (spec == "int8" or cpu_has_vnni())
+
+
+def cpu_has_vnni() -> bool:
+    """Whether this CPU has int8 dot products (AVX-512 VNNI, AVX-VNNI or AMX): what makes int8 pay."""
+    vnni = getattr(getattr(torch, "cpu", None), "_is_vnni_supported", lambda: False)
+    return bool(vnni() or cpu_has_amx())
+
+
 def describe_precision(dtype: torch.dtype | None) -> str:
     return {None: "fp32", torch.bfloat16: "bf16"}[dtype]

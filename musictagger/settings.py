@@ -33,7 +33,7 @@ from typing import Any
 import tomlkit
 
 from musictagger.atomic import write_atomically
-from musictagger.device import PRECISIONS
+from musictagger.device import LIBRARY_PRECISIONS, PRECISIONS
 from musictagger.keys import KEY_NOTATIONS
 from musictagger.library.policy import ENERGY_MODES, ID3V1_MODES, MODES, TEMPO_KEY_MODES, WritePolicy
 from musictagger.paths import config_dir
@@ -182,6 +182,14 @@ class AnalysisSettings:
         metadata=_key(
             _choice(*PRECISIONS),
             "auto (bf16 on a CPU with AMX, else fp32), fp32 or bf16: how the taggers compute",
+        ),
+    )
+    library_precision: str = field(
+        default="auto",
+        metadata=_key(
+            _choice(*LIBRARY_PRECISIONS),
+            "library mode's taggers: auto (int8 on a CPU with VNNI or AMX, else as precision), int8, or "
+            "same (as precision); the full analysis never runs int8",
         ),
     )
     models: tuple[str, ...] | None = field(

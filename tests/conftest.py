@@ -41,7 +41,9 @@ def library(library_url):
 def analyzer():
     from musictagger.analysis import Analyzer
 
-    return Analyzer(device="cpu", precision="fp32")  # the exactness checks; bf16: test_precision.py
+    # The exactness checks: fp32 everywhere, library mode included (bf16: test_precision.py; library
+    # mode's int8 networks: test_library_int8.py).
+    return Analyzer(device="cpu", precision="fp32", library_precision="same")
 
 
 @pytest.fixture(autouse=True)

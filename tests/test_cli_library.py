@@ -127,6 +127,7 @@ def test_tag_write_follows_settings_toml_and_the_reviews(tmp_path, capsys, monke
         {
             "device": "cpu",
             "precision": "auto",
+            "library_precision": "auto",
             "batch_size": 5,
             "heads": ("dj_moods", "energy_valence", "genres"),
         },
@@ -164,6 +165,7 @@ def test_tag_write_follows_settings_toml_and_the_reviews(tmp_path, capsys, monke
         {
             "device": "cpu",
             "precision": "auto",
+            "library_precision": "auto",
             "batch_size": 2,
             "heads": ("genre_gtzan", "dj_moods", "energy_valence", "genres"),
         },

@@ -67,6 +67,7 @@ class SpyAnalyzer:
 
     refines: ClassVar[list] = []
     precisions: ClassVar[list] = []
+    library_precisions: ClassVar[list] = []
 
     def __init__(
         self,
@@ -77,7 +78,9 @@ class SpyAnalyzer:
         tempo_key=None,
         refine=None,
         precision="auto",
+        library_precision="auto",
     ):
+        SpyAnalyzer.library_precisions.append(library_precision)
         SpyAnalyzer.calls.append(
             {"models": model_names, "device": device, "batch_size": batch_size, "heads": heads}
         )
@@ -107,6 +110,9 @@ def test_models_are_built_from_the_analysis_settings(monkeypatch, vocabulary):
     assert SpyAnalyzer.precisions[-1] == "auto"
     Models.load(Settings().replace(analysis={"precision": "fp32"}))
     assert SpyAnalyzer.precisions[-1] == "fp32"
+    assert SpyAnalyzer.library_precisions[-1] == "auto"
+    Models.load(Settings().replace(analysis={"library_precision": "same"}))
+    assert SpyAnalyzer.library_precisions[-1] == "same"
     assert SpyAnalyzer.tempo_key_stages[-1].tempo_range == (70.0, 180.0)  # tempo and key by default
     Models.load(Settings().replace(analysis={"tempo_range": (80, 170)}))
     assert SpyAnalyzer.tempo_key_stages[-1].tempo_range == (80.0, 170.0)

@@ -9,7 +9,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from musictagger.device import PRECISIONS
+from musictagger.device import LIBRARY_PRECISIONS, PRECISIONS
 from musictagger.errors import MusictaggerError
 from musictagger.library import Library, default_url, open_library
 from musictagger.settings import Settings, load_settings
@@ -31,8 +31,8 @@ def open_db(args: argparse.Namespace) -> Library:
 
 
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:
-    """--device, --precision, --model, --head, --no-heads, --batch-size, --workers, --vocabulary:
-    [analysis] and the vocabulary of settings.toml, for this run."""
+    """--device, --precision, --library-precision, --model, --head, --no-heads, --batch-size, --workers,
+    --vocabulary: [analysis] and the vocabulary of settings.toml, for this run."""
     parser.add_argument(
         "--model",
         action="append",
@@ -59,6 +59,12 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
         "else fp32)",
     )
     parser.add_argument(
+        "--library-precision",
+        choices=LIBRARY_PRECISIONS,
+        help="how library mode's networks compute (default: [analysis] library_precision, else auto: int8 "
+        "on a CPU with VNNI or AMX, else as --precision); --full never runs int8",
+    )
+    parser.add_argument(
         "--batch-size",
         type=_positive,
         metavar="N",
@@ -82,6 +88,8 @@ def run_settings(args: argparse.Namespace) -> Settings:
         analysis["device"] = args.device
     if getattr(args, "precision", None) is not None:
         analysis["precision"] = args.precision
+    if getattr(args, "library_precision", None) is not None:
+        analysis["library_precision"] = args.library_precision
     if getattr(args, "models", None):
         analysis["models"] = tuple(args.models)
     if getattr(args, "heads", None):

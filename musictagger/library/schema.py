@@ -163,9 +163,10 @@ class Analysis(Base):
     n_patches: Mapped[int] = mapped_column(Integer)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32 (embedding_dim,)
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    # Library mode (migration 0005): the taggram holds only the sampled patches, whose start times (float32
+    # Library mode (migration 0005): the taggram holds the analysed patches, whose start times (float32
     # seconds, one per row) are in ``patch_starts``; a full analysis has every patch and no patch_starts.
-    # A sampled analysis never silently replaces a full one (library/store.py).
+    # ``sampled`` is true for any library-mode answer (some patches, or every patch of a short track by the
+    # int8 networks): it never silently replaces a full one (library/store.py).
     sampled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     patch_starts: Mapped[bytes | None] = mapped_column(LargeBinary)
 

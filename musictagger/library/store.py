@@ -10,9 +10,10 @@ analyzer's stage's (same estimators and settings) and ``tempo_key_fingerprint`` 
 track analysed before tempo and key existed, or under another tempo range, gets them from a decode and
 the tempo/key stage alone: the taggers do not run again (``analyse_pending``'s second pass).
 
-Library mode (``patch_budget``) stores sampled analyses (``Analysis.sampled``, the rows' ``patch_starts``).
-A sampled analysis is current for library mode; a full run (``tag --full``, ``[analysis] full``) redoes
-it in full; and a sampled result never replaces a current full analysis of the same model.
+Library mode (``patch_budget``) stores sampled analyses (``Analysis.sampled``, the rows' ``patch_starts``;
+an analysis by library mode's int8 networks counts as sampled even when it has every patch of a short
+track). A sampled analysis is current for library mode; a full run (``tag --full``, ``[analysis] full``)
+redoes it in full; and a sampled result never replaces a current full analysis of the same model.
 """
 
 from __future__ import annotations
@@ -143,14 +144,15 @@ def save_analysis(
     """Upsert one Analysis row per model of ``analysis``, then rebuild the track's labels; with
     ``tempo_key_basis`` (the stage's) also store the analysis' tempo and key.
 
-    A sampled analysis leaves a model's current full analysis as it is (the track was selected for another
-    model): the labels then come from the stored rows, full and new, through the heads."""
+    A library-mode analysis (sampled, or int8) leaves a model's current full analysis as it is (the track
+    was selected for another model): the labels then come from the stored rows, full and new, through the
+    heads."""
     now = utc_now()
     existing = {row.model: row for row in track.analyses}
     kept_full = False
     for name, result in analysis.models.items():
         row = existing.get(name)
-        if analysis.sampled and row is not None and _current_full(row, track, cards[name]):
+        if not analysis.is_full and row is not None and _current_full(row, track, cards[name]):
             kept_full = True
             continue
         if row is None:
@@ -165,9 +167,10 @@ def save_analysis(
         row.n_patches = int(taggram.shape[0])
         row.embedding = np.ascontiguousarray(result.embedding, dtype=np.float32).tobytes()
         row.created_at = now
-        row.sampled = bool(analysis.sampled)
+        # Library mode's answer (some patches, or the int8 networks): a full run redoes it.
+        row.sampled = not analysis.is_full
         starts = np.ascontiguousarray(analysis.patch_starts_s, dtype=np.float32)
-        row.patch_starts = starts.tobytes() if analysis.sampled else None
+        row.patch_starts = starts.tobytes() if row.sampled else None
     if track.duration_s is None:  # some containers do not state it; the decoder counted it
         track.duration_s = float(analysis.duration_s)
     # Heads that ran on the new embeddings alone would disagree with a kept full row: run them on the rows.

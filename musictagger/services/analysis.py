@@ -53,6 +53,7 @@ class Models:
             analysis.models,
             device=analysis.device,
             precision=analysis.precision,
+            library_precision=analysis.library_precision,
             batch_size=analysis.batch_size,
             heads=_with_labelling_heads(analysis.heads_to_run(), analysis.models, vocabulary),
             tempo_key=TempoKeyStage(analysis.tempo_range) if analysis.tempo_key else None,
@@ -70,6 +71,8 @@ class Models:
         heads = f", heads {', '.join(self.analyzer.heads)}" if self.analyzer.heads else ""
         tempo_key = ", tempo and key" if self.analyzer.tempo_key is not None else ""
         mode = "every patch" if self.patch_budget is None else f"{self.patch_budget} patches per track"
+        if self.patch_budget is not None and self.analyzer.library_int8:
+            mode += " in int8"
         return (
             f"models {', '.join(self.analyzer.model_names)}{heads}{tempo_key} on {self.analyzer.device_name}"
             f", {mode}"
