@@ -12,9 +12,11 @@ exactly the full analysis' patch (tests/test_library_mode.py), this is what libr
 without decoding anything again.
 
 Strategies: ``spread B`` (``sampling.spread_patches``: one patch at the centre of each of B equal
-stretches) and ``refine B margin`` (spread B; when a genre or mood score lies within ``margin`` of its
-threshold (``services.analysis.near_a_threshold``, what the product checks), spread 3·B, whose patches
-include the first B). Printed per strategy: tracks whose written
+stretches); ``closer B margin [z]``, the product's (spread B; when a genre or mood score lies within
+``margin`` of its threshold, and with ``z`` also within z times its jackknife sampling error:
+``services.analysis.near_a_threshold``, the B patches at the stretches' starts as well:
+``sampling.closer_look_patches``); ``refine B margin [z]``, the closer look before 2026-12-06 (spread
+3·B instead, whose patches include the first B). Printed per strategy: tracks whose written
 labels equal the full analysis', and the mean share of patches analysed (the networks' cost).
 """
 
@@ -36,7 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_library_mode import written  # noqa: E402
 
 from musictagger.analysis import ModelScores, TrackAnalysis  # noqa: E402
-from musictagger.sampling import spread_patches  # noqa: E402
+from musictagger.sampling import closer_look_patches, spread_patches  # noqa: E402
 from musictagger.services.analysis import Models, near_a_threshold  # noqa: E402
 from musictagger.settings import Settings  # noqa: E402
 
@@ -48,10 +50,10 @@ def full_with_patches(models: Models, path: Path) -> tuple[TrackAnalysis, dict[s
     captured: dict[str, np.ndarray] = {}
     original = analyzer._model_scores
 
-    def capturing(group, probs, penult, n_patches):
+    def capturing(group, probs, penult, n_patches, keep_rows=False):
         for name, parts in penult.items():
             captured[name] = np.concatenate(parts)[:n_patches]
-        return original(group, probs, penult, n_patches)
+        return original(group, probs, penult, n_patches, keep_rows)
 
     analyzer._model_scores = capturing
     try:
@@ -72,10 +74,14 @@ def subset_analysis(
             scores=m.taggram[rows].mean(axis=0),
             taggram=m.taggram[rows],
             embedding=penult[name][rows].mean(axis=0),
+            patch_embeddings=penult[name][rows],
         )
         for name, m in full.models.items()
     }
-    return replace(full, models=scores, heads=models.analyzer.run_heads(scores), sampled=True)
+    analyzer = models.analyzer
+    starts = full.patch_starts_s[rows]
+    got = replace(full, models=scores, heads=analyzer.run_heads(scores), sampled=True, patch_starts_s=starts)
+    return replace(got, leave_one_out=analyzer._leave_one_out(got))
 
 
 def main() -> int:
@@ -102,7 +108,9 @@ def main() -> int:
         print(f"analysed {path.name}: {len(full.patch_starts_s)} patches", flush=True)
 
     strategies = [("spread", b, None) for b in (8, 12, 16, 24, 32, 48)]
-    strategies += [("refine", b, m) for b in (8, 12, 16) for m in (0.03, 0.05, 0.08, 0.12)]
+    strategies += [("refine", b, (m, None)) for b in (8, 12, 16) for m in (0.03, 0.05, 0.08, 0.12)]
+    strategies += [("refine", b, (0.05, z)) for b in (12, 16) for z in (1.0, 1.5, 2.0, 3.0)]
+    strategies += [("closer", b, (m, z)) for b in (16, 24) for m in (0.05, 0.08) for z in (None, 1.0, 1.5)]
     total = sum(len(f.patch_starts_s) for _, f, _ in tracks)
     print(f"\n{len(tracks)} tracks, {total} patches in all")
     for kind, budget, margin in strategies:
@@ -112,7 +120,11 @@ def main() -> int:
             rows = spread_patches(n, budget)
             rows = np.arange(n) if rows is None else rows
             got = subset_analysis(models, full, penult, rows)
-            if kind == "refine" and len(rows) < n and near_a_threshold(models.vocabulary, margin)(got):
+            if kind == "closer" and len(rows) < n and near_a_threshold(models.vocabulary, *margin)(got):
+                refined += 1
+                rows = np.union1d(rows, closer_look_patches(n, budget))
+                got = subset_analysis(models, full, penult, rows)
+            if kind == "refine" and len(rows) < n and near_a_threshold(models.vocabulary, *margin)(got):
                 refined += 1
                 rows = spread_patches(n, 3 * budget)
                 rows = np.arange(n) if rows is None else rows
@@ -123,7 +135,9 @@ def main() -> int:
             equal += same
             if not same:
                 differing.append(name)
-        label = f"{kind} {budget}" + (f" margin {margin:.2f}" if margin is not None else "")
+        label = f"{kind} {budget}"
+        if margin is not None:
+            label += f" margin {margin[0]:.2f}" + (f" z {margin[1]:g}" if margin[1] is not None else "")
         print(
             f"{label:24s} labels equal {equal:2d}/{len(tracks)}"
             f"  patches {used:4d} ({100 * used / total:4.1f} %;"

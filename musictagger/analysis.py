@@ -22,7 +22,7 @@ import contextlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -52,7 +52,7 @@ from musictagger.heads.model import predict as head_predict
 from musictagger.memory import tune_allocator
 from musictagger.nets.musicnn import Musicnn
 from musictagger.nets.musicnn_int8 import Int8Musicnn
-from musictagger.sampling import REFINE_FACTOR, spread_patches
+from musictagger.sampling import closer_look_patches, spread_patches
 from musictagger.spectrogram import LogMelSpectrogram
 from musictagger.tempo_key import PendingTempoKey, TempoKey, TempoKeyStage
 
@@ -99,6 +99,9 @@ class ModelScores:
     scores: np.ndarray  # (n_labels,) track-level: mean of the patch probabilities
     taggram: np.ndarray  # (n_patches, n_labels) probability per patch
     embedding: np.ndarray  # (embedding_dim,) mean of the patches' penultimate features
+    # Library mode: each patch's penultimate features (the rows ``embedding`` is the mean of), for the
+    # leave-one-out estimates of TrackAnalysis.leave_one_out; None for a full analysis.
+    patch_embeddings: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, float]:
         return {label: float(score) for label, score in zip(self.labels, self.scores, strict=True)}
@@ -123,6 +126,14 @@ class TrackAnalysis:
     # Library mode's int8 networks made the scores (nets/musicnn_int8.py): close to the full analysis's,
     # not equal. Like ``sampled``, a full run (``tag --full``, the track view) redoes such an analysis.
     quantized: bool = False
+    # Library mode: label_scores() of this analysis with each sampled patch left out in turn (a jackknife):
+    # how far the choice of patches moves each score (services.analysis.near_a_threshold reads it).
+    leave_one_out: tuple[dict[str, dict[str, float]], ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def n_patches_in_track(self) -> int:
+        """How many patches the whole track has (the full analysis' taggram rows)."""
+        return max(1, int(self.duration_s / self.patch_seconds + 1e-6))
 
     @property
     def is_full(self) -> bool:
@@ -210,21 +221,19 @@ class _FrontEndGroup:
         return (self.hop, self.n_fft, self.patch_frames, self.center)
 
     def excerpt_ranges(
-        self, n_samples: int, budget: int, done: frozenset[int] = frozenset()
+        self, n_samples: int, budget: int, done: frozenset[int] = frozenset(), closer: bool = False
     ) -> list[tuple[int, int]] | None:
         """Library mode: the sample range of each of ``budget`` patches spread over a track of
-        ``n_samples`` samples, each exactly what the full analysis frames for that patch (center=True
-        padding included: a range may start before 0), leaving out the patches ``done`` (indices); None
-        when the track is analysed in full."""
+        ``n_samples`` samples (``closer``: the closer look's, sampling.closer_look_patches), each exactly
+        what the full analysis frames for that patch (center=True padding included: a range may start
+        before 0), leaving out the patches ``done`` (indices); None when the track is analysed in full."""
         n_patches = self.n_patches(n_samples)
-        chosen = spread_patches(n_patches, budget)
+        chosen = (closer_look_patches if closer else spread_patches)(n_patches, budget)
         if chosen is None:
             if not done:
                 return None
-            # A closer look at a track with no more patches than the new budget: every patch but those
-            # done (decoding the whole track would run them again).
-            chosen = np.arange(n_patches)
-        chosen = [k for k in chosen if int(k) not in done]
+            chosen = np.arange(n_patches)  # every patch but those done (a whole decode would redo them)
+        chosen = [k for k in dict.fromkeys(int(k) for k in chosen) if k not in done]
         half = self.n_fft // 2 if self.center else 0
         span = self.patch_frames * self.hop
         length = (self.patch_frames - 1) * self.hop + self.n_fft
@@ -297,9 +306,11 @@ class Analyzer:
     ):
         tune_allocator()  # each batch's activations reuse freed memory instead of faulting it in (memory.py)
         self.tempo_key = tempo_key
+        if tempo_key is not None:
+            tempo_key.warm_up()  # its process starts while the networks load
         # Library mode: given a sampled analysis, whether it is too close to call on so few patches
-        # (services.analysis: a written label near its threshold); such a track is analysed again on
-        # REFINE_FACTOR times the patches.
+        # (services.analysis: a written label near its threshold); such a track gets a closer look
+        # (``refined``).
         self.refine = refine
         self.device = resolve_device(device)
         # The taggers' networks autocast to this dtype (None: fp32); the log-mel front end, the heads and
@@ -309,6 +320,9 @@ class Analyzer:
         # Library mode's networks: int8 twins of the taggers where that pays (device.resolve_library_int8);
         # the full analysis and the explanations always run the networks above.
         self.library_int8 = resolve_library_int8(library_precision, self.device)
+        # Library mode's batch runs this many tracks at once (_tracks_in_parallel says why): two on a CPU
+        # of two cores or more; one on a GPU, which a bigger batch keeps busy instead.
+        self.tracks_at_once = 2 if self.device.type == "cpu" and torch.get_num_threads() >= 2 else 1
         if batch_size is None:
             batch_size = 16 if self.device.type == "cpu" else 64
         self.batch_size = max(1, int(batch_size))
@@ -379,20 +393,21 @@ class Analyzer:
         *,
         tempo_window: bool = True,
         done: frozenset[int] = frozenset(),
+        closer: bool = False,
     ) -> dict[int, np.ndarray | Excerpts]:
         """Library mode's decode: per sample rate, only the ``budget`` patches spread over the track
         (``Excerpts``), or the whole signal for a track no longer than the budget. Front ends that share a
         rate but frame patches differently (none shipped) get the whole signal: one set of excerpts
         cannot serve both. At the tempo/key rate the same decode also reads the stretch the tempo
         estimate needs (``SampledExcerpts.tempo_window``), unless ``tempo_window`` is False. ``done``: patches
-        (indices) already analysed, not decoded again."""
+        (indices) already analysed, not decoded again; ``closer``: the closer look's patches instead."""
         audio: dict[int, np.ndarray | Excerpts] = {}
         for rate in self.sample_rates:
             groups = [group for group in self._groups if group.sample_rate == rate]
             if len({group.patch_geometry for group in groups}) > 1:
                 audio[rate] = load_audio(path, sample_rate=rate)
                 continue
-            choose = partial(groups[0].excerpt_ranges, budget=budget, done=done)
+            choose = partial(groups[0].excerpt_ranges, budget=budget, done=done, closer=closer)
             if not tempo_window or self.tempo_key is None or rate != self.tempo_key_rate:
                 audio[rate] = load_excerpts(path, rate, choose)
                 continue
@@ -456,21 +471,45 @@ class Analyzer:
         return analysis if patch_budget is None else self.refined(analysis, patch_budget)
 
     def refined(self, analysis: TrackAnalysis, budget: int) -> TrackAnalysis:
-        """A sampled analysis the ``refine`` check finds too close to call, done again on
-        ``REFINE_FACTOR * budget`` patches (which include the first ``budget``: sampling.py; only the
-        others are decoded and run); else ``analysis`` itself. The tempo and key of the first pass are
+        """A sampled analysis the ``refine`` check finds too close to call, with a closer look: ``budget``
+        patches more, between the first ones (sampling.closer_look_patches; only those are decoded and
+        run), and the mean over both; else ``analysis`` itself. The tempo and key of the first pass are
         kept."""
-        if not analysis.sampled or self.refine is None or not self.refine(analysis):
+        if not analysis.sampled or self.refine is None:
+            return analysis
+        analysis = replace(analysis, leave_one_out=self._leave_one_out(analysis))
+        if not self.refine(analysis):
             return analysis
         done = frozenset(np.rint(analysis.patch_starts_s / analysis.patch_seconds).astype(int).tolist())
-        audio = self.decode_excerpts(analysis.path, REFINE_FACTOR * budget, tempo_window=False, done=done)
+        audio = self.decode_excerpts(analysis.path, budget, tempo_window=False, done=done, closer=True)
         more = self.analyse_decoded(analysis.path, audio, tempo_key=False, library=True)
         if not more.sampled:  # a decoder that could not seek gave the whole track: the full analysis
             return replace(more, tempo_key=analysis.tempo_key)
         merged = self._merged(analysis, more)
         n_patches = self._groups[0].n_patches(round(merged.duration_s * merged.sample_rate))
-        # Every patch of a track with no more than REFINE_FACTOR * budget: that is the full analysis.
+        # Every patch of a track with no more than twice the budget: that is every patch.
         return merged if len(merged.patch_starts_s) < n_patches else replace(merged, sampled=False)
+
+    def _leave_one_out(self, analysis: TrackAnalysis) -> tuple[dict[str, dict[str, float]], ...]:
+        """label_scores() of ``analysis`` without each of its patches in turn: the taggers' means and
+        embeddings less that patch, and the heads run on them (tiny: a few matrix products per patch)."""
+        if not analysis.models or any(m.patch_embeddings is None for m in analysis.models.values()):
+            return ()
+        n = len(next(iter(analysis.models.values())).taggram)
+        if n < 3:
+            return ()
+        replicas = []
+        for left_out in range(n):
+            models = {
+                name: replace(
+                    m,
+                    scores=(n * m.scores - m.taggram[left_out]) / (n - 1),
+                    embedding=(n * m.embedding - m.patch_embeddings[left_out]) / (n - 1),
+                )
+                for name, m in analysis.models.items()
+            }
+            replicas.append(replace(analysis, models=models, heads=self.run_heads(models)).label_scores())
+        return tuple(replicas)
 
     def _merged(self, first: TrackAnalysis, more: TrackAnalysis) -> TrackAnalysis:
         """One sampled analysis of the patches of both (distinct patches): taggram rows in track order,
@@ -483,8 +522,14 @@ class Analyzer:
             b = more.models[name]
             taggram = np.concatenate([a.taggram, b.taggram])[order]
             embedding = (n_first * a.embedding + n_more * b.embedding) / (n_first + n_more)
-            models[name] = replace(a, scores=taggram.mean(axis=0), taggram=taggram, embedding=embedding)
-        return replace(first, patch_starts_s=starts[order], models=models, heads=self.run_heads(models))
+            rows = None
+            if a.patch_embeddings is not None and b.patch_embeddings is not None:
+                rows = np.concatenate([a.patch_embeddings, b.patch_embeddings])[order]
+            models[name] = replace(
+                a, scores=taggram.mean(axis=0), taggram=taggram, embedding=embedding, patch_embeddings=rows
+            )
+        merged = replace(first, patch_starts_s=starts[order], models=models, heads=self.run_heads(models))
+        return replace(merged, leave_one_out=())
 
     def analyse_decoded(
         self,
@@ -581,18 +626,22 @@ class Analyzer:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     @staticmethod
-    def _model_scores(group: _FrontEndGroup, probs: dict, penult: dict, n_patches: int) -> dict:
-        """Each model's taggram and its means over the patches: the track's scores and embedding."""
+    def _model_scores(
+        group: _FrontEndGroup, probs: dict, penult: dict, n_patches: int, keep_rows: bool = False
+    ) -> dict:
+        """Each model's taggram and its means over the patches: the track's scores and embedding
+        (``keep_rows``: also each patch's embedding, as library mode keeps them)."""
         models = {}
         for name, _, card in group.models:
             taggram = np.concatenate(probs[name])[:n_patches]
-            embedding = np.concatenate(penult[name])[:n_patches].mean(axis=0)
+            rows = np.concatenate(penult[name])[:n_patches]
             models[name] = ModelScores(
                 model=name,
                 labels=tuple(card.labels),
                 scores=taggram.mean(axis=0),
                 taggram=taggram,
-                embedding=embedding,
+                embedding=rows.mean(axis=0),
+                patch_embeddings=rows if keep_rows else None,
             )
         return models
 
@@ -615,7 +664,7 @@ class Analyzer:
             for name, (p, q) in found.items():
                 probs[name].append(p)
                 penult[name].append(q)
-        models = self._model_scores(group, probs, penult, len(patch_index))
+        models = self._model_scores(group, probs, penult, len(patch_index), keep_rows=True)
         return {"models": models, "patch_index": patch_index, "spectrogram": None}
 
     @torch.inference_mode()
@@ -689,19 +738,46 @@ def analyse_files(
     Decoders (libsndfile, soxr, FFmpeg) release the GIL, so ``decode_workers`` threads keep up to
     ``prefetch`` tracks decoded ahead of the model and it never waits idle on a decoder. A file that
     fails yields an ``AnalysisResult`` with its error; the batch goes on. ``patch_budget``: library mode
-    (that many patches per track, see the module docstring); None: every patch.
+    (that many patches per track, see the module docstring); None: every patch. Library mode on a CPU
+    analyses ``Analyzer.tracks_at_once`` tracks at a time (``_tracks_in_parallel`` says why).
     """
     decode, work = analyzer.decode, analyzer.analyse_decoded
+    at_once = 1
     if patch_budget is not None:
         decode = partial(analyzer.decode_excerpts, budget=patch_budget)
+        at_once = analyzer.tracks_at_once
 
         def work(path: str, audio: dict) -> TrackAnalysis:
             return analyzer.refined(analyzer.analyse_decoded(path, audio, library=True), patch_budget)
 
     # closing(): a caller that stops early (cancel) stops the decode threads at once, not at collection.
-    with closing(_decoded_ahead(paths, decode, work, decode_workers, prefetch)) as done:
+    with (
+        _tracks_in_parallel(at_once),
+        closing(_decoded_ahead(paths, decode, work, decode_workers, prefetch, at_once)) as done,
+    ):
         for path, analysis, error in done:
             yield AnalysisResult(path=path, analysis=analysis, error=error)
+
+
+@contextlib.contextmanager
+def _tracks_in_parallel(tracks: int) -> Iterator[None]:
+    """While ``tracks`` tracks are analysed at once, each one's torch operations get an equal share of
+    torch's threads (one each on a 2-core machine).
+
+    Why: library mode runs small batches (16 patches), and a torch operation split over every core waits
+    at its end for the slowest thread, which on a small machine is often descheduled by a decode or the
+    tempo/key process; two tracks with one thread each keep both cores busy instead. Measured on the 16
+    tracks of ../shared/audio/music (2 cores): 32.5 CPU-s for the batch with 2 threads per operation,
+    24.6 with 1 (README, *Library mode*)."""
+    if tracks <= 1:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, before // tracks))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def analyse_tempo_key_files(
@@ -732,29 +808,40 @@ def _decoded_ahead(
     work: Callable[[str, object], object],
     decode_workers: int,
     prefetch: int,
+    work_workers: int = 1,
 ) -> Iterator[tuple[str, object, MusictaggerError | None]]:
     """``(path, work(path, decode(path)), None)`` per path in order, or ``(path, None, error)``; the
-    decodes run ahead on worker threads, ``work`` on the caller's."""
+    decodes run ahead on worker threads, ``work`` on the caller's, or with ``work_workers`` > 1 on that
+    many threads of its own (several tracks at once; still yielded in order)."""
     pending: deque = deque()
     source = iter(paths)
     pool = ThreadPoolExecutor(max_workers=max(1, decode_workers), thread_name_prefix="decode")
+    workers = None
+    if work_workers > 1:
+        workers = ThreadPoolExecutor(max_workers=work_workers, thread_name_prefix="analyse")
+
+    def decoded_then_worked(path: str, decoded: Future) -> object:
+        return work(path, decoded.result())
 
     def submit_next() -> bool:
         path = next(source, None)
         if path is None:
             return False
-        pending.append((path, pool.submit(decode, path)))
+        future = pool.submit(decode, path)
+        if workers is not None:
+            future = workers.submit(decoded_then_worked, path, future)
+        pending.append((path, future))
         return True
 
     try:
-        for _ in range(max(1, prefetch)):
+        for _ in range(max(1, prefetch, work_workers + 1)):
             if not submit_next():
                 break
         while pending:
             path, future = pending.popleft()
             submit_next()
             try:
-                done = work(path, future.result())
+                done = future.result() if workers is not None else work(path, future.result())
             except MusictaggerError as exc:
                 yield path, None, exc
                 continue
@@ -768,5 +855,9 @@ def _decoded_ahead(
             yield path, done, None
     finally:
         # A caller that stops early (cancel) must not wait for tracks queued ahead: drop those, and wait
-        # only for decodes already running.
+        # only for decodes and analyses already running.
+        if workers is not None:
+            workers.shutdown(wait=False, cancel_futures=True)
         pool.shutdown(wait=True, cancel_futures=True)
+        if workers is not None:
+            workers.shutdown(wait=True)

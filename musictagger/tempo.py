@@ -10,7 +10,7 @@ Octave errors: every estimator sometimes hears half or double the tempo DJs coun
 (doubled or halved) into a preferred range, 70–180 BPM by default (``[analysis] tempo_range`` in
 settings.toml), the range DJ software assumes; a value already inside it is left alone.
 
-Confidence is the *pulse clarity*: the autocorrelation of the onset-strength envelope (librosa),
+Confidence is the *pulse clarity*: the autocorrelation of the onset-strength envelope (librosa's, onset.py),
 normalised by its value at lag 0, at the beat period the estimate names (or half / twice it). A steady
 beat repeats its onsets, so the envelope correlates with itself one beat later (0.3–0.9 on music with
 drums); noise, speech, rain, a held drone and beatless ambient do not (under 0.2). Below
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from musictagger.essentia_loader import essentia_standard
+from musictagger.onset import autocorrelate, onset_strength
 from musictagger.signal_checks import unusable_reason
 
 DEFAULT_RANGE = (70.0, 180.0)
@@ -76,11 +77,9 @@ def check_range(low: float, high: float) -> None:
 
 def pulse_clarity(signal: np.ndarray, sample_rate: int, bpm: float) -> float:
     """How strongly the onsets repeat at the beat period of ``bpm`` (or half / twice it), 0..1."""
-    import librosa  # loaded on first use: importing it takes a second
-
     envelope = onset_envelope(signal, sample_rate)
     envelope = envelope - envelope.mean()
-    correlation = librosa.autocorrelate(envelope)
+    correlation = autocorrelate(envelope)
     if not correlation.size:
         return 0.0
     correlation = correlation / (correlation[0] + len(envelope) * _ENVELOPE_FLOOR_DB**2)
@@ -94,17 +93,14 @@ def pulse_clarity(signal: np.ndarray, sample_rate: int, bpm: float) -> float:
 
 
 def onset_envelope(signal: np.ndarray, sample_rate: int) -> np.ndarray:
-    """librosa's onset strength (spectral flux of the log-mel spectrogram) at ``_ONSET_HOP``, computed
-    piece by piece with overlapping margins so memory stays bounded; one piece for a track under ~65 s."""
-    import librosa
-
+    """librosa's onset strength (spectral flux of the log-mel spectrogram; onset.py) at ``_ONSET_HOP``,
+    computed piece by piece with overlapping margins so memory stays bounded; one piece for a track under
+    ~65 s."""
     piece, margin = _PIECE_FRAMES * _ONSET_HOP, _PIECE_MARGIN_FRAMES * _ONSET_HOP
     parts = []
     for start in range(0, len(signal), piece):
         lo, stop = max(0, start - margin), min(len(signal), start + piece)
-        envelope = librosa.onset.onset_strength(
-            y=signal[lo : min(len(signal), stop + margin)], sr=sample_rate, hop_length=_ONSET_HOP
-        )
+        envelope = onset_strength(signal[lo : min(len(signal), stop + margin)], sample_rate, _ONSET_HOP)
         skip = (start - lo) // _ONSET_HOP
         frames = -(-(stop - start) // _ONSET_HOP) if stop < len(signal) else len(envelope) - skip
         parts.append(envelope[skip : skip + frames])

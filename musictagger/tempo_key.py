@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from musictagger.essentia_loader import essentia_standard
 from musictagger.tempo import DEFAULT_RANGE, PULSE_CLARITY_MIN, TempoEstimate, check_range, estimate_tempo
 from musictagger.tonality import KEY_PROFILE, TONAL_SHARE_MIN, KeyEstimate, estimate_key
 
@@ -65,6 +67,7 @@ class TempoKeyStage:
         check_range(low, high)
         self.tempo_range = (low, high)
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()  # library mode starts tracks from two threads at once
 
     @property
     def basis(self) -> str:
@@ -98,9 +101,19 @@ class TempoKeyStage:
             return PendingTempoKey(None, _failed(f"tempo/key worker could not start ({exc})"))
         return PendingTempoKey(future, None, on_broken=self.close)
 
+    def warm_up(self) -> None:
+        """Start the worker process and load the estimators in it now, beside whatever the caller does
+        next (loading the networks), so the first track does not wait the second or so that a new process,
+        numpy and essentia take."""
+        try:
+            self._worker().submit(_load_estimators)
+        except (BrokenProcessPool, RuntimeError, OSError) as exc:  # the first track will say why
+            log.info("tempo/key worker could not start early (%s)", exc)
+
     def close(self) -> None:
         """End the worker process (a new one starts with the next track)."""
-        pool, self._pool = self._pool, None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
         if pool is not None:
             processes = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
@@ -109,10 +122,12 @@ class TempoKeyStage:
                     process.kill()
 
     def _worker(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # spawn, never fork: the parent has torch's and Qt's threads running.
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return self._pool
+        with self._pool_lock:
+            if self._pool is None:
+                # spawn, never fork: the parent has torch's and Qt's threads running.
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            return self._pool
 
 
 @dataclass
@@ -137,6 +152,10 @@ class PendingTempoKey:
         if self.on_broken is not None:  # the process is gone or stuck: the next track gets a new one
             self.on_broken()
         return self.ready
+
+
+def _load_estimators() -> None:
+    essentia_standard()
 
 
 def _failed(reason: str) -> TempoKey:

@@ -19,7 +19,7 @@ from musictagger.audio import Excerpts, load_audio, load_excerpts
 from musictagger.library import Analysis, Track
 from musictagger.library.scanner import scan
 from musictagger.library.store import analyse_pending, analyses_needed, load_analysis, save_analysis
-from musictagger.sampling import spread_patches
+from musictagger.sampling import closer_look_patches, spread_patches
 from musictagger.services.analysis import Models, analyse_paths
 from musictagger.settings import Settings
 
@@ -38,6 +38,15 @@ def test_sampled_patches_are_distinct_within_the_track_and_one_per_equal_stretch
     centres = (np.arange(budget) + 0.5) * n_patches / budget  # of the budget's equal stretches
     assert np.all((chosen <= centres) & (centres < chosen + 1))  # each patch holds one stretch's centre
     assert np.array_equal(chosen, spread_patches(n_patches, budget))  # deterministic
+
+
+@pytest.mark.parametrize("n_patches, budget", [(32, 16), (40, 12), (2400, 16), (100, 8)])
+def test_the_closer_look_takes_the_stretches_starts_so_both_passes_spread_twice_the_budget(n_patches, budget):
+    first, closer = spread_patches(n_patches, budget), closer_look_patches(n_patches, budget)
+    assert len(closer) == budget and not set(closer.tolist()) & set(first.tolist())
+    gaps = np.diff(np.union1d(first, closer))  # together: twice the budget, evenly spread
+    assert len(gaps) == 2 * budget - 1 and gaps.max() - gaps.min() <= 1
+    assert closer_look_patches(12, 12) is None
 
 
 def test_a_track_no_longer_than_the_budget_is_not_sampled_and_a_budget_is_at_least_one():
@@ -271,39 +280,39 @@ def test_library_mode_reads_the_tempo_from_a_middle_stretch_and_the_key_from_the
         stage.close()
 
 
-def test_a_sampled_analysis_too_close_to_call_is_done_again_on_three_times_the_patches(
+def test_a_sampled_analysis_too_close_to_call_gets_a_closer_look_between_its_patches(
     analyzer, metal_full, vocabulary
 ):
+    from conftest import JAZZ
+
     from musictagger.services.analysis import near_a_threshold
 
     first = analyzer.analyse_file(METAL, patch_budget=1)
     assert first.sampled and first.patch_starts_s.tolist() == [2 * PATCH_SECONDS]
+    jazz_full = analyzer.analyse_file(JAZZ)  # 20 s: 6 patches
     try:
         analyzer.refine = lambda analysis: True
-        closer = analyzer.analyse_file(METAL, patch_budget=1)
-        # spread_patches(4, 3) = 0, 2, 3: the first pass' patch 2 among them.
+        closer = analyzer.analyse_file(JAZZ, patch_budget=2)
+        # The first pass: patches 1 and 4 (the centres of two stretches); the closer look: 0 and 3 (their
+        # starts). Only those two were decoded and run; the analysis is the mean over the four.
+        rows = [0, 1, 3, 4]
         assert closer.sampled and closer.patch_starts_s.tolist() == pytest.approx(
-            [0, 2 * PATCH_SECONDS, 3 * PATCH_SECONDS]
+            [r * PATCH_SECONDS for r in rows]
         )
-        for name, full in metal_full.models.items():
-            np.testing.assert_allclose(closer.models[name].taggram, full.taggram[[0, 2, 3]], atol=1e-4)
-        # Only patches 0 and 3 were run again; merged with the first pass' patch 2 they make the same
-        # analysis as sampling those three patches at once.
-        analyzer.refine = None
-        at_once = analyzer.analyse_file(METAL, patch_budget=3)
-        assert at_once.patch_starts_s.tolist() == pytest.approx(closer.patch_starts_s.tolist())
-        for name, expected in at_once.models.items():
-            np.testing.assert_allclose(closer.models[name].scores, expected.scores, atol=1e-5)
-            np.testing.assert_allclose(closer.models[name].embedding, expected.embedding, atol=1e-5)
-        for name, expected in at_once.heads.items():
-            np.testing.assert_allclose(closer.heads[name].probs, expected.probs, atol=1e-5)
+        for name, full in jazz_full.models.items():
+            got = closer.models[name]
+            np.testing.assert_allclose(got.taggram, full.taggram[rows], atol=1e-4)
+            np.testing.assert_allclose(got.scores, full.taggram[rows].mean(axis=0), atol=1e-4)
+            np.testing.assert_allclose(got.embedding, got.patch_embeddings.mean(axis=0), atol=1e-6)
+        for name, expected in analyzer.run_heads(closer.models).items():
+            np.testing.assert_allclose(closer.heads[name].probs, expected.probs, atol=1e-6)
         analyzer.refine = lambda analysis: True
-        (batch,) = analyse_files(analyzer, [str(METAL)], patch_budget=1)
+        (batch,) = analyse_files(analyzer, [str(JAZZ)], patch_budget=2)
         assert batch.analysis.patch_starts_s.tolist() == pytest.approx(closer.patch_starts_s.tolist())
         analyzer.refine = lambda analysis: False
         assert len(analyzer.analyse_file(METAL, patch_budget=1).patch_starts_s) == 1
-        # Budget 2 (patches 1 and 3): the closer look's 6 cover the track's 4, so only patches 0 and 2
-        # are run again and the result is the full analysis (not marked sampled).
+        # Budget 2 (patches 1 and 3): the closer look (0 and 2) completes the track's 4, so the result is
+        # every patch, the full analysis (not marked sampled).
         analyzer.refine = lambda analysis: True
         every = analyzer.analyse_file(METAL, patch_budget=2)
         assert not every.sampled
@@ -316,3 +325,36 @@ def test_a_sampled_analysis_too_close_to_call_is_done_again_on_three_times_the_p
     # The product's check: a genre or mood within the margin of its calibrated threshold.
     assert near_a_threshold(vocabulary, margin=1.0)(first)
     assert not near_a_threshold(vocabulary, margin=0.0)(first)
+
+
+def test_the_closer_look_needs_a_score_near_its_threshold_and_within_its_sampling_error(analyzer, vocabulary):
+    from dataclasses import replace
+
+    from conftest import JAZZ
+
+    from musictagger.services.analysis import near_a_threshold
+
+    sampled = analyzer.analyse_file(JAZZ, patch_budget=3)
+    loo = analyzer._leave_one_out(sampled)
+    assert len(loo) == 3  # one per patch left out
+    check = near_a_threshold(vocabulary, margin=1.0, z=1.5)
+    # Every score is within 1.0 of its threshold; whether that counts depends on how far leaving a patch
+    # out moves it: not at all (as if every patch sounded the same) ...
+    steady = replace(sampled, leave_one_out=(sampled.label_scores(),) * 3)
+    assert not check(steady)
+    # ... or a lot (a patch that flips a genre's score from 0 to 1).
+    genre = next(label for label in vocabulary.in_category("genre") if vocabulary.threshold(label.name))
+    swinging = []
+    for value in (0.0, 1.0, 0.0):
+        replica = {source: dict(values) for source, values in sampled.label_scores().items()}
+        for source, names in genre.sources.items():
+            for name in names:
+                if name in replica.get(source, {}):
+                    replica[source][name] = value
+        swinging.append(replica)
+    genre = genre.name
+    assert [vocabulary.canonical_scores(r)[genre] for r in swinging] == [0.0, 1.0, 0.0]
+    assert check(replace(sampled, leave_one_out=tuple(swinging)))
+    # Without replicas (or z None) the margin alone decides, as before.
+    assert check(replace(sampled, leave_one_out=()))
+    assert near_a_threshold(vocabulary, margin=1.0, z=None)(steady)

@@ -110,8 +110,10 @@ class Int8FrontBlock(nn.Module):
             q, 1.0, 0, self.packed, self.w_scale, self.w_zero, None,
             [1, 1], [0, 0], [1, 1], 1, 1.0, 0, torch.float32, "none", [], "",
         )  # fmt: skip
-        # oneDNN answers channels-last (B, T, F, C): the max over F reads C contiguously that way.
-        pooled = raw.permute(0, 2, 3, 1).amax(dim=2).permute(0, 2, 1)  # (B, C, T), int units
+        # The max over frequency. oneDNN answers channels-last; torch's max pooling has a kernel for that
+        # layout, 2.5x faster than amax for the temporal blocks' 51 channels (1 ms against 2.5 per two
+        # patches on one core) and no slower for the others.
+        pooled = F.max_pool2d(raw, (1, raw.shape[3])).squeeze(3)  # (B, C, T), int units
         s = scale[:, None, None]
         pooled = s * pooled - (s * zero[:, None, None]) * self.w_sum[None, :, None] + self.bias[None, :, None]
         pooled = pooled * self.sign[None, :, None]
@@ -134,6 +136,12 @@ class Int8Musicnn(nn.Module):
         blocks = (f.timbral_38, f.timbral_67, f.temporal_128, f.temporal_64, f.temporal_32)
         self.pads = [block.time_pad for block in blocks]
         self.blocks = nn.ModuleList(Int8FrontBlock(block) for block in blocks)
+        # The front end runs this many patches at a time. Its maps are large (the 7x38 block's fp32 output
+        # is 9 MB per patch) and each is written and then read once for the max over frequency: a few
+        # patches at a time stay in the cache between the two. Measured on one core (AVX-512 + AMX), medians
+        # of 12 interleaved rounds: 15.3 ms per patch in twos, 19.6 in sixteens; the answer is the same
+        # (per-patch quantization).
+        self.front_batch = 2
         # One quantized input serves every block: padded once by the widest padding, sliced per block.
         self.before = max(before for before, _ in self.pads)
         self.after = max(after for _, after in self.pads)
@@ -145,12 +153,19 @@ class Int8Musicnn(nn.Module):
             got = tuple(patches.shape)
             raise ValueError(f"expected (batch, time, {net.n_mels}) log-mel patches, got {got}")
         x = net.front.input_bn(patches.float().unsqueeze(1))  # (B, 1, T, F)
-        n_frames = x.shape[2]
         q, scale, zero = _quantize_per_patch(F.pad(x, (0, 0, self.before, self.after)))
+        n_frames, step = x.shape[2], self.front_batch
+        front = [
+            self._front(q[i : i + step], scale[i : i + step], zero[i : i + step], n_frames)
+            for i in range(0, q.shape[0], step)
+        ]
+        logits, penultimate, mean_pool, max_pool = net.back(net.mid(torch.cat(front)))
+        return MusicnnOutput(logits, torch.sigmoid(logits), penultimate, mean_pool, max_pool)
+
+    def _front(self, q: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, n_frames: int) -> torch.Tensor:
         outputs = []
         for block, (before, after) in zip(self.blocks, self.pads, strict=True):
             first = self.before - before
             window = q[:, :, first : first + before + n_frames + after].contiguous()
             outputs.append(block(window, scale, zero))
-        logits, penultimate, mean_pool, max_pool = net.back(net.mid(torch.cat(outputs, dim=1)))
-        return MusicnnOutput(logits, torch.sigmoid(logits), penultimate, mean_pool, max_pool)
+        return torch.cat(outputs, dim=1)

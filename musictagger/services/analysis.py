@@ -7,9 +7,12 @@ for result in analyse_paths(["~/Music/new.flac"], models): ...   # no index: the
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from musictagger.analysis import AnalysisResult, Analyzer, TrackAnalysis
 from musictagger.errors import ModelError
@@ -24,7 +27,7 @@ from musictagger.library.store import (
     analyse_pending,
     analyses_needed,
 )
-from musictagger.sampling import REFINE_MARGIN
+from musictagger.sampling import REFINE_MARGIN, REFINE_Z
 from musictagger.settings import Settings
 from musictagger.taxonomy import Vocabulary
 from musictagger.tempo_key import TempoKeyStage
@@ -88,11 +91,16 @@ def pending_analyses(library: Library, models: Models) -> int:
 
 
 def near_a_threshold(
-    vocabulary: Vocabulary, margin: float = REFINE_MARGIN
+    vocabulary: Vocabulary, margin: float = REFINE_MARGIN, z: float | None = REFINE_Z
 ) -> Callable[[TrackAnalysis], bool]:
-    """Library mode's closer look (``Analyzer.refine``): whether a sampled analysis puts any genre or mood
-    within ``margin`` of its calibrated threshold, where a few patches more or less could change what
-    a write takes."""
+    """Library mode's closer look (``Analyzer.refine``): whether a sampled analysis puts a genre or mood
+    within ``margin`` of its calibrated threshold *and* closer to it than ``z`` times the score's sampling
+    error, so that other patches of the same track could well change what a write takes.
+
+    The sampling error is the jackknife's (``TrackAnalysis.leave_one_out``: the score with each patch
+    left out in turn), shrunk by the share of the track's patches the sample already holds. A score that
+    is near its threshold but barely moves whichever patch is left out needs no closer look. ``z`` None,
+    or an analysis without leave-one-out scores: the margin alone decides."""
     watched = [
         (label.name, threshold)
         for category in ("genre", "mood")
@@ -102,7 +110,23 @@ def near_a_threshold(
 
     def too_close(analysis: TrackAnalysis) -> bool:
         scores = vocabulary.canonical_scores(analysis.label_scores())
-        return any(abs(scores.get(name, 0.0) - threshold) < margin for name, threshold in watched)
+        near = [
+            (name, threshold)
+            for name, threshold in watched
+            if abs(scores.get(name, 0.0) - threshold) < margin
+        ]
+        replicas = analysis.leave_one_out
+        if not near or z is None or len(replicas) < 3:
+            return bool(near)
+        n = len(replicas)
+        unsampled = math.sqrt(max(0.0, 1.0 - n / analysis.n_patches_in_track))  # finite-population share
+        moved = [vocabulary.canonical_scores(replica) for replica in replicas]
+        for name, threshold in near:
+            values = np.array([replica.get(name, 0.0) for replica in moved])
+            error = math.sqrt((n - 1) / n * float(((values - values.mean()) ** 2).sum())) * unsampled
+            if abs(scores.get(name, 0.0) - threshold) < z * error:
+                return True
+        return False
 
     return too_close
 
