@@ -110,7 +110,8 @@ def main() -> int:
     strategies = [("spread", b, None) for b in (8, 12, 16, 24, 32, 48)]
     strategies += [("refine", b, (m, None)) for b in (8, 12, 16) for m in (0.03, 0.05, 0.08, 0.12)]
     strategies += [("refine", b, (0.05, z)) for b in (12, 16) for z in (1.0, 1.5, 2.0, 3.0)]
-    strategies += [("closer", b, (m, z)) for b in (16, 24) for m in (0.05, 0.08) for z in (None, 1.0, 1.5)]
+    closer_looks = [(m, z) for m in (0.05, 0.08) for z in (None, 1.0, 1.5)]
+    strategies += [("closer", b, look) for b in (8, 12, 16, 24) for look in closer_looks]
     total = sum(len(f.patch_starts_s) for _, f, _ in tracks)
     print(f"\n{len(tracks)} tracks, {total} patches in all")
     for kind, budget, margin in strategies:

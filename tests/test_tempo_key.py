@@ -170,3 +170,17 @@ def test_a_stuck_estimate_is_stopped_and_the_next_track_gets_a_new_worker(vibe_a
         assert stage.process(vibe_ace, RATE).bpm == pytest.approx(130, rel=0.04)
     finally:
         stage.close()
+
+
+def test_essentia_is_loaded_with_only_the_algorithms_used_and_its_own_module_stays_whole():
+    import essentia.standard
+
+    from musictagger.essentia_loader import ALGORITHMS, essentia_standard
+
+    subset = essentia_standard()
+    assert all(hasattr(subset, name) for name in ALGORITHMS)
+    assert not hasattr(subset, "RhythmExtractor2013")  # the ~250 others are not built
+    assert hasattr(essentia.standard, "RhythmExtractor2013")  # a plain import still gets every one
+    signal = np.sin(2 * np.pi * 440 * np.arange(RATE * 5) / RATE).astype(np.float32)
+    mine = subset.KeyExtractor(sampleRate=RATE, profileType="edma")(signal)
+    assert mine == essentia.standard.KeyExtractor(sampleRate=RATE, profileType="edma")(signal)

@@ -18,13 +18,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, select
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
@@ -35,6 +30,12 @@ from musictagger.library import facet_counts, folder_digests, label_bits, search
 from musictagger.library.folding import register_fold
 from musictagger.library.schema import Base, Meta
 from musictagger.paths import data_dir
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# alembic is imported where an index is opened or migrated, not with this module: importing it takes
+# 0.3 s, which every command paid at start-up (`tag` without --write never opens an index).
 
 DEFAULT_DB_NAME = "library.sqlite"
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
@@ -202,7 +203,7 @@ def open_library(path_or_url: str | os.PathLike | None = None) -> Library:
             engine.dispose()
             raise
         event.listen(engine, "handle_error", _lost_server)  # opened: from now on a lost server is one line
-    except (SQLAlchemyError, CommandError) as exc:
+    except (SQLAlchemyError, _alembic_command_error()) as exc:
         raise LibraryError(
             f"cannot open the library index {shown}: {type(exc).__name__}: {one_line(exc)}"
         ) from exc
@@ -233,6 +234,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
     (``migrations/env.py``); without, only ``sql=True`` (offline) commands work, given a
     ``sqlalchemy.url`` option.
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     config.set_main_option("file_template", "%%(rev)s")  # versions/0003_tracks_rating.py
@@ -242,11 +245,15 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The revision a brand-new index is stamped with: the newest migration this release knows."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def schema_revision(connection: Connection) -> str | None:
     """The index's Alembic revision; None for an empty database or one made before Alembic."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -286,7 +293,17 @@ def _create_triggers(connection: Connection) -> None:
     search_text.create_triggers(connection)
 
 
+def _alembic_command_error() -> type[Exception]:
+    from alembic.util import CommandError
+
+    return CommandError
+
+
 def _migrate(connection: Connection) -> None:
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     config = alembic_config(connection)
     scripts = ScriptDirectory.from_config(config)
     heads = set(scripts.get_heads())
