@@ -15,9 +15,11 @@ Strategies: ``spread B`` (``sampling.spread_patches``: one patch at the centre o
 stretches); ``closer B margin [z]``, the product's (spread B; when a genre or mood score lies within
 ``margin`` of its threshold, and with ``z`` also within z times its jackknife sampling error:
 ``services.analysis.near_a_threshold``, the B patches at the stretches' starts as well:
-``sampling.closer_look_patches``); ``refine B margin [z]``, the closer look before 2026-12-06 (spread
-3·B instead, whose patches include the first B). Printed per strategy: tracks whose written
-labels equal the full analysis', and the mean share of patches analysed (the networks' cost).
+``sampling.closer_look_patches``; ``ties t``: also when a tagger's third and fourth raw tags lie within
+t of each other); ``refine B margin [z]``, the closer look before 2026-12-06 (spread 3·B instead, whose
+patches include the first B). Printed per strategy: tracks whose written
+labels equal the full analysis', tracks whose taggers' top-3 raw tags are the same sets, and the mean
+share of patches analysed (the networks' cost).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_library_mode import written  # noqa: E402
+from bench_library_mode import top3, written  # noqa: E402
 
 from musictagger.analysis import ModelScores, TrackAnalysis  # noqa: E402
 from musictagger.sampling import closer_look_patches, spread_patches  # noqa: E402
@@ -107,25 +109,28 @@ def main() -> int:
         tracks.append((path.name, full, penult))
         print(f"analysed {path.name}: {len(full.patch_starts_s)} patches", flush=True)
 
+    # (kind, budget, (margin, z, tie margin)): see the module docstring.
     strategies = [("spread", b, None) for b in (8, 12, 16, 24, 32, 48)]
-    strategies += [("refine", b, (m, None)) for b in (8, 12, 16) for m in (0.03, 0.05, 0.08, 0.12)]
-    strategies += [("refine", b, (0.05, z)) for b in (12, 16) for z in (1.0, 1.5, 2.0, 3.0)]
-    closer_looks = [(m, z) for m in (0.05, 0.08) for z in (None, 1.0, 1.5)]
-    strategies += [("closer", b, look) for b in (8, 12, 16, 24) for look in closer_looks]
+    strategies += [("refine", b, (m, None, None)) for b in (8, 12, 16) for m in (0.03, 0.05, 0.08, 0.12)]
+    strategies += [("refine", 16, (0.05, z, None)) for z in (1.0, 1.5, 2.0, 3.0)]
+    closer_looks = [(m, z, None) for m in (0.05, 0.08) for z in (None, 1.0, 1.5)]
+    closer_looks += [(0.05, z, tie) for z in (None, 1.5) for tie in (0.01, 0.02, 0.03, 0.05)]
+    strategies += [("closer", b, look) for b in (12, 16, 24) for look in closer_looks]
     total = sum(len(f.patch_starts_s) for _, f, _ in tracks)
     print(f"\n{len(tracks)} tracks, {total} patches in all")
-    for kind, budget, margin in strategies:
-        equal, share, used, refined, differing = 0, [], 0, 0, []
+    for kind, budget, look in strategies:
+        equal, top3_equal, share, used, refined, differing = 0, 0, [], 0, 0, []
+        check = near_a_threshold(models.vocabulary, *look) if look is not None else None
         for name, full, penult in tracks:
             n = len(full.patch_starts_s)
             rows = spread_patches(n, budget)
             rows = np.arange(n) if rows is None else rows
             got = subset_analysis(models, full, penult, rows)
-            if kind == "closer" and len(rows) < n and near_a_threshold(models.vocabulary, *margin)(got):
+            if kind == "closer" and len(rows) < n and check(got):
                 refined += 1
                 rows = np.union1d(rows, closer_look_patches(n, budget))
                 got = subset_analysis(models, full, penult, rows)
-            if kind == "refine" and len(rows) < n and near_a_threshold(models.vocabulary, *margin)(got):
+            if kind == "refine" and len(rows) < n and check(got):
                 refined += 1
                 rows = spread_patches(n, 3 * budget)
                 rows = np.arange(n) if rows is None else rows
@@ -134,13 +139,16 @@ def main() -> int:
             used += len(rows)
             same = written(full, models) == written(got, models)
             equal += same
+            top3_equal += top3(full) == top3(got)
             if not same:
                 differing.append(name)
         label = f"{kind} {budget}"
-        if margin is not None:
-            label += f" margin {margin[0]:.2f}" + (f" z {margin[1]:g}" if margin[1] is not None else "")
+        if look is not None:
+            margin, z, tie = look
+            label += f" margin {margin:.2f}" + (f" z {z:g}" if z is not None else "")
+            label += f" ties {tie:g}" if tie is not None else ""
         print(
-            f"{label:24s} labels equal {equal:2d}/{len(tracks)}"
+            f"{label:32s} labels equal {equal:2d}/{len(tracks)}  top-3 equal {top3_equal:2d}/{len(tracks)}"
             f"  patches {used:4d} ({100 * used / total:4.1f} %;"
             f" per track {100 * np.mean(share):5.1f} %)"
             f"  refined {refined:2d}  differs: {', '.join(differing) or '-'}"

@@ -542,7 +542,10 @@ class Analyzer:
         library: bool = False,
     ) -> TrackAnalysis:
         """The analysis of a decoded track (``decode`` or ``decode_excerpts``). ``library``: library mode's
-        pass, which runs the int8 networks where the Analyzer has them (``quantized`` then says so)."""
+        pass, which runs the int8 networks on sampled patches where the Analyzer has them (``quantized``
+        then says so). A track no longer than the budget (decoded whole) gets the full networks even in
+        library mode: its library-mode analysis is then its full analysis, never redone by a full run, at
+        the cost of a few patches."""
         models: dict[str, ModelScores] = {}
         quick = self._int8_nets if library else {}
         first = None
@@ -553,7 +556,8 @@ class Analyzer:
             if isinstance(waveform, Excerpts):
                 result = self._run_group_sampled(group, waveform, quick)
             else:
-                result = self._run_group(group, waveform, keep_spectrogram and first is None, on_chunk, quick)
+                keep = keep_spectrogram and first is None
+                result = self._run_group(group, waveform, keep, on_chunk)
             models.update(result["models"])
             if first is None:
                 first = (group, waveform, result)
@@ -574,7 +578,7 @@ class Analyzer:
             heads=heads,
             tempo_key=pending.result() if pending is not None else None,
             sampled=sampled,
-            quantized=any(name in quick for name in models),
+            quantized=sampled and any(name in quick for name in models),
         )
 
     def run_heads(self, models: dict[str, ModelScores]) -> dict[str, HeadScores]:
@@ -674,7 +678,6 @@ class Analyzer:
         waveform: np.ndarray,
         keep_spectrogram: bool,
         on_chunk: ChunkCallback | None,
-        quick: dict[str, torch.nn.Module],
     ) -> dict:
         n_frames = group.n_frames(len(waveform))
         P = group.patch_frames
@@ -711,7 +714,7 @@ class Analyzer:
                 patches = mel[: whole * P].reshape(whole, P, mel.shape[-1])
             span, first = P * group.hop, f0 // P
             samples = waveform[first * span : (first + patches.shape[0]) * span]  # a view, not a copy
-            found = self._run_models(group, patches, samples, quick)
+            found = self._run_models(group, patches, samples, {})
             for name, (p, q) in found.items():
                 probs[name].append(p)
                 penult[name].append(q)
@@ -752,15 +755,15 @@ def analyse_files(
 
     # closing(): a caller that stops early (cancel) stops the decode threads at once, not at collection.
     with (
-        _tracks_in_parallel(at_once),
-        closing(_decoded_ahead(paths, decode, work, decode_workers, prefetch, at_once)) as done,
+        _tracks_in_parallel(at_once) as last_alone,
+        closing(_decoded_ahead(paths, decode, work, decode_workers, prefetch, at_once, last_alone)) as done,
     ):
         for path, analysis, error in done:
             yield AnalysisResult(path=path, analysis=analysis, error=error)
 
 
 @contextlib.contextmanager
-def _tracks_in_parallel(tracks: int) -> Iterator[None]:
+def _tracks_in_parallel(tracks: int) -> Iterator[Callable[[], None]]:
     """While ``tracks`` tracks are analysed at once, each one's torch operations get an equal share of
     torch's threads (one each on a 2-core machine).
 
@@ -770,12 +773,14 @@ def _tracks_in_parallel(tracks: int) -> Iterator[None]:
     tracks of ../shared/audio/music (2 cores): 32.5 CPU-s for the batch with 2 threads per operation,
     24.6 with 1 (README, *Library mode*)."""
     if tracks <= 1:
-        yield
+        yield lambda: None
         return
     before = torch.get_num_threads()
     torch.set_num_threads(max(1, before // tracks))
     try:
-        yield
+        # The batch's last track, running alone, gets every thread back (a long track with a closer look
+        # would otherwise end the batch on one core).
+        yield lambda: torch.set_num_threads(before)
     finally:
         torch.set_num_threads(before)
 
@@ -809,10 +814,12 @@ def _decoded_ahead(
     decode_workers: int,
     prefetch: int,
     work_workers: int = 1,
+    last_alone: Callable[[], None] | None = None,
 ) -> Iterator[tuple[str, object, MusictaggerError | None]]:
     """``(path, work(path, decode(path)), None)`` per path in order, or ``(path, None, error)``; the
     decodes run ahead on worker threads, ``work`` on the caller's, or with ``work_workers`` > 1 on that
-    many threads of its own (several tracks at once; still yielded in order)."""
+    many threads of its own (several tracks at once; still yielded in order). ``last_alone()`` is called
+    once no track is left to start and only the one waited for still runs."""
     pending: deque = deque()
     source = iter(paths)
     pool = ThreadPoolExecutor(max_workers=max(1, decode_workers), thread_name_prefix="decode")
@@ -839,7 +846,9 @@ def _decoded_ahead(
                 break
         while pending:
             path, future = pending.popleft()
-            submit_next()
+            if not submit_next() and last_alone is not None and all(f.done() for _, f in pending):
+                last_alone()
+                last_alone = None
             try:
                 done = future.result() if workers is not None else work(path, future.result())
             except MusictaggerError as exc:

@@ -17,16 +17,21 @@ import numpy as np
 #: bench_library_mode.py on the 16 full-length tracks of ../shared/audio/music; README, *Library mode*).
 DEFAULT_PATCH_BUDGET = 16
 
-#: A sampled analysis too close to call (a genre or mood score within REFINE_MARGIN of its calibrated
-#: threshold, and within REFINE_Z times that score's sampling error: services.analysis.near_a_threshold)
-#: gets a closer look: the patches at the start of each of its stretches (``closer_look_patches``), between
-#: those at their centres, so the two passes together are twice the budget evenly spread. Measured
-#: (bench_library_sampling.py, the 16 tracks of ../shared/audio/music): spread 16 alone kept the written
-#: labels of 15/16 tracks on 23 % of the patches; with this closer look at margin 0.05 and z 1.5, 16/16 on
-#: 34 % (6 tracks looked at again); z 1, 15/16. The earlier closer look (spread 3x the budget, 32 more
-#: patches) also gave 16/16, on 43 %.
+#: A sampled analysis too close to call gets a closer look: the patches at the start of each of its
+#: stretches (``closer_look_patches``), between those at their centres, so the two passes together are
+#: twice the budget evenly spread. Too close to call (services.analysis.near_a_threshold): a genre or mood
+#: score within REFINE_MARGIN of its calibrated threshold and within REFINE_Z times that distance's sampling
+#: error (its jackknife over the sampled patches). Measured (bench_library_sampling.py, the 16 tracks of
+#: ../shared/audio/music; written labels / top-3 raw tags of both taggers equal to the full analysis'):
+#: spread 16 alone 15/16 and 10/16 on 23 % of the patches; this closer look 16/16 and 12/16 on 34 % (6
+#: tracks looked at again); without the error test 16/16 and 13/16 on 36 %; the closer look before
+#: 2026-12-06 (3x the budget, margin alone) 16/16 and 13/16 on 46 %. Looking closer also at a tagger whose
+#: third and fourth tags lie within 0.02 (``tie_margin``: raw tags are hints, never written) gives 14/16
+#: top-3 on 39 %, measured at 2.84-3.25x the original's tracks/s against 3.59-3.77x without: not the
+#: default.
 REFINE_MARGIN = 0.05
 REFINE_Z = 1.5
+REFINE_TIE_MARGIN: float | None = None
 
 
 def spread_patches(n_patches: int, budget: int) -> np.ndarray | None:

@@ -105,9 +105,11 @@ def test_library_mode_runs_int8_and_the_full_analysis_never_does(analyzer, int8_
     for name, scores in exact.models.items():
         assert np.abs(sampled.models[name].scores - scores.scores).mean() < 0.002
     assert sampled.heads["genre_gtzan"].top()[0] == exact.heads["genre_gtzan"].top()[0] == "metal"
-    # A track no longer than the budget: every patch, but by the int8 networks, so library mode's answer.
+    # A track no longer than the budget: every patch, by the full networks, so its full analysis.
     short = int8_analyzer.analyse_file(VIBE, patch_budget=2)
-    assert not short.sampled and short.quantized and not short.is_full
+    assert not short.sampled and not short.quantized and short.is_full
+    for name, expected in analyzer.analyse_file(VIBE).models.items():
+        np.testing.assert_allclose(short.models[name].scores, expected.scores, atol=1e-5)
 
 
 @needs_int8
@@ -122,9 +124,15 @@ def test_an_int8_analysis_is_stored_as_library_mode_and_a_full_run_redoes_it(
 
     root = tmp_path / "Music"
     root.mkdir()
-    shutil.copy(VIBE, root / "short.ogg")  # shorter than the budget: every patch, in int8
+    shutil.copy(METAL, root / "metal.ogg")  # 4 patches: 2 sampled, and the closer look's other 2, in int8
     scan(library, [root])
-    assert analyse_pending(library, int8_analyzer, vocabulary, patch_budget=2).analysed == 1
+    int8_analyzer.refine = lambda analysis: True
+    try:
+        every = int8_analyzer.analyse_file(METAL, patch_budget=2)
+        assert not every.sampled and every.quantized and not every.is_full  # every patch, but int8
+        assert analyse_pending(library, int8_analyzer, vocabulary, patch_budget=2).analysed == 1
+    finally:
+        int8_analyzer.refine = None
     with library.session() as session:
         rows = session.scalars(select(Analysis)).all()
         assert rows and all(row.sampled and row.patch_starts is not None for row in rows)

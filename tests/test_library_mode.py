@@ -324,7 +324,8 @@ def test_a_sampled_analysis_too_close_to_call_gets_a_closer_look_between_its_pat
         analyzer.refine = None
     # The product's check: a genre or mood within the margin of its calibrated threshold.
     assert near_a_threshold(vocabulary, margin=1.0)(first)
-    assert not near_a_threshold(vocabulary, margin=0.0)(first)
+    assert not near_a_threshold(vocabulary, margin=0.0, tie_margin=None)(first)
+    assert near_a_threshold(vocabulary, margin=0.0, tie_margin=1.0)(first)  # a tie among the top tags
 
 
 def test_the_closer_look_needs_a_score_near_its_threshold_and_within_its_sampling_error(analyzer, vocabulary):
@@ -358,3 +359,14 @@ def test_the_closer_look_needs_a_score_near_its_threshold_and_within_its_samplin
     # Without replicas (or z None) the margin alone decides, as before.
     assert check(replace(sampled, leave_one_out=()))
     assert near_a_threshold(vocabulary, margin=1.0, z=None)(steady)
+    # The tie check: a tagger's third and fourth tags close (within 1.0: always), and moved by a patch.
+    ties = near_a_threshold(vocabulary, margin=0.0, z=1.5, tie_margin=1.0)
+    assert not ties(steady)
+    model, result = next(iter(sampled.models.items()))
+    third = result.labels[int(np.argsort(-result.scores, kind="stable")[2])]
+    flipping = []
+    for value in (0.0, 1.0, 0.0):
+        replica = {source: dict(values) for source, values in sampled.label_scores().items()}
+        replica[model][third] = value
+        flipping.append(replica)
+    assert ties(replace(sampled, leave_one_out=tuple(flipping)))

@@ -124,10 +124,7 @@ def test_scan_on_a_ray_cluster_stores_what_a_local_scan_stores(ray_cluster, sett
     assert "analysed 3 tracks with" in done.stderr and ", 0 failed" in done.stderr
     local, remote = stored(tmp_path / "local.sqlite"), stored(tmp_path / "ray.sqlite")
     assert_same_analyses(local, remote)
-    # Library mode's answers: sampled rows, and the short track's whole analysis, which is library mode's
-    # too when its networks run in int8 (library_precision auto on a CPU with VNNI).
-    expected = {True} if models.analyzer.library_int8 else {True, False}
-    assert {row.sampled for track in remote.values() for row in track["analyses"].values()} == expected
+    assert {row.sampled for track in remote.values() for row in track["analyses"].values()} == {True, False}
     # A rescan finds nothing to analyse: every result of the Ray run was stored as current.
     again = run_cli("scan", str(folder), "--ray", ray_cluster, "--db", str(tmp_path / "ray.sqlite"))
     assert "analysed 0 tracks" in again.stderr, again.stderr

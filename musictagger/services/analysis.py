@@ -27,7 +27,7 @@ from musictagger.library.store import (
     analyse_pending,
     analyses_needed,
 )
-from musictagger.sampling import REFINE_MARGIN, REFINE_Z
+from musictagger.sampling import REFINE_MARGIN, REFINE_TIE_MARGIN, REFINE_Z
 from musictagger.settings import Settings
 from musictagger.taxonomy import Vocabulary
 from musictagger.tempo_key import TempoKeyStage
@@ -91,16 +91,20 @@ def pending_analyses(library: Library, models: Models) -> int:
 
 
 def near_a_threshold(
-    vocabulary: Vocabulary, margin: float = REFINE_MARGIN, z: float | None = REFINE_Z
+    vocabulary: Vocabulary,
+    margin: float = REFINE_MARGIN,
+    z: float | None = REFINE_Z,
+    tie_margin: float | None = REFINE_TIE_MARGIN,
 ) -> Callable[[TrackAnalysis], bool]:
-    """Library mode's closer look (``Analyzer.refine``): whether a sampled analysis puts a genre or mood
-    within ``margin`` of its calibrated threshold *and* closer to it than ``z`` times the score's sampling
-    error, so that other patches of the same track could well change what a write takes.
+    """Library mode's closer look (``Analyzer.refine``): whether other patches of a sampled track could well
+    change what it gets. Either a genre or mood lies within ``margin`` of its calibrated threshold (what a
+    write takes), or a tagger's third and fourth raw tags lie within ``tie_margin`` of each other (its
+    top three, shown as hints); and, with ``z``, that distance is also under ``z`` times its sampling error.
 
-    The sampling error is the jackknife's (``TrackAnalysis.leave_one_out``: the score with each patch
+    The sampling error is the jackknife's (``TrackAnalysis.leave_one_out``: the value with each patch
     left out in turn), shrunk by the share of the track's patches the sample already holds. A score that
     is near its threshold but barely moves whichever patch is left out needs no closer look. ``z`` None,
-    or an analysis without leave-one-out scores: the margin alone decides."""
+    or an analysis without leave-one-out scores: the margins alone decide."""
     watched = [
         (label.name, threshold)
         for category in ("genre", "mood")
@@ -109,22 +113,32 @@ def near_a_threshold(
     ]
 
     def too_close(analysis: TrackAnalysis) -> bool:
+        # Each close call: its distance (to the threshold, or between the tied tags) and how to read that
+        # distance from a leave-one-out replica's raw scores and canonical scores.
+        calls: list[tuple[float, Callable[[dict, dict], float]]] = []
         scores = vocabulary.canonical_scores(analysis.label_scores())
-        near = [
-            (name, threshold)
-            for name, threshold in watched
-            if abs(scores.get(name, 0.0) - threshold) < margin
-        ]
+        for name, threshold in watched:
+            distance = scores.get(name, 0.0) - threshold
+            if abs(distance) < margin:
+                calls.append((distance, lambda _raw, canon, n=name, t=threshold: canon.get(n, 0.0) - t))
+        for model, result in analysis.models.items() if tie_margin is not None else ():
+            if len(result.labels) < 4:
+                continue
+            third, fourth = np.argsort(-result.scores, kind="stable")[2:4]
+            gap = float(result.scores[third] - result.scores[fourth])
+            if gap < tie_margin:
+                a, b = result.labels[third], result.labels[fourth]
+                calls.append((gap, lambda raw, _canon, m=model, a=a, b=b: raw[m][a] - raw[m][b]))
         replicas = analysis.leave_one_out
-        if not near or z is None or len(replicas) < 3:
-            return bool(near)
+        if not calls or z is None or len(replicas) < 3:
+            return bool(calls)
         n = len(replicas)
         unsampled = math.sqrt(max(0.0, 1.0 - n / analysis.n_patches_in_track))  # finite-population share
-        moved = [vocabulary.canonical_scores(replica) for replica in replicas]
-        for name, threshold in near:
-            values = np.array([replica.get(name, 0.0) for replica in moved])
+        canonical = [vocabulary.canonical_scores(replica) for replica in replicas]
+        for distance, read in calls:
+            values = np.array([read(raw, canon) for raw, canon in zip(replicas, canonical, strict=True)])
             error = math.sqrt((n - 1) / n * float(((values - values.mean()) ** 2).sum())) * unsampled
-            if abs(scores.get(name, 0.0) - threshold) < z * error:
+            if abs(distance) < z * error:
                 return True
         return False
 
