@@ -53,6 +53,7 @@ from musictagger.memory import tune_allocator
 from musictagger.nets.musicnn import Musicnn
 from musictagger.nets.musicnn_int8 import Int8Musicnn
 from musictagger.sampling import closer_look_patches, spread_patches
+from musictagger.signal_checks import untaggable_reason
 from musictagger.spectrogram import LogMelSpectrogram
 from musictagger.tempo_key import PendingTempoKey, TempoKey, TempoKeyStage
 
@@ -67,6 +68,11 @@ class AnalysisCancelled(MusictaggerError):
 
 class AnalysisError(FileError):
     """Something unexpected broke while analysing one file; reported for that file, the batch goes on."""
+
+
+class NothingToTag(FileError):
+    """The file decodes, but holds nothing a genre or mood can be heard in (shorter than one patch, or
+    silent): reported for that file with no analysis, so nothing is stored or written for it."""
 
 
 @dataclass(frozen=True)
@@ -546,6 +552,7 @@ class Analyzer:
         then says so). A track no longer than the budget (decoded whole) gets the full networks even in
         library mode: its library-mode analysis is then its full analysis, never redone by a full run, at
         the cost of a few patches."""
+        self._check_taggable(path, audio)
         models: dict[str, ModelScores] = {}
         quick = self._int8_nets if library else {}
         first = None
@@ -580,6 +587,20 @@ class Analyzer:
             sampled=sampled,
             quantized=sampled and any(name in quick for name in models),
         )
+
+    def _check_taggable(self, path: str, audio: dict[int, np.ndarray | Excerpts]) -> None:
+        """Raise NothingToTag for a track shorter than one patch or silent: the taggers answer something
+        for any input (a silent file is "Rock, Happy" to them), and that answer must not reach a file."""
+        group = self._groups[0]
+        waveform = audio[group.sample_rate]
+        if isinstance(waveform, Excerpts):
+            pieces, n_samples = waveform.pieces, waveform.n_samples
+        else:
+            pieces, n_samples = (waveform,), len(waveform)
+        patch_seconds = group.patch_frames * group.hop / group.sample_rate
+        reason = untaggable_reason(pieces, n_samples, group.sample_rate, patch_seconds)
+        if reason is not None:
+            raise NothingToTag(path, reason)
 
     def run_heads(self, models: dict[str, ModelScores]) -> dict[str, HeadScores]:
         """Every head on the taggers' track-level outputs (their mean scores and embeddings)."""

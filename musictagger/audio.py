@@ -568,8 +568,14 @@ def _open_decoder(path: str | os.PathLike[str]) -> _Decoder:
         path = os.fsdecode(path)
     head = _check_readable(path)
 
+    openers = (("libsndfile", _SoundfileDecoder.open), ("ffmpeg", _PyAVDecoder.open))
+    if _sniff_container(head) is None:
+        # First bytes that announce no container: FFmpeg alone. libsndfile's MP3 decoder (mpg123) searches
+        # 64 KB of them for a frame and prints its giving-up on the process's stderr, a line no user can tie
+        # to a file; the formats of a music library that libsndfile reads all start with a magic number.
+        openers = openers[1:]
     failures: list[tuple[str, Exception]] = []
-    for name, opener in (("libsndfile", _SoundfileDecoder.open), ("ffmpeg", _PyAVDecoder.open)):
+    for name, opener in openers:
         try:
             decoder = opener(path)
         except Exception as exc:  # a decoder's failure is a verdict on the file, try the next

@@ -1,10 +1,14 @@
-"""Whether a decoded signal can carry a tempo or a key at all: long enough, and not silent.
+"""Whether a decoded signal can carry a tempo, a key, a genre or a mood at all: long enough, and not silent.
 
-Tempo and key estimators answer something for any input; these checks make a 2-second jingle or a
-silent file get no BPM and no key, with a reason a user can read, instead of a made-up value.
+Tempo and key estimators answer something for any input, and so do the taggers (a silent file "sounds"
+like Rock, Happy to them); these checks make a 2-second jingle or a silent file get no BPM, no key and no
+genre or mood, with a reason a user can read, instead of a made-up value.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -15,12 +19,37 @@ MIN_SECONDS = 6.0
 SILENCE_DBFS = -60.0
 
 
-def rms_dbfs(signal: np.ndarray) -> float:
-    """The signal's RMS level in dB relative to full scale (-inf for digital silence)."""
-    if signal.size == 0:
+def rms_dbfs(signal: np.ndarray | Sequence[np.ndarray]) -> float:
+    """The RMS level in dB relative to full scale (-inf for digital silence) of a signal, or of the
+    pieces of one taken together."""
+    pieces = [signal] if isinstance(signal, np.ndarray) else list(signal)
+    count = sum(piece.size for piece in pieces)
+    if count == 0:
         return float("-inf")
-    rms = float(np.sqrt(np.mean(np.square(signal, dtype=np.float64))))
-    return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
+    energy = sum(float(np.dot(piece.ravel().astype(np.float64), piece.ravel())) for piece in pieces)
+    rms = math.sqrt(energy / count)
+    return 20.0 * math.log10(rms) if rms > 0 else float("-inf")
+
+
+def _silence(level: float) -> str:
+    return "digital silence" if level == float("-inf") else f"{level:.0f} dBFS"
+
+
+def untaggable_reason(
+    pieces: Sequence[np.ndarray], n_samples: int, sample_rate: int, patch_seconds: float
+) -> str | None:
+    """Why a track can carry no genre or mood (shorter than one of the taggers' patches, or silent), or
+    None when it can. ``pieces``: the decoded audio, whole or the excerpts library mode reads;
+    ``n_samples``: the whole track's length at ``sample_rate``."""
+    seconds = n_samples / sample_rate
+    if seconds < patch_seconds:
+        shown = math.floor(seconds * 10) / 10  # 2.97 s must not read "3.0 s, needs 3 s"
+        needs = f"a genre or mood needs at least {patch_seconds:.0f} s of audio"
+        return f"too short to tag ({shown:.1f} s; {needs})"
+    level = rms_dbfs(pieces)
+    if level < SILENCE_DBFS:
+        return f"silent ({_silence(level)}): nothing to tag"
+    return None
 
 
 def unusable_reason(signal: np.ndarray, sample_rate: int, min_seconds: float = MIN_SECONDS) -> str | None:
@@ -30,6 +59,5 @@ def unusable_reason(signal: np.ndarray, sample_rate: int, min_seconds: float = M
         return f"too short ({seconds:.1f} s; a tempo or key needs at least {min_seconds:.0f} s)"
     level = rms_dbfs(signal)
     if level < SILENCE_DBFS:
-        shown = "digital silence" if level == float("-inf") else f"{level:.0f} dBFS"
-        return f"silent ({shown})"
+        return f"silent ({_silence(level)})"
     return None

@@ -1,11 +1,13 @@
 """Analysis of real tracks: parity with the original musicnn, patching, batching, errors per file."""
 
+import re
+
 import numpy as np
 import pytest
 import soundfile as sf
 from conftest import JAZZ, JAZZ_REFERENCE, METAL
 
-from musictagger.analysis import AnalysisCancelled, analyse_files
+from musictagger.analysis import AnalysisCancelled, NothingToTag, analyse_files
 from musictagger.audio import load_audio
 
 
@@ -57,14 +59,31 @@ def test_batching_does_not_change_results(analyzer):
         np.testing.assert_allclose(one_by_one.models[model].taggram, batched.models[model].taggram, atol=1e-5)
 
 
-def test_a_track_shorter_than_one_patch_is_padded_not_dropped(analyzer, tmp_path):
+def test_a_track_shorter_than_one_patch_or_silent_is_reported_not_tagged(analyzer, tmp_path):
+    # The taggers answer something for any input (silence is "Rock, Happy" to them): such a track must be
+    # a per-file message with no analysis, so nothing is stored or written for it.
     audio, rate = sf.read(METAL, frames=44100)  # one second
     short = tmp_path / "one second.wav"
     sf.write(short, audio, rate)
-    analysis = analyzer.analyse_file(short)
-    assert analysis.duration_s == pytest.approx(1.0, abs=0.01)
-    for scores in analysis.models.values():
-        assert scores.taggram.shape[0] == 1 and np.isfinite(scores.scores).all()
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(rate * 20, dtype=np.float32), rate)
+    hiss = tmp_path / "hiss at -70 dBFS.wav"
+    noise = np.random.default_rng(0).standard_normal(rate * 20).astype(np.float32)
+    sf.write(hiss, noise * 10 ** (-70 / 20), rate)
+    with pytest.raises(NothingToTag, match=r"too short to tag \(1\.0 s; .* at least 3 s"):
+        analyzer.analyse_file(short)
+    results = list(analyse_files(analyzer, [str(short), str(silent), str(hiss), str(JAZZ)]))
+    causes = [r.error.cause if r.error else None for r in results]
+    assert causes[0].startswith("too short to tag")
+    assert causes[1] == "silent (digital silence): nothing to tag"
+    # (-75, not -70: the resampling to 16 kHz drops the noise above 8 kHz)
+    assert re.fullmatch(r"silent \(-7\d dBFS\): nothing to tag", causes[2])
+    assert causes[3] is None and results[3].analysis is not None
+    # Library mode reads only excerpts: silent excerpts of a long silent track say the same.
+    long_silent = tmp_path / "long silent.wav"
+    sf.write(long_silent, np.zeros(rate * 120, dtype=np.float32), rate)
+    with pytest.raises(NothingToTag, match="silent"):
+        analyzer.analyse_file(long_silent, patch_budget=16)
 
 
 def test_a_batch_reports_bad_files_and_goes_on_in_order(analyzer, tmp_path):

@@ -286,6 +286,16 @@ def test_random_bytes(tmp_path):
     _assert_load_error(path, "not an audio file", "truncated or corrupt")
 
 
+def test_random_bytes_print_nothing_of_their_own(tmp_path, capfd):
+    # Over 64 KB of junk: libsndfile's MP3 decoder would give up on it with a line on the process's stderr
+    # that no user can tie to a file. The one message is the error, which names the file.
+    path = tmp_path / "download.mp3"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8).tobytes())
+    _assert_load_error(path, "not an audio file")
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
 def test_image_without_audio_stream(tmp_path):
     path = tmp_path / "cover.mp3"  # a PNG that FFmpeg opens as an image: no audio stream
     import av

@@ -69,10 +69,10 @@ def test_a_header_claiming_years_of_audio_does_not_size_the_decode_buffer(tmp_pa
     monkeypatch.setattr(np, "empty", spy)
     audio = load_audio(path)
     monkeypatch.undo()
-    assert 1.5 < len(audio) / 16000 < 2.5  # the real length, counted by decoding
+    assert 3.0 < len(audio) / 16000 < 4.0  # the real length, counted by decoding
     assert max(sizes) < 16000 * 60  # nothing like the header's claim was ever reserved
     # An honest header is still believed (and sizes the buffer in one go).
-    assert probe_audio(FORMATS / "untagged.mp3").duration_s == pytest.approx(2.0, abs=0.1)
+    assert probe_audio(FORMATS / "untagged.mp3").duration_s == pytest.approx(3.5, abs=0.1)
 
 
 def test_a_wav_whose_header_says_1_hz_is_a_clean_error_not_a_day_of_audio(tmp_path):

@@ -1,7 +1,7 @@
 """Review panel, write dialog and settings, driven offscreen (pytest-qt) on a real index.
 
 Copies of tests/data/formats files in tmp_path, scanned with scanner.scan and analysed with the real
-models (store.analyse_pending, CPU) — three 2 s files, so the models' own labels drive the panel. Tags are
+models (store.analyse_pending, CPU) — three 3.5 s files, so the models' own labels drive the panel. Tags are
 read back with read_tags; the dry run is compared with writing.format_diff.
 """
 

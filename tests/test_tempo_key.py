@@ -14,7 +14,7 @@ from musictagger.tonality import TONAL_SHARE_MIN, estimate_key, tonal_share
 
 DATA = Path(__file__).parent / "data"
 VIBE_ACE = DATA / "audio" / "tagged.ogg"  # 20 s of a jazz sampler with a steady swing beat
-TWO_SECONDS = DATA / "formats" / "untagged.wav"  # the first 2 s of the same recording
+SHORT = DATA / "formats" / "untagged.wav"  # the first 3.5 s of the same recording
 RATE = 16000
 
 
@@ -57,9 +57,8 @@ def test_silence_gets_no_tempo_and_no_key():
     assert "silent" in estimate_tempo(hiss, RATE).reason
 
 
-def test_a_two_second_file_gets_no_tempo_and_no_key():
-    signal = load_audio(TWO_SECONDS, sample_rate=RATE)
-    assert len(signal) == pytest.approx(2 * RATE, abs=RATE // 10)
+def test_a_two_second_signal_gets_no_tempo_and_no_key():
+    signal = load_audio(SHORT, sample_rate=RATE)[: 2 * RATE]
     result = TempoKeyStage().process(signal, RATE).as_json()
     assert result["bpm"] is None and result["key"] is None and result["camelot"] is None
     assert "too short (2.0 s" in result["bpm_reason"] and "too short" in result["key_reason"]

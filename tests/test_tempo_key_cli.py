@@ -28,24 +28,29 @@ def test_tag_json_has_bpm_and_key_in_three_notations_or_the_reason(tmp_path):
     folder = tmp_path / "Music"
     folder.mkdir()
     shutil.copy(JAZZ, folder / "jazz.ogg")  # 20 s at about 130 BPM
-    shutil.copy(DATA / "formats" / "untagged.wav", folder / "two seconds.wav")
+    shutil.copy(DATA / "formats" / "untagged.wav", folder / "short.wav")  # 3.5 s
     sf.write(folder / "silence.wav", np.zeros(30 * 44100, dtype=np.float32), 44100)
 
     result = run_cli("tag", folder, "--json", "--device", "cpu", "--quiet")
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # the silent file is an error
     assert result.stderr == ""  # essentia's own console log stays off
     records = {Path(r["path"]).name: r for r in map(json.loads, result.stdout.splitlines())}
-    jazz, short, silence = records["jazz.ogg"], records["two seconds.wav"], records["silence.wav"]
+    jazz, short, silence = records["jazz.ogg"], records["short.wav"], records["silence.wav"]
     assert 124.8 <= jazz["bpm"] <= 135.2 and jazz["bpm"] == round(jazz["bpm"], 1)
     assert (jazz["key"], jazz["camelot"], jazz["open_key"]) == ("E major", "12B", "5d")
     assert jazz["bpm_reason"] is None and jazz["key_reason"] is None
     assert 0 < jazz["bpm_confidence"] <= 1 and 0 < jazz["key_confidence"] <= 1
-    for record in (short, silence):
-        assert record["bpm"] is None and record["key"] is None
-        assert record["camelot"] is None and record["open_key"] is None
-    assert short["bpm_reason"].startswith("too short (2.0 s") and short["key_reason"].startswith("too short")
-    assert silence["bpm_reason"] == silence["key_reason"] == "silent (digital silence)"
+    # Long enough for the taggers' one patch, too short for a tempo or key: tags, and the reason.
+    assert short["genres"] and short["bpm"] is None and short["key"] is None
+    assert short["camelot"] is None and short["open_key"] is None
+    assert short["bpm_reason"].startswith("too short (3.5 s") and short["key_reason"].startswith("too short")
+    # Silence has nothing to tag at all: one error, no made-up genre, tempo or key.
+    assert silence == {
+        "path": str(folder / "silence.wav"),
+        "error": "silent (digital silence): nothing to tag",
+        "error_type": "NothingToTag",
+    }
 
     human = run_cli("tag", JAZZ, "--device", "cpu", "--quiet")
     assert human.returncode == 0 and "bpm: 1" in human.stdout and "key: E major (12B)" in human.stdout

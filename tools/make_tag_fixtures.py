@@ -1,9 +1,10 @@
 """Make the tag-writing test fixtures in tests/data/formats/ from /work/shared/audio/formats/.
 
-    .venv/bin/python tools/make_tag_fixtures.py [--source DIR] [--dest DIR] [--seconds 2.0]
+    .venv/bin/python tools/make_tag_fixtures.py [--source DIR] [--dest DIR] [--seconds 3.5]
 
 Each fixture is the first SECONDS of the shared 20 s excerpt of Kevin MacLeod's "Vibe Ace" (CC BY 3.0),
-in the same container and codec:
+in the same container and codec. 3.5 s: longer than one of the taggers' 3-s patches, the least a track
+needs to be tagged at all (a shorter one is reported, not analysed):
 
 - lossy files (MP3, Ogg Vorbis, Opus, AAC M4A, WMA) are cut by stream copy (PyAV remux, no re-encode),
   so their frames are the shared files' own frames;
@@ -268,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dest", type=Path, default=Path(__file__).resolve().parents[1] / "tests/data/formats"
     )
-    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--seconds", type=float, default=3.5)
     args = parser.parse_args(argv)
 
     args.dest.mkdir(parents=True, exist_ok=True)
