@@ -1,7 +1,7 @@
 """Could another recipe lift the mood-quadrant head past 0.78 on mer4q? Each one, measured the same way.
 
     .venv/bin/python bench/bench_quadrant_alternatives.py [--shared ../shared] [--repeats 5] [--descriptors]
-        [--mid-end]
+        [--mid-end] [--patches] [--mood-words]
 
 The shipped ``mood_quadrants`` head is a temperature-scaled logistic regression on the MSD and MTT musicnn
 embeddings (tools/train_dj_heads.py). One run of 5-fold cross-validation moves by ±1.5 points with the
@@ -18,7 +18,11 @@ another representation: 109 hand-made descriptors of timbre, dynamics, rhythm an
 the spirit of Panda et al.'s features), alone and beside the embeddings; with ``--mid-end``, the taggers'
 mid-level features instead of their penultimate layer: the mean and max over time of the mid-end map
 (753 + 753 per tagger, the ``max_pool`` layer musicnn's authors offer for transfer learning), averaged
-over the clip's patches, alone and beside the embeddings. Analyses are cached
+over the clip's patches, alone and beside the embeddings; with ``--patches``, a logistic regression
+trained on every patch's embedding rather than on the clip's mean (a clip's quadrant: the highest mean
+log-probability over its patches); with ``--mood-words``, AllMusic's mood words (from which mer4q's
+quadrants were derived) as a second teacher for the training clips, by partial least squares and by
+stacking. Analyses are cached
 (``MUSICTAGGER_CACHE_DIR``); the tempo/key pass decodes the 426 clips again (about 1 minute). Needs
 ``../shared``: says so and exits 0 without it.
 """
@@ -30,6 +34,7 @@ import csv
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import librosa
@@ -39,9 +44,10 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from sklearn.cross_decomposition import PLSRegression  # noqa: E402
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.model_selection import cross_val_predict  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
@@ -214,40 +220,114 @@ def _descriptors(path: str) -> np.ndarray:
     return np.concatenate([np.ravel(o) for o in out]).astype(np.float64)
 
 
-def _mid_end_pools(paths: list[str]) -> np.ndarray:
-    """Per clip and tagger: the mid-end map's mean and max over time (``MusicnnOutput.mean_pool`` and
-    ``max_pool``), each averaged over the clip's patches; the full analysis, fp32. Cached beside the
-    analyses (``MUSICTAGGER_CACHE_DIR``)."""
+def _per_patch(paths: list[str], name: str, take) -> list[np.ndarray]:
+    """Per clip, ``take(MusicnnOutput)`` of each of its patches, both taggers side by side: an
+    ``(n_patches, features)`` array; the full analysis, fp32. Cached beside the analyses
+    (``MUSICTAGGER_CACHE_DIR``) as ``bench-quadrant-{name}.npz``."""
     from musictagger.paths import cache_dir
 
-    cache = cache_dir() / "bench-quadrant-mid-end.npz"
+    cache = cache_dir() / f"bench-quadrant-{name}.npz"
     if cache.is_file():
         with np.load(cache) as stored:
-            if list(stored["paths"]) == list(paths):
-                return stored["features"]
+            if "counts" in stored.files and list(stored["paths"]) == list(paths):
+                return np.split(stored["features"], np.cumsum(stored["counts"])[:-1])
     analyzer = Analyzer(INPUTS, device="cpu", heads=(), precision="fp32")
     captured: dict[str, list[np.ndarray]] = {}
 
-    def keep(name: str):
+    def keep(model: str):
         def hook(_module, _inputs, out) -> None:
-            pools = torch.cat([out.mean_pool, out.max_pool], dim=1)
-            captured.setdefault(name, []).append(pools.float().cpu().numpy())
+            captured.setdefault(model, []).append(take(out).float().cpu().numpy())
 
         return hook
 
-    handles = [analyzer.model(name)[0].register_forward_hook(keep(name)) for name in INPUTS]
-    rows = []
+    handles = [analyzer.model(model)[0].register_forward_hook(keep(model)) for model in INPUTS]
+    clips = []
     try:
         for path in paths:
             captured.clear()
             analyzer.analyse_file(path)
-            rows.append(np.concatenate([np.concatenate(captured[name]).mean(axis=0) for name in INPUTS]))
+            clips.append(np.concatenate([np.concatenate(captured[model]) for model in INPUTS], axis=1))
     finally:
         for handle in handles:
             handle.remove()
-    features = np.stack(rows).astype(float)
-    np.savez(cache, paths=np.array(paths), features=features)
-    return features
+    counts = np.array([len(clip) for clip in clips])
+    np.savez(cache, paths=np.array(paths), features=np.concatenate(clips), counts=counts)
+    return clips
+
+
+def _mid_end_pools(paths: list[str]) -> np.ndarray:
+    """Per clip and tagger: the mid-end map's mean and max over time (``MusicnnOutput.mean_pool`` and
+    ``max_pool``), each averaged over the clip's patches."""
+    clips = _per_patch(paths, "mid-end", lambda out: torch.cat([out.mean_pool, out.max_pool], dim=1))
+    return np.stack([clip.mean(axis=0) for clip in clips]).astype(float)
+
+
+def _nested_patches(clips: list[np.ndarray], y: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
+    """A logistic regression fitted on every patch's embedding (each with its clip's quadrant); a clip's
+    quadrant is the one with the highest mean log-probability over its patches. C by inner group CV."""
+    owner = np.concatenate([np.full(len(clip), k) for k, clip in enumerate(clips)])
+    x = np.concatenate(clips).astype(float)
+
+    def clip_log_p(train: np.ndarray, test: np.ndarray, c: float) -> np.ndarray:
+        fit = np.isin(owner, train)
+        model = _logistic(c).fit(x[fit], y[owner[fit]])
+        out = np.zeros((len(clips), len(QUADRANTS)))
+        scored = np.isin(owner, test)
+        np.add.at(out, owner[scored], model.predict_log_proba(x[scored]))
+        return out[test]
+
+    predicted = np.zeros(len(y), dtype=int)
+    for k, (train, test) in enumerate(group_splits(y, groups, 5, seed)):
+        inner = group_splits(y[train], groups[train], 5, seed + k + 1)
+        scores = [
+            np.mean(
+                np.concatenate([clip_log_p(train[a], train[b], c).argmax(1) == y[train[b]] for a, b in inner])
+            )
+            for c in C_GRID
+        ]
+        predicted[test] = clip_log_p(train, test, C_GRID[int(np.argmax(scores))]).argmax(1)
+    return predicted
+
+
+def _mood_word_matrix(rows: list[dict], min_tracks: int = 5) -> np.ndarray:
+    """Per clip, which of AllMusic's mood words (mer4q's ``moods``; those of at least ``min_tracks``
+    clips) it carries: finer labels than the quadrant, from which the quadrants were derived."""
+    words = [{w.strip() for w in row["moods"].split(";") if w.strip()} for row in rows]
+    counts: dict[str, int] = {}
+    for clip in words:
+        for word in clip:
+            counts[word] = counts.get(word, 0) + 1
+    vocabulary = sorted(word for word, n in counts.items() if n >= min_tracks)
+    return np.array([[word in clip for word in vocabulary] for clip in words], dtype=float)
+
+
+def _nested_with_mood_words(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, words: np.ndarray, seed: int, how: str
+) -> np.ndarray:
+    """The quadrant with AllMusic's mood words as a second teacher (known for training clips only): ``pls``
+    projects the embeddings on 32 partial-least-squares directions that predict the words and the
+    quadrant together; ``stacked`` adds ridge predictions of the words (out of fold on the training part)
+    beside the embeddings. Then the shipped logistic regression, C by inner group CV."""
+    predicted = np.zeros(len(y), dtype=int)
+    for k, (train, test) in enumerate(group_splits(y, groups, 5, seed)):
+        inner = group_splits(y[train], groups[train], 5, seed + k + 1)
+        if how == "pls":
+            scaler = StandardScaler().fit(x[train])
+            targets = np.hstack([words, np.eye(len(QUADRANTS))[y]])
+            pls = PLSRegression(n_components=32).fit(scaler.transform(x[train]), targets[train])
+            fit_x, test_x = (pls.transform(scaler.transform(x[part])) for part in (train, test))
+        else:
+            ridge = make_pipeline(StandardScaler(), Ridge(alpha=10.0 * x.shape[1]))
+            out_of_fold = np.zeros((len(train), words.shape[1]))
+            for a, b in inner:
+                out_of_fold[b] = ridge.fit(x[train][a], words[train][a]).predict(x[train][b])
+            fit_x = np.hstack([x[train], out_of_fold])
+            test_x = np.hstack([x[test], ridge.fit(x[train], words[train]).predict(x[test])])
+        scores = [
+            np.mean(cross_val_predict(_logistic(c), fit_x, y[train], cv=inner) == y[train]) for c in C_GRID
+        ]
+        predicted[test] = _logistic(C_GRID[int(np.argmax(scores))]).fit(fit_x, y[train]).predict(test_x)
+    return predicted
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,6 +343,17 @@ def main(argv: list[str] | None = None) -> int:
         "--mid-end",
         action="store_true",
         help="also the taggers' mid-level features (mean and max over time of the mid-end map; ~15 minutes)",
+    )
+    parser.add_argument(
+        "--patches",
+        action="store_true",
+        help="also a logistic regression on every patch's embedding, clips by mean log-probability "
+        "(one pass of the taggers over the clips, ~5 minutes; ~10 minutes of fitting per repeat)",
+    )
+    parser.add_argument(
+        "--mood-words",
+        action="store_true",
+        help="also AllMusic's mood words as a second teacher (partial least squares; stacked ridge)",
     )
     args = parser.parse_args(argv)
     root = args.shared / "eval" / "mer4q"
@@ -311,6 +402,24 @@ def main(argv: list[str] | None = None) -> int:
         strong = lambda: [(c, _logistic(c)) for c in C_MID]  # noqa: E731
         trials.append(("logistic on the mid-level features", mid, strong))
         trials.append(("logistic on embeddings + mid-level features", np.hstack([embeddings, mid]), strong))
+    # Trials with x None: the recipe maps a split seed to out-of-fold predictions itself.
+    if args.mood_words:
+        words = _mood_word_matrix(rows)
+        for how in ("pls", "stacked"):
+            trials.append(
+                (
+                    f"mood words as second teacher: {how}",
+                    None,
+                    partial(_nested_with_mood_words, embeddings, y, groups, words, how=how),
+                )
+            )
+    if args.patches:
+        started = time.time()
+        clips = _per_patch(tracks.paths, "patches", lambda out: out.penultimate)
+        print(f"embeddings of every patch in {time.time() - started:.0f} s ({sum(map(len, clips))} patches)")
+        trials.append(
+            ("logistic on each patch, clip = mean log p", None, partial(_nested_patches, clips, y, groups))
+        )
     seeds = range(args.repeats)
     print(f"{'recipe':<52} {'mean':>6}  {'range':<13} chosen settings")
     for name, x, recipe in [
@@ -320,7 +429,9 @@ def main(argv: list[str] | None = None) -> int:
         chosen: set = set()
         accuracies = []
         for seed in seeds:
-            if recipe == "factorised":
+            if x is None:
+                predicted = recipe(seed=seed)
+            elif recipe == "factorised":
                 predicted = _factorised(x, y, groups, seed)
             else:
                 predicted, picks = _nested(
