@@ -17,7 +17,7 @@ from sqlalchemy import insert
 
 from musictagger.gui.app import create_application
 from musictagger.gui.head_dialog import SOURCES
-from musictagger.gui.library_model import COL_GENRES, COL_TITLE, PAGE_SIZE, LibraryModel
+from musictagger.gui.library_model import COL_GENRES, COL_TITLE, ERROR_COLOR, PAGE_SIZE, LibraryModel
 from musictagger.gui.library_rows import STATE_ANALYSED
 from musictagger.library import open_library
 from musictagger.library.schema import Track, TrackLabel
@@ -96,6 +96,32 @@ def test_added_folder_is_scanned_and_analysed_in_background(qtbot, analysed, mus
     assert len(window.ticks) > 10
     max_gap = max(np.diff(window.ticks))
     assert max_gap < 0.5, f"event loop stalled for {max_gap * 1000:.0f} ms"
+
+
+def test_a_track_that_cannot_be_tagged_says_why_in_the_table(qtbot, window, tmp_path):
+    # A DJ sees the reason where the genres would be (the State column is off-screen in a narrow window):
+    # a 0-byte file fails the scan, a 0.4-s file fails the analysis; a real track beside them is tagged.
+    import soundfile
+
+    folder = tmp_path / "Crate"
+    folder.mkdir()
+    shutil.copy(FIXTURES[0], folder / FIXTURES[0].name)
+    (folder / "empty.mp3").write_bytes(b"")
+    soundfile.write(folder / "blip.wav", np.full(3200, 0.1, dtype=np.float32), 8000)
+    with qtbot.waitSignal(window.library_worker.finished, timeout=LIBRARY_TIMEOUT_MS):
+        window.add_folders([folder])
+    qtbot.waitUntil(lambda: not window.runner.busy("library-summary"), timeout=LIBRARY_TIMEOUT_MS)
+    model = window.library_model
+    wait_for_table(qtbot, model)
+    cells = {Path(model.row_data(r).path).name: model.index(r, COL_GENRES) for r in range(model.rowCount())}
+    assert cells["empty.mp3"].data() == "⚠ file is empty"
+    assert cells["blip.wav"].data().startswith("⚠ too short to tag (0.4 s")
+    assert cells["empty.mp3"].data(Qt.ItemDataRole.ForegroundRole) == ERROR_COLOR
+    title = model.index(cells["blip.wav"].row(), COL_TITLE)
+    assert "too short to tag" in title.data(Qt.ItemDataRole.ToolTipRole)
+    tagged = cells[FIXTURES[0].name]
+    assert "⚠" not in tagged.data() and "Metal" in tagged.data()
+    assert tagged.data(Qt.ItemDataRole.ForegroundRole) != ERROR_COLOR
 
 
 def test_facets_filter_the_table_and_combine(qtbot, analysed):

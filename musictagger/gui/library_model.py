@@ -77,6 +77,7 @@ ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
 NUMBER_COLUMNS = frozenset((COL_TIME, COL_CONFIDENCE, COL_ENERGY, COL_VALENCE, COL_BPM))
 DIM_COLUMNS = frozenset((COL_CONFIDENCE, COL_STATE, COL_TIME))
+ERROR_COLUMNS = frozenset((COL_GENRES, COL_STATE))  # the cells an unreadable track's error is shown in
 RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 # Made once: a repaint asks for a colour per visible cell.
 ERROR_COLOR = QColor(theme.ERROR)
@@ -371,7 +372,7 @@ class LibraryModel(QAbstractTableModel):
                 return key_text(row.key, self.key_notation)
             return _display(row, column)
         if role == FOREGROUND:
-            if row.state == STATE_ERROR and column == COL_STATE:
+            if row.state == STATE_ERROR and column in ERROR_COLUMNS:
                 return ERROR_COLOR
             if column in DIM_COLUMNS or row.state == STATE_PENDING:
                 return DIM_COLOR
@@ -379,7 +380,7 @@ class LibraryModel(QAbstractTableModel):
         if role == ALIGNMENT:
             return RIGHT_ALIGNED if column in NUMBER_COLUMNS else None
         if role == TOOLTIP:
-            return row.error if column == COL_STATE and row.error else row.path
+            return f"{row.path}\n{row.error}" if row.error else row.path
         if role == TRACK_ID_ROLE:
             return row.id
         if role == PATH_ROLE:
@@ -435,7 +436,9 @@ def _display(row: TrackRow, column: int) -> str:
     if column == COL_TIME:
         return format_time(row.duration_s) if row.duration_s else ""
     if column == COL_GENRES:
-        return ", ".join(row.genres)
+        # Where the genres would be, why there are none: the State column is off-screen in a narrow
+        # window, and a row titled "corrupt" with nothing beside it reads as a track not yet analysed.
+        return f"⚠ {row.error}" if row.error else ", ".join(row.genres)
     if column == COL_MOODS:
         return ", ".join(row.moods)
     if column == COL_CONFIDENCE:
