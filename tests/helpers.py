@@ -59,6 +59,7 @@ def close_window(win) -> None:
     win.worker.shutdown()
     if win.library_worker is not None:
         win.library_worker.shutdown()
+    win.runner.shutdown()  # e.g. the track view's analysis being stored in the index
     if win.library is not None:
         win.library.close()
 

@@ -181,3 +181,33 @@ def test_mood_map_click_on_a_track_the_filter_hides_opens_it(qtbot, window):
     assert "Dmin" not in _titles(window.library_model)
     window.play_track(hidden_id)
     qtbot.waitUntil(lambda: window.current_path == hidden_path, timeout=30_000)
+
+
+def test_mood_map_colours_a_point_by_its_best_confident_mood(tmp_path):
+    # As the table's Moods column does: Dark ranked first but under its threshold, Aggressive second and
+    # over its own, is an Aggressive point, not a grey "no confident mood" one.
+    from musictagger.gui.library_rows import TrackFilter, mood_points
+    from musictagger.library import TrackLabel
+
+    ranked = {
+        "Chaos": [("Dark", 0.31, False), ("Aggressive", 0.26, True)],
+        "Calm": [("Chill", 0.9, True), ("Happy", 0.6, True)],
+        "Unsure": [("Happy", 0.2, False)],
+    }
+    with open_library(tmp_path / "library.sqlite") as library, library.session() as session:
+        for title, moods in ranked.items():
+            file = tmp_path / f"{title}.wav"
+            shutil.copyfile(SOURCE, file)
+            track = track_row(file, title=title, energy=5.0, valence=0.0)
+            for rank, (label, score, confident) in enumerate(moods, start=1):
+                track.labels.append(
+                    TrackLabel(category="mood", label=label, score=score, rank=rank, confident=confident)
+                )
+            session.add(track)
+        session.commit()
+        points = mood_points(session, TrackFilter())
+    assert dict(zip(points.names, points.top_mood, strict=True)) == {
+        "Chaos": "Aggressive",
+        "Calm": "Chill",
+        "Unsure": "",
+    }

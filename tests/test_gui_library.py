@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 from helpers import close_window, open_window, wait_for_table
 from PySide6.QtCore import Qt, QTimer
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from musictagger.gui.app import create_application
 from musictagger.gui.head_dialog import SOURCES
 from musictagger.gui.library_model import COL_GENRES, COL_TITLE, ERROR_COLOR, PAGE_SIZE, LibraryModel
 from musictagger.gui.library_rows import STATE_ANALYSED
 from musictagger.library import open_library
-from musictagger.library.schema import Track, TrackLabel
+from musictagger.library.schema import Analysis, Track, TrackLabel
 
 DATA = Path(__file__).parent / "data"
 
@@ -210,6 +210,58 @@ def test_selecting_a_row_shows_the_track(qtbot, analysed):
     assert heads["mood_quadrants"].labels()[0] == "angry/tense"
 
 
+def test_opening_a_sampled_track_keeps_the_track_views_full_analysis(qtbot, tmp_path, monkeypatch):
+    # Library mode sampled the track (1 patch of 4 here, 2 with its closer look); the track view analyses
+    # every patch, and the index keeps that: the review panel and a write then go by the view's scores.
+    from musictagger.gui.settings import AppSettings
+
+    prefs = AppSettings()
+    prefs.save(prefs.current.replace(analysis={"library_patches": 1, "tempo_key": False}))
+    monkeypatch.setenv("MUSICTAGGER_DB", str(tmp_path / "library.sqlite"))
+    folder = tmp_path / "One"
+    folder.mkdir()
+    shutil.copy(FIXTURES[0], folder / FIXTURES[0].name)
+    window = open_window(qtbot, tmp_path)
+    try:
+        with qtbot.waitSignal(window.library_worker.finished, timeout=LIBRARY_TIMEOUT_MS):
+            window.add_folders([folder])
+        wait_for_table(qtbot, window.library_model)
+
+        def sampled() -> list[bool]:
+            with window.library.session() as session:
+                return list(session.scalars(select(Analysis.sampled)))
+
+        assert sampled() and all(sampled())
+        panel = window.tag_actions.review_panel
+
+        def mood_percentages() -> dict[str, str]:
+            qtbot.waitUntil(lambda: panel._loading is None, timeout=60_000)
+            rows = panel.fields["mood"]._rows
+            return {row.label: row.percent.text() for row in rows if row.percent.isVisibleTo(panel)}
+
+        track = window.library_model.row_data(0)
+        panel.show_tracks([track.id])  # the review panel shows library mode's (sampled) scores
+        before = mood_percentages()
+        with qtbot.waitSignal(window.worker.finished, timeout=60_000) as shown:
+            window.open_track(track.path)  # the track view analyses every patch
+        qtbot.waitUntil(lambda: not window.runner.busy("keep-analysis"), timeout=60_000)
+        assert sampled() and not any(sampled())
+        viewed = window.track_view.vocabulary.canonical_scores(shown.args[1].label_scores())
+        with window.library.session() as session:
+            stored = dict(
+                session.execute(
+                    select(TrackLabel.label, TrackLabel.score).where(TrackLabel.category == "mood")
+                ).all()
+            )
+        assert stored and stored == pytest.approx({label: viewed[label] for label in stored}, abs=1e-3)
+        # The review panel read the track again: its moods' percentages are now the track view's.
+        after = mood_percentages()
+        assert after and after != before
+        assert after == {label: f"{viewed[label]:.0%}" for label in after}
+    finally:
+        close_window(window)
+
+
 def test_mood_map_shows_every_analysed_track_and_click_opens_it(qtbot, analysed):
     window = analysed
     window.tabs.setCurrentWidget(window.mood_map)  # the map's query runs in the background
@@ -226,6 +278,13 @@ def test_mood_map_shows_every_analysed_track_and_click_opens_it(qtbot, analysed)
     assert points.y[metal] > 5.5 and points.x[metal] < 0
     assert points.y[metal] == max(points.y)
     assert "energy" in window.mood_map.plot.getPlotItem().getAxis("left").labelText
+    # A point's colour is the first mood of the table's Moods column (the best confident one), never
+    # "no confident mood" beside a table that shows one.
+    model = window.library_model
+    table_moods = {model.row_data(r).id: model.row_data(r).moods for r in range(model.rowCount())}
+    assert any(table_moods.values())
+    for track_id, mood in zip(points.ids, points.top_mood, strict=True):
+        assert mood == (table_moods[track_id][0] if table_moods[track_id] else "")
     track_id = points.ids[0]
     with qtbot.waitSignal(window.worker.finished, timeout=60_000):
         window.mood_map.track_clicked.emit(track_id)

@@ -186,6 +186,51 @@ def test_the_index_records_the_mode_and_a_full_analysis_is_never_replaced_by_a_s
     assert [(r.sampled, r.n_patches) for r in analysis_rows(library)] == [(False, 4)] * len(analyzer.cards)
 
 
+def test_the_track_views_full_analysis_replaces_library_modes_in_the_index(
+    library, tmp_path, analyzer, vocabulary, metal_full
+):
+    # Opening a track in the app analyses every patch for the view; the index keeps that answer, so the
+    # review panel and a later write go by the scores the track view shows, not the sampled ones.
+    from musictagger.library import TrackLabel
+    from musictagger.library.store import keep_viewed_analysis
+
+    root = tmp_path / "Music"
+    root.mkdir()
+    track_file = root / "metal.ogg"
+    shutil.copy(METAL, track_file)
+    scan(library, [root])
+    analyse_pending(library, analyzer, vocabulary, patch_budget=2)
+    assert all(r.sampled for r in analysis_rows(library))
+
+    def labels() -> dict[tuple[str, str], float]:
+        with library.session() as session:
+            return {(t.category, t.label): t.score for t in session.scalars(select(TrackLabel))}
+
+    sampled_labels = labels()
+    viewed = analyzer.analyse_file(track_file, keep_spectrogram=True)  # as the track view runs it
+    assert keep_viewed_analysis(library, str(track_file), viewed, analyzer.cards, vocabulary) is not None
+    assert [(r.sampled, r.n_patches) for r in analysis_rows(library)] == [(False, 4)] * len(analyzer.cards)
+    kept = labels()
+    assert kept != sampled_labels
+    full_moods = vocabulary.canonical_scores(metal_full.label_scores())
+    moods = {label: score for (category, label), score in kept.items() if category == "mood"}
+    assert moods and set(moods) <= set(full_moods)
+    assert moods == pytest.approx({label: full_moods[label] for label in moods}, abs=1e-3)
+
+    # Nothing more to keep; never a sampled answer, a file changed since its scan, or one not indexed.
+    assert keep_viewed_analysis(library, str(track_file), viewed, analyzer.cards, vocabulary) is None
+    sampled = analyzer.analyse_file(track_file, patch_budget=2)
+    assert keep_viewed_analysis(library, str(track_file), sampled, analyzer.cards, vocabulary) is None
+    elsewhere = tmp_path / "elsewhere.ogg"
+    shutil.copy(METAL, elsewhere)
+    assert keep_viewed_analysis(library, str(elsewhere), viewed, analyzer.cards, vocabulary) is None
+    os.utime(track_file, ns=(1, 1))
+    with library.session() as session, session.begin():
+        for row in session.scalars(select(Analysis)):
+            row.sampled = True
+    assert keep_viewed_analysis(library, str(track_file), viewed, analyzer.cards, vocabulary) is None
+
+
 # -- the front ends ---------------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from musictagger.library import label_bits
 from musictagger.library.driver_rows import driver_rows
 from musictagger.library.queries import FILTER_CATEGORIES, ensure_fold_function, search_condition
 from musictagger.library.schema import Analysis, LabelFacet, Track, TrackLabel, WriteEntry
-from musictagger.taxonomy import SelectionPolicy, Vocabulary
+from musictagger.taxonomy import SelectionPolicy
 
 #: ``filtered_ids`` reads the ids this many at a time from the driver. Read at once, a million ids are one
 #: C call that keeps the GIL for ~150 ms on the runner's thread, and the GUI thread froze that long
@@ -334,10 +334,11 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
     return rows
 
 
-def mood_points(session: Session, track_filter: TrackFilter, vocabulary: Vocabulary) -> MoodPoints:
+def mood_points(session: Session, track_filter: TrackFilter) -> MoodPoints:
     """The mood map's points: valence across (-1 negative .. 1 positive) and energy up (1-10), as the
     energy_valence head stored them for each analysed track of the filter. A point's colour is the
-    track's best mood when it passes its calibrated threshold, else none ("no confident mood")."""
+    track's best confident mood (the best-scored one that passes its own calibrated threshold: the first
+    of the table's Moods column), else none ("no confident mood")."""
     name = func.coalesce(Track.artist + " – " + Track.title, Track.title, Track.path)
     rows = session.execute(
         _filtered(session, select(Track.id, Track.valence, Track.energy, name), track_filter)
@@ -350,16 +351,19 @@ def mood_points(session: Session, track_filter: TrackFilter, vocabulary: Vocabul
     ids = [row[0] for row in rows]
     top: dict[int, str] = {}
     for start in range(0, len(ids), 500):  # SQLite bounds the parameters of one query
-        best = session.execute(
-            select(TrackLabel.track_id, TrackLabel.label, TrackLabel.score).where(
+        # Not the first-ranked mood alone: Dark 0.31 under its threshold and Aggressive 0.26 over its own
+        # made the map grey ("no confident mood") beside a table that said Aggressive.
+        confident = session.execute(
+            select(TrackLabel.track_id, TrackLabel.label)
+            .where(
                 TrackLabel.track_id.in_(ids[start : start + 500]),
                 TrackLabel.category == "mood",
-                TrackLabel.rank == 1,
+                TrackLabel.confident.is_(True),
             )
+            .order_by(TrackLabel.track_id, TrackLabel.rank)
         )
-        for track_id, label, score in best:
-            if vocabulary.passes(label, score, None):
-                top[track_id] = label
+        for track_id, label in confident:
+            top.setdefault(track_id, label)
     for track_id, valence, energy, track_name in rows:
         points.ids.append(track_id)
         points.x.append(float(valence))

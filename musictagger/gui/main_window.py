@@ -51,10 +51,11 @@ from musictagger.gui.settings import AppSettings
 from musictagger.gui.similar_panel import add_similar_panel
 from musictagger.gui.tag_actions import TagActions
 from musictagger.gui.track_view import TrackView, format_time
-from musictagger.gui.worker import AnalysisWorker
+from musictagger.gui.worker import AnalysisWorker, LazyModels
 from musictagger.library.db import Library, LibraryError, default_url, open_library
 from musictagger.library.queries import facet_counts
 from musictagger.library.schema import Track
+from musictagger.library.store import keep_viewed_analysis
 from musictagger.logs import configure_logging
 from musictagger.services.folders import (
     add_folders,
@@ -72,6 +73,7 @@ LIBRARY_LANE = LIBRARY_WORKER_LANE
 VIEW_LANE = "library-summary"
 TRACK_LOOKUP_LANE = "track-lookup"
 MOOD_MAP_LANE = "mood-map"
+KEEP_ANALYSIS_LANE = "keep-analysis"
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,14 @@ def _library_summary(_ctx, library: Library) -> LibrarySummary:
     return LibrarySummary(is_empty(library), tuple(library_folders(library)), genres, moods)
 
 
-def _mood_points(_ctx, library: Library, track_filter: TrackFilter, vocabulary):
+def _keep_viewed(_ctx, library: Library, path: str, analysis, models: LazyModels) -> int | None:
+    loaded = models.get()  # loaded already: they made ``analysis``
+    return keep_viewed_analysis(library, path, analysis, loaded.analyzer.cards, loaded.vocabulary)
+
+
+def _mood_points(_ctx, library: Library, track_filter: TrackFilter):
     with library.session() as session:
-        return mood_points(session, track_filter, vocabulary)
+        return mood_points(session, track_filter)
 
 
 def _add_folders(_ctx, library: Library, folders: list[str]) -> list[str]:
@@ -339,6 +346,25 @@ class MainWindow(QMainWindow):
         genres = ", ".join(self.track_view.suggestions.genres.labels()) or "no genre"
         moods = ", ".join(self.track_view.suggestions.moods.labels()) or "no mood"
         self.set_status(f"{os.path.basename(path)}: {genres} · {moods}")
+        if self.library is not None:
+            # The track view's full analysis replaces library mode's in the index: the review panel and a
+            # write then go by the scores shown here.
+            self.runner.submit(
+                KEEP_ANALYSIS_LANE,
+                _keep_viewed,
+                self.library,
+                path,
+                analysis,
+                self.worker.models,
+                on_done=self._on_viewed_analysis_kept,
+            )
+
+    def _on_viewed_analysis_kept(self, track_id: int | None) -> None:
+        if track_id is None:
+            return
+        self.library_model.refresh_tracks([track_id])
+        self.tag_actions.refresh_review(track_id)
+        self._refresh_summaries()
 
     def _on_analysis_failed(self, path: str, message: str) -> None:
         self.track_view.clear(f"Could not analyse {os.path.basename(path)}")
@@ -628,7 +654,6 @@ class MainWindow(QMainWindow):
                 _mood_points,
                 self.library,
                 self.current_filter(),
-                self.track_view.vocabulary,
                 on_done=self.mood_map.set_points,
                 supersede=True,
             )

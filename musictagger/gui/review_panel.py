@@ -191,6 +191,10 @@ class FieldReview(QWidget):
         self.edit.setText(self._shown_text)
         self.edit.setPlaceholderText(placeholder)
 
+    def is_being_edited(self) -> bool:
+        """Whether the user is typing values not yet decided (a reload would throw their text away)."""
+        return self.edit.hasFocus() or self.edit.text() != self._shown_text
+
     def _add_row(self) -> None:
         row = _SuggestionRow(self._grid, len(self._rows))
         row.accept.clicked.connect(lambda _=False, r=row: self.accepted_one.emit(self.field, r.label))
@@ -296,6 +300,15 @@ class ReviewPanel(QWidget):
         self._loading = self.runner.submit(
             LANE, _load, self.library, ids, self.selection, on_done=self._loaded, on_error=self._on_failed
         )
+
+    def refresh(self, track_id: int) -> None:
+        """Read the shown track again after its analysis changed (the track view's full analysis was
+        kept), unless another selection is shown or the user is typing in one of its fields."""
+        if list(self.state.track_ids) != [track_id] or self._loading is not None:
+            return
+        if any(widget.is_being_edited() for widget in self.fields.values()):
+            return
+        self.show_tracks([track_id])
 
     def _loaded(self, shown: tuple[ReviewState, dict[str, FieldView]]) -> None:
         self._loading = None

@@ -108,6 +108,10 @@ class TagActions:
         if self.review_panel is not None:
             self.review_panel.show_tracks(self.window.library_view.selected_track_ids())
 
+    def refresh_review(self, track_id: int) -> None:
+        if self.review_panel is not None:
+            self.review_panel.refresh(track_id)
+
     def open_write_dialog(self, *, selected_only: bool) -> WriteDialog | None:
         """The dry-run diff of the selected (or all shown) tracks first; writing only on request."""
         window = self.window

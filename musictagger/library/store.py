@@ -41,7 +41,7 @@ from musictagger.analysis import (
 from musictagger.catalog import ModelCard
 from musictagger.library.db import Library, with_retries
 from musictagger.library.labelling import missing_head_outputs, rebuild_labels, relabel_if_stale
-from musictagger.library.scanner import report_path, utc_now
+from musictagger.library.scanner import path_key_of, report_path, utc_now
 from musictagger.library.schema import Analysis, Track
 from musictagger.taxonomy import Vocabulary
 from musictagger.tempo_key import TempoKey
@@ -179,6 +179,42 @@ def save_analysis(
     rebuild_labels(track, vocabulary, outputs, regression)
     if analysis.tempo_key is not None and tempo_key_basis is not None:
         save_tempo_key(track, analysis.tempo_key, tempo_key_basis)
+
+
+def keep_viewed_analysis(
+    library: Library,
+    path: str,
+    analysis: TrackAnalysis,
+    cards: Mapping[str, ModelCard],
+    vocabulary: Vocabulary,
+) -> int | None:
+    """Store the full analysis the app's track view made of an indexed track in place of library mode's,
+    so the review panel, the table and a later write show the scores the track view shows (Dark 26 %
+    there, not the sampled 31 %). Returns the track's id when stored; None when ``path`` is not indexed
+    (a file opened from elsewhere), failed its last read, changed since its scan (the next scan redoes
+    it), or already has a current full analysis by every model."""
+    if not analysis.is_full:
+        return None
+    key = path_key_of(path)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+
+    def store(session: Session) -> int | None:
+        track = session.scalar(select(Track).where(Track.path_key == key))
+        if track is None or track.error is not None or track.missing_since is not None:
+            return None
+        if (track.size, track.mtime_ns) != (st.st_size, st.st_mtime_ns):
+            return None
+        rows = {row.model: row for row in track.analyses}
+        if all(name in rows and _current_full(rows[name], track, cards[name]) for name in analysis.models):
+            return None
+        save_analysis(session, track, analysis, cards, vocabulary)
+        session.commit()
+        return track.id
+
+    return with_retries(library, store)
 
 
 def _current_full(row: Analysis, track: Track, card: ModelCard) -> bool:
