@@ -141,8 +141,10 @@ def score(text: str) -> float:
     return value
 
 
-def progress(total: int | None, unit: str, quiet: bool) -> tqdm:
-    return tqdm(total=total, unit=unit, file=sys.stderr, disable=quiet, dynamic_ncols=True)
+def progress(total: int | None, unit: str, quiet: bool, where: str | None = None) -> tqdm:
+    """A progress line on stderr: done / total, rate, time left, and ``where`` the work runs (the
+    device, or the Ray cluster) at its start, so a long run says what it runs on the whole time."""
+    return tqdm(total=total, unit=unit, file=sys.stderr, disable=quiet, dynamic_ncols=True, desc=where)
 
 
 def report_errors(errors) -> None:

@@ -16,6 +16,7 @@ from musictagger.cli.common import (
     run_settings,
     with_changes,
 )
+from musictagger.device import describe_device
 from musictagger.library.db import Library
 from musictagger.library.store import IN_PROCESS, AnalysisRunner
 from musictagger.services.analysis import Models, pending_analyses, scan_and_analyse
@@ -69,6 +70,17 @@ def analysis_runner(
     return runner
 
 
+def running_on(models: Models, runner: AnalysisRunner) -> str:
+    """Where the analyses run, in a few words for the progress line: "CPU (2 threads), int8" (library
+    mode's int8 networks), "NVIDIA H100 …, bf16", or "Ray (4 workers)"."""
+    if runner is not IN_PROCESS:
+        return f"Ray ({len(getattr(runner, 'workers', ()))} workers)"
+    analyzer = models.analyzer
+    if models.patch_budget is not None and analyzer.library_int8:
+        return f"{describe_device(analyzer.device)}, int8"
+    return analyzer.device_name
+
+
 def add_full_option(parser: argparse.ArgumentParser) -> None:
     """``--full``: [analysis] full for this run (every patch, not library mode's sample)."""
     parser.add_argument(
@@ -116,7 +128,7 @@ def scan_and_report(
     report_errors(scanned.errors)
     if models is None:
         return len(scanned.errors)
-    with progress(pending_analyses(library, models), "track", quiet) as bar:
+    with progress(pending_analyses(library, models), "track", quiet, running_on(models, runner)) as bar:
         _, analysed = scan_and_analyse(library, (), models, on_track=lambda *_: bar.update(1), runner=runner)
     print(
         f"musictagger: analysed {analysed.analysed} tracks with {models.describe()}"

@@ -26,7 +26,7 @@ from musictagger.cli.common import (
     score,
     with_changes,
 )
-from musictagger.cli.scan import add_full_option, add_ray_option, analysis_runner, full_settings
+from musictagger.cli.scan import add_full_option, add_ray_option, analysis_runner, full_settings, running_on
 from musictagger.keys import KEY_NOTATIONS
 from musictagger.library.policy import ENERGY_MODES, TEMPO_KEY_MODES
 from musictagger.services.analysis import Models, analyse_paths, audio_files
@@ -145,7 +145,10 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     analysed = 0
     audio_seconds = 0.0
-    with analysis_runner(args, settings, models) as runner, progress(len(files), "track", args.quiet) as bar:
+    with (
+        analysis_runner(args, settings, models) as runner,
+        progress(len(files), "track", args.quiet, running_on(models, runner)) as bar,
+    ):
         for result in analyse_paths(files, models, runner=runner):
             record = analysis_record(result, models.vocabulary, selection, args.min_score)
             if result.analysis is not None:
