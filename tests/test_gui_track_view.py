@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from helpers import close_window, open_window
 from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QLabel
 
 from musictagger.gui.app import create_application
 from musictagger.gui.main_window import MainWindow
@@ -49,9 +50,17 @@ def test_metal_excerpt_is_drawn_and_explained(qtbot, window):
     assert any("metal" in name for name in view.taggram_labels()[:3])
 
     assert "Rock" in view.suggestions.genres.labels()
-    assert "Rock" in window.status_text() and "Aggressive" in window.status_text()
+    # The status line and the ✓ marks say what a write takes: the labels at their calibrated thresholds
+    # (on this 12-s excerpt Electronic and Rock, and no mood: Aggressive is shown below its threshold).
+    genres, moods = view.suggestions.genres, view.suggestions.moods
+    assert genres.confident_labels() == [g for g in genres.labels() if g in ("Electronic", "Rock")]
+    assert "Aggressive" in moods.labels() and moods.confident_labels() == []
+    assert window.status_text().endswith(": Electronic, Rock · no confident mood")
+    shown = {label.text() for label in genres.findChildren(QLabel) if label.isVisibleTo(genres)}
+    assert "Rock  ✓" in shown and "Aggressive" in {
+        label.text() for label in moods.findChildren(QLabel) if label.isVisibleTo(moods)
+    }
     # Energy and valence read as values on their own scales, never as percentages.
-    from PySide6.QtWidgets import QLabel
 
     values = view.suggestions.heads["energy_valence"]
     assert values.labels() == ["energy", "valence"]

@@ -343,8 +343,9 @@ class MainWindow(QMainWindow):
         self.track_view.show_analysis(analysis)
         self._duration_s = analysis.duration_s
         self._update_time_label(self.player.position_seconds())
-        genres = ", ".join(self.track_view.suggestions.genres.labels()) or "no genre"
-        moods = ", ".join(self.track_view.suggestions.moods.labels()) or "no mood"
+        # What a write would take (as the table's columns), not every suggestion shown.
+        genres = ", ".join(self.track_view.suggestions.genres.confident_labels()) or "no confident genre"
+        moods = ", ".join(self.track_view.suggestions.moods.confident_labels()) or "no confident mood"
         self.set_status(f"{os.path.basename(path)}: {genres} · {moods}")
         if self.library is not None:
             # The track view's full analysis replaces library mode's in the index: the review panel and a

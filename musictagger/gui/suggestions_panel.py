@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from musictagger.gui.track_labels import CONFIDENT_MARK
 from musictagger.heads.model import HeadScores
 from musictagger.taxonomy import ScoredLabel
+
+WRITTEN_TIP = "at its calibrated threshold: a write takes it"
+BELOW_TIP = "below its calibrated threshold: shown, not written"
 
 
 class _ScoredList(QWidget):
@@ -25,25 +29,30 @@ class _ScoredList(QWidget):
         self._grid.setColumnMinimumWidth(2, 34)
         layout.addLayout(self._grid)
         self._labels: list[str] = []
+        self._confident: list[str] = []
         self._rows: list[tuple[QLabel, QProgressBar, QLabel]] = []
         self._none = QLabel("—")
         self._grid.addWidget(self._none, 0, 0)
 
-    def set_labels(self, labels: list[ScoredLabel]) -> None:
-        """Probabilities: a bar and a percentage per label."""
-        self.set_rows([(s.label, s.score, f"{s.score:.0%}") for s in labels])
+    def set_labels(self, labels: list[ScoredLabel], confident: Collection[str] = ()) -> None:
+        """Probabilities: a bar and a percentage per label; ``confident`` ones (at their calibrated
+        threshold: what a write takes) are marked ✓, as in the Overlay menu."""
+        self.set_rows([(s.label, s.score, f"{s.score:.0%}") for s in labels], confident)
 
-    def set_rows(self, rows: list[tuple[str, float, str]]) -> None:
+    def set_rows(self, rows: list[tuple[str, float, str]], confident: Collection[str] = ()) -> None:
         """``(label, bar fill 0..1, text beside the bar)`` per row: a value on its own scale (energy 8.0)
         reads as itself, never as a percentage."""
         self._labels = [label for label, _, _ in rows]
+        self._confident = [label for label in self._labels if label in confident]
         # Rows are refilled, not rebuilt: each new widget is polished against the style sheet (milliseconds
         # per track shown).
         while len(self._rows) < len(rows):
             self._rows.append(self._new_row(len(self._rows)))
         for widgets, (label, fill, text) in zip(self._rows, rows, strict=False):
             name, bar, value = widgets
-            name.setText(label)
+            sure = label in confident
+            name.setText(f"{label}  {CONFIDENT_MARK}" if sure else label)
+            name.setToolTip(WRITTEN_TIP if sure else BELOW_TIP)
             bar.setValue(round(min(max(fill, 0.0), 1.0) * 100))
             bar.setToolTip(f"{label}: {text}")
             value.setText(text)
@@ -69,6 +78,10 @@ class _ScoredList(QWidget):
     def labels(self) -> list[str]:
         return list(self._labels)
 
+    def confident_labels(self) -> list[str]:
+        """The shown labels at their calibrated threshold, best first."""
+        return list(self._confident)
+
 
 class SuggestionsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
@@ -87,9 +100,11 @@ class SuggestionsPanel(QWidget):
         layout.addStretch(1)
         self.setMinimumWidth(200)
 
-    def set_suggestions(self, genres: list[ScoredLabel], moods: list[ScoredLabel]) -> None:
-        self.genres.set_labels(genres)
-        self.moods.set_labels(moods)
+    def set_suggestions(
+        self, genres: list[ScoredLabel], moods: list[ScoredLabel], confident: Collection[str] = ()
+    ) -> None:
+        self.genres.set_labels(genres, confident)
+        self.moods.set_labels(moods, confident)
 
     def set_heads(self, heads: Mapping[str, HeadScores], top: int = 3) -> None:
         """The top ``top`` labels of each head, under the head's name."""

@@ -264,9 +264,10 @@ class TrackView(QWidget):
         self._rows = {row.key: row for row in canonical + dimensions + raw}
         self._show_taggram(raw[:TAGGRAM_LABELS])
         self._fill_label_selector(overlay_groups(canonical, dimensions, raw))
-        self.suggestions.set_suggestions(
-            suggestions(analysis, self.vocabulary, "genre"), suggestions(analysis, self.vocabulary, "mood")
-        )
+        genres = suggestions(analysis, self.vocabulary, "genre")
+        moods = suggestions(analysis, self.vocabulary, "mood")
+        confident = {s.label for s in genres + moods if self.vocabulary.passes(s.label, s.score, None)}
+        self.suggestions.set_suggestions(genres, moods, confident)
         self.suggestions.set_heads(analysis.heads)
 
     def _show_spectrogram(self, frames: np.ndarray) -> None:
