@@ -266,7 +266,8 @@ class TrackView(QWidget):
         self._fill_label_selector(overlay_groups(canonical, dimensions, raw))
         genres = suggestions(analysis, self.vocabulary, "genre")
         moods = suggestions(analysis, self.vocabulary, "mood")
-        confident = {s.label for s in genres + moods if self.vocabulary.passes(s.label, s.score, None)}
+        # The Overlay menu's ✓, one definition: a genre or mood at its calibrated write threshold.
+        confident = {row.name for row in canonical if row.confident and row.group in ("genre", "mood")}
         self.suggestions.set_suggestions(genres, moods, confident)
         self.suggestions.set_heads(analysis.heads)
 
