@@ -34,6 +34,7 @@ import csv
 import sys
 import time
 import warnings
+from collections import Counter
 from functools import partial
 from pathlib import Path
 
@@ -293,10 +294,7 @@ def _mood_word_matrix(rows: list[dict], min_tracks: int = 5) -> np.ndarray:
     """Per clip, which of AllMusic's mood words (mer4q's ``moods``; those of at least ``min_tracks``
     clips) it carries: finer labels than the quadrant, from which the quadrants were derived."""
     words = [{w.strip() for w in row["moods"].split(";") if w.strip()} for row in rows]
-    counts: dict[str, int] = {}
-    for clip in words:
-        for word in clip:
-            counts[word] = counts.get(word, 0) + 1
+    counts = Counter(word for clip in words for word in clip)
     vocabulary = sorted(word for word, n in counts.items() if n >= min_tracks)
     return np.array([[word in clip for word in vocabulary] for clip in words], dtype=float)
 
