@@ -27,6 +27,7 @@ from musictagger.library.review import planned_writes_with_reviews, reviews_for
 from musictagger.library.scanner import scan
 from musictagger.library.store import analyse_pending
 from musictagger.library.writing import format_diff
+from musictagger.services.suggest import track_suggestions
 from musictagger.settings import Settings, load_settings, save_settings, settings_path
 from musictagger.tags import read_tags
 from musictagger.taxonomy import SelectionPolicy, load_vocabulary
@@ -146,6 +147,68 @@ def test_panel_accept_all_for_a_selection(qtbot, env):
         for t in selection
         for f in ("genre", "mood")
     )
+
+
+def _marked(field_review) -> list[str]:
+    """The suggestion rows marked ✓, as a user reads them."""
+    return [
+        row.label for row in field_review._rows if not row.name.isHidden() and row.name.text().endswith(" ✓")
+    ]
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [WritePolicy(), WritePolicy(min_score=0.0), WritePolicy(min_score=1.0), WritePolicy(genre="merge")],
+    ids=["calibrated", "everything", "nothing", "merge"],
+)
+def test_panel_says_what_a_write_would_put_in_each_field(qtbot, env, policy):
+    """The ✓ marks and the line under them are the write's own answer (track_suggestions, the same rules
+    plan_writes follows), under whatever policy the settings hold."""
+    lib, vocabulary, ids, _ = env
+    panel = ReviewPanel(lib, vocabulary, SelectionPolicy(top_n=3, min_score=0.1), policy)
+    qtbot.addWidget(panel)
+    track = ids["untagged.wav"]
+    show(qtbot, panel, [track])
+    settings = Settings()
+    with lib.session() as session:
+        expected = track_suggestions(session, vocabulary, [track], settings, policy=policy)[track]
+    for field, widget in panel.fields.items():
+        written = list(expected[field].values)
+        assert _marked(widget) == written, field
+        line = widget.decision.text()
+        if written:
+            assert line.startswith("Not reviewed: a write ") and "; ".join(written) in line, line
+        else:
+            assert line == f"Not reviewed: no confident {field}, so a write leaves the field as it is."
+    if policy.min_score == 1.0:  # nothing is that sure
+        assert _marked(panel.genre) == _marked(panel.mood) == []
+    if policy.min_score == 0.0:  # every suggestion passes: the field's cap decides
+        assert len(_marked(panel.genre)) == min(policy.max_genres, len(panel.genre.accept_buttons))
+    if policy.genre == "merge" and _marked(panel.genre):
+        assert "to the file's genre" in panel.genre.decision.text()
+
+    # Accepting everything with nothing confident writes nothing, and says so.
+    decided(qtbot, panel, panel.accept_all_button.click)
+    for field, widget in panel.fields.items():
+        written = list(expected[field].values)
+        if written:
+            assert widget.decision.text() == f"Accepted: a write puts {'; '.join(written)} in the file."
+        else:
+            assert widget.decision.text() == (
+                f"Accepted, but no {field} is confident: a write leaves the field as it is."
+            )
+
+
+def test_panel_follows_the_settings_write_policy(qtbot, env):
+    lib, vocabulary, ids, _ = env
+    panel = ReviewPanel(lib, vocabulary, SelectionPolicy(top_n=3, min_score=0.1), WritePolicy(min_score=0.0))
+    qtbot.addWidget(panel)
+    show(qtbot, panel, [ids["untagged.wav"]])
+    assert _marked(panel.genre)
+    with qtbot.waitSignal(panel.shown, timeout=TIMEOUT_MS):
+        panel.set_policies(SelectionPolicy(top_n=3, min_score=0.1), WritePolicy(genre="skip", min_score=0.0))
+    assert _marked(panel.genre) == [] and panel.genre.decision.text() == "The settings do not write genres."
+    assert _marked(panel.mood)
 
 
 def _open_write_dialog(qtbot, lib, vocabulary, track_ids, policy):

@@ -4,7 +4,7 @@ How to plug in (MainWindow)::
 
     from musictagger.gui.review_panel import ReviewPanel
 
-    self.review_panel = ReviewPanel(library, vocabulary, prefs.selection_policy())
+    self.review_panel = ReviewPanel(library, vocabulary, prefs.selection_policy(), prefs.write_policy())
     dock = QDockWidget("Review", self); dock.setObjectName("reviewDock"); dock.setWidget(self.review_panel)
     self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     library_table.selection_changed.connect(self.review_panel.show_tracks)   # list[int] of track ids
@@ -14,6 +14,10 @@ Decisions are stored at once in the index (library/review.py), so the write dial
 Per suggestion: ✓ adds it to the field's accepted values, ✗ drops it (with no earlier decision, ✗ keeps
 the other suggestions); the text box sets the values outright (any text; the vocabulary's names are
 offered); "Accept all suggestions" accepts each selected track's own suggestions; "Reset" forgets.
+For one track the panel says what a write would do with each field, by the write's own rules
+(services/suggest.write_decision): a ✓ after a name marks a value the write puts in the file (a
+confident suggestion, or one the user accepted), and the line under the rows says so in words, or "no
+confident genre" where the write leaves the field alone. A suggestion shown without ✓ is not written.
 Loading a selection and storing a decision run on the runner's ``review`` lane (gui/runner.py), in
 order: the panel hands over a ``ReviewState`` snapshot (plain data) and shows the one that comes back, so
 a slow disk or a 10,000-track selection never freezes the window.
@@ -38,9 +42,10 @@ from PySide6.QtWidgets import (
 
 from musictagger.gui.runner import Runner, Task
 from musictagger.library.db import Library
-from musictagger.library.policy import LABEL_FIELDS
+from musictagger.library.policy import LABEL_FIELDS, WritePolicy
 from musictagger.library.review import Review
 from musictagger.library.review_decisions import ReviewState, decide, load_review_state
+from musictagger.services.suggest import write_decision, write_floor
 from musictagger.taxonomy import SelectionPolicy, Vocabulary
 
 LANE = "review"
@@ -78,9 +83,10 @@ class _SuggestionRow:
             widget.setVisible(False)
             widget.ensurePolished()
 
-    def show(self, label: str, score: float, chosen: bool) -> None:
+    def show(self, label: str, score: float, written: bool) -> None:
         self.label = label
-        self.name.setText(label + (" ✓" if chosen else ""))
+        self.name.setText(label + (" ✓" if written else ""))
+        self.name.setToolTip(f"{label}: a write puts it in the file" if written else "")
         self.bar.setValue(round(score * 100))
         self.percent.setText(f"{score:.0%}")
         self.accept.setToolTip(f"Accept {label}")
@@ -163,12 +169,13 @@ class FieldReview(QWidget):
         self,
         suggestions: list[tuple[str, float]],
         values: list[str] | None,
+        written: list[str],
         decision: str,
         placeholder: str,
     ) -> None:
         """Rows for `suggestions` (the first ``MAX_ROWS``); `values` the field's decided values (None: no
-        single answer)."""
-        chosen = {v.casefold() for v in values or []}
+        single answer), shown in the text box; `written` what a write puts in the field (marked ✓)."""
+        chosen = {v.casefold() for v in written}
         shown = suggestions[:MAX_ROWS]
         # Rows are kept and refilled, never rebuilt: a new widget is polished against the app's style sheet
         # when it is first shown, about a millisecond each, so rebuilding 5 widgets per row on every
@@ -225,6 +232,7 @@ class ReviewPanel(QWidget):
         library: Library,
         vocabulary: Vocabulary,
         selection: SelectionPolicy | None = None,
+        write_policy: WritePolicy | None = None,
         parent: QWidget | None = None,
         *,
         runner: Runner | None = None,
@@ -233,6 +241,7 @@ class ReviewPanel(QWidget):
         self.library = library
         self.vocabulary = vocabulary
         self.selection = selection or SelectionPolicy()
+        self.write_policy = write_policy or WritePolicy()
         self.runner = runner if runner is not None else Runner(self)
         self.state = ReviewState(())
         self._loading: Task | None = None
@@ -257,12 +266,14 @@ class ReviewPanel(QWidget):
             self.fields[field] = widget
             layout.addWidget(widget)
         self.accept_all_button = QPushButton("Accept all suggestions")
-        self.accept_all_button.setToolTip("Each selected track gets its own suggestions, genre and mood")
+        self.accept_all_button.setToolTip(
+            "Each selected track gets its own confident suggestions, genre and mood, in place of the file's"
+        )
         self.accept_all_button.clicked.connect(self.accept_all)
         layout.addWidget(self.accept_all_button)
         layout.addStretch(1)
         self.setMinimumWidth(240)
-        self._render(_with_views(self.state))
+        self._render(self._views(self.state))
 
     @property
     def genre(self) -> FieldReview:
@@ -276,8 +287,9 @@ class ReviewPanel(QWidget):
     def track_ids(self) -> list[int]:
         return list(self.state.track_ids)
 
-    def set_selection_policy(self, selection: SelectionPolicy) -> None:
-        self.selection = selection
+    def set_policies(self, selection: SelectionPolicy, write_policy: WritePolicy) -> None:
+        """What to show and what a write does, as the settings now say (after the settings dialog)."""
+        self.selection, self.write_policy = selection, write_policy
         self.show_tracks(self.track_ids)
 
     def busy(self) -> bool:
@@ -294,11 +306,19 @@ class ReviewPanel(QWidget):
             self._loading.cancel()
             self._loading = None
         if not ids:
-            self._render(_with_views(ReviewState((), selection=self.selection)))
+            self._render(self._views(ReviewState((), selection=self.selection)))
             return
         self._set_enabled(False)
         self._loading = self.runner.submit(
-            LANE, _load, self.library, ids, self.selection, on_done=self._loaded, on_error=self._on_failed
+            LANE,
+            _load,
+            self.library,
+            ids,
+            self.selection,
+            self.vocabulary,
+            self.write_policy,
+            on_done=self._loaded,
+            on_error=self._on_failed,
         )
 
     def refresh(self, track_id: int) -> None:
@@ -365,6 +385,8 @@ class ReviewPanel(QWidget):
             decision,
             field,
             details,
+            self.vocabulary,
+            self.write_policy,
             on_done=self._decided,
             on_error=self._on_failed,
         )
@@ -373,33 +395,78 @@ class ReviewPanel(QWidget):
         self._render(shown)
         self.review_changed.emit(list(shown[0].track_ids))
 
-
-# What one field's rows show: (suggestions with scores, decided values or None, decision, placeholder).
-FieldView = tuple[list[tuple[str, float]], list[str] | None, str, str]
-
-
-def _load(_ctx, library: Library, track_ids: list[int], selection: SelectionPolicy):
-    return _with_views(load_review_state(library, track_ids, selection))
+    def _views(self, state: ReviewState) -> tuple[ReviewState, dict[str, FieldView]]:
+        return _with_views(state, self.vocabulary, self.write_policy)
 
 
-def _decide(_ctx, library: Library, state: ReviewState, decision: str, field: str | None, details: dict):
-    return _with_views(decide(library, state, decision, field, **details))
+# What one field's rows show: (suggestions with scores, decided values or None, the values a write puts,
+# decision, placeholder).
+FieldView = tuple[list[tuple[str, float]], list[str] | None, list[str], str, str]
+
+# What a write does with a field's values, per write mode (library/policy.resolve_field).
+_WRITE_VERBS = {
+    "fill": "a write puts {values} where the file has no {field}",
+    "merge": "a write adds {values} to the file's {field}",
+    "replace": "a write puts {values} in place of the file's {field}",
+}
 
 
-def _with_views(state: ReviewState) -> tuple[ReviewState, dict[str, FieldView]]:
+def _load(
+    _ctx,
+    library: Library,
+    track_ids: list[int],
+    selection: SelectionPolicy,
+    vocabulary: Vocabulary,
+    policy: WritePolicy,
+):
+    floor = write_floor(policy, vocabulary)
+    return _with_views(load_review_state(library, track_ids, selection, floor), vocabulary, policy)
+
+
+def _decide(
+    _ctx,
+    library: Library,
+    state: ReviewState,
+    decision: str,
+    field: str | None,
+    details: dict,
+    vocabulary: Vocabulary,
+    policy: WritePolicy,
+):
+    return _with_views(decide(library, state, decision, field, **details), vocabulary, policy)
+
+
+def _with_views(
+    state: ReviewState, vocabulary: Vocabulary, policy: WritePolicy
+) -> tuple[ReviewState, dict[str, FieldView]]:
     """The state and what each field shows, worked out on the worker: merging a 1,000-track selection's
     suggestions is 10+ ms of Python per field, which the GUI thread only has to display."""
-    return state, {field: field_view(state, field) for field in LABEL_FIELDS}
+    return state, {field: field_view(state, field, vocabulary, policy) for field in LABEL_FIELDS}
 
 
-def field_view(state: ReviewState, field: str) -> FieldView:
+def field_view(state: ReviewState, field: str, vocabulary: Vocabulary, policy: WritePolicy) -> FieldView:
     ids = state.track_ids
     if not ids:
-        return [], None, "", ""
+        return [], None, [], "", ""
     if len(ids) == 1:
-        suggestions = state.shown_suggestions(ids[0], field)
-        values = state.decided_values(ids[0], field)
-        return suggestions, values, _describe(state.review(ids[0], field)), "type values; ; between them"
+        track_id = ids[0]
+        review = state.review(track_id, field)
+        scored = state.all_suggestions(track_id, field)
+        mode, written = write_decision(field, scored, review, policy, vocabulary)
+        written = () if mode == "skip" else written  # a skipped field keeps the file's values
+        suggestions = state.shown_suggestions(track_id, field)
+        # A value the write takes under the display threshold or past the top N is shown too: a ✓ must
+        # never mark a row the user cannot see, nor a write put in what the panel does not show.
+        shown = {label.casefold() for label, _ in suggestions}
+        wanted = {value.casefold() for value in written}
+        suggestions += [
+            (label, score)
+            for label, score in scored
+            if label.casefold() in wanted and label.casefold() not in shown
+        ]
+        values = state.decided_values(track_id, field)
+        describe = _describe(review, field, mode, list(written))
+        return suggestions, values, list(written), describe, "type values; ; between them"
     # Several tracks: each suggestion once, with its mean score over the tracks that have it.
     scores: dict[str, list[float]] = {}
     for track_id in ids:
@@ -409,14 +476,22 @@ def field_view(state: ReviewState, field: str) -> FieldView:
     statuses = sorted(
         {review.status if review else "not reviewed" for review in map(state.review, ids, [field] * len(ids))}
     )
-    return merged, None, f"{len(ids)} tracks; " + ", ".join(statuses), f"set for all {len(ids)} tracks"
+    return merged, None, [], f"{len(ids)} tracks; " + ", ".join(statuses), f"set for all {len(ids)} tracks"
 
 
-def _describe(review: Review | None) -> str:
-    if review is None:
-        return "Not reviewed: the write policy decides."
-    if review.status == "rejected":
+def _describe(review: Review | None, field: str, mode: str, written: list[str]) -> str:
+    """One track's field in words: its review, and what a write would do with it."""
+    values = "; ".join(written)
+    if review is not None and review.status == "rejected":
         return "Rejected: the file keeps its own values."
+    if mode == "skip":
+        return f"The settings do not write {field}s."
+    if review is None:
+        if not written:
+            return f"Not reviewed: no confident {field}, so a write leaves the field as it is."
+        return "Not reviewed: " + _WRITE_VERBS[mode].format(values=values, field=field) + "."
     if review.values is None:
-        return "Accepted: the track's suggestions will be written."
-    return f"{review.status.capitalize()}: {'; '.join(review.values)}"
+        if not written:
+            return f"Accepted, but no {field} is confident: a write leaves the field as it is."
+        return f"Accepted: a write puts {values} in the file."
+    return f"{review.status.capitalize()}: {values}"

@@ -84,6 +84,7 @@ class TagActions:
                 window.library,
                 window.track_view.vocabulary,
                 self.app_settings.selection_policy(),
+                self.app_settings.write_policy(),
                 runner=window.runner,
             )
             # Narrow is fine (values wrap, lists scroll); a wide minimum would force the window wider.
@@ -161,6 +162,9 @@ class TagActions:
         if app is not None:
             apply_theme(app, self.app_settings.theme)
         self.window.apply_display_settings()
+        if self.review_panel is not None:  # what it shows and what it says a write does
+            prefs = self.app_settings
+            self.review_panel.set_policies(prefs.selection_policy(), prefs.write_policy())
         self.window.statusBar().showMessage(
             "Settings saved. Write policies apply now; device and model changes from the next start.", 8000
         )

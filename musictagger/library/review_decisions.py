@@ -37,9 +37,18 @@ class ReviewState:
     selection: SelectionPolicy = field(default_factory=SelectionPolicy)
     first_title: str = ""
     first_file_values: dict[str, list[str]] = field(default_factory=dict)
+    # ``suggestions`` hold every label down to this score (None: the display threshold), so what a write
+    # takes at a calibrated threshold under the display threshold is known too; only those at or above
+    # the display threshold are shown.
+    floor: float | None = None
 
     def shown_suggestions(self, track_id: int, name: str) -> list[tuple[str, float]]:
-        return self.suggestions.get(track_id, {}).get(name, [])[: self.selection.top_n]
+        shown = [s for s in self.all_suggestions(track_id, name) if s[1] >= self.selection.min_score]
+        return shown[: self.selection.top_n]
+
+    def all_suggestions(self, track_id: int, name: str) -> list[tuple[str, float]]:
+        """Every label loaded for the track's field, best first (down to ``floor``)."""
+        return self.suggestions.get(track_id, {}).get(name, [])
 
     def review(self, track_id: int, name: str) -> Review | None:
         return self.reviews.get(track_id, {}).get(name)
@@ -59,10 +68,15 @@ class ReviewState:
         return "accepted" if all(v.casefold() in suggested for v in values) else "edited"
 
 
-def load_review_state(library: Library, track_ids: Sequence[int], selection: SelectionPolicy) -> ReviewState:
+def load_review_state(
+    library: Library, track_ids: Sequence[int], selection: SelectionPolicy, floor: float | None = None
+) -> ReviewState:
+    """The selected tracks' suggestions (down to ``floor`` where it is under the display threshold),
+    reviews, and what the first track's file holds now."""
     ids = tuple(dict.fromkeys(int(t) for t in track_ids))
+    lowest = selection.min_score if floor is None else min(floor, selection.min_score)
     with library.session() as session:
-        suggestions = suggestions_for(session, ids, selection.min_score)
+        suggestions = suggestions_for(session, ids, lowest)
         reviews = reviews_for(session, ids)
         first = session.get(Track, ids[0]) if len(ids) == 1 else None
         title = (first.title or os.path.basename(first.path)) if first is not None else ""
@@ -75,7 +89,7 @@ def load_review_state(library: Library, track_ids: Sequence[int], selection: Sel
         except TagReadError:
             tags = stored
         values = {name: list(tags.get(name, [])) for name in LABEL_FIELDS}
-    return ReviewState(ids, suggestions, reviews, selection, title, values)
+    return ReviewState(ids, suggestions, reviews, selection, title, values, floor)
 
 
 def decide(
@@ -115,4 +129,4 @@ def decide(
                     status = state.status_for(track_id, name, kept) if kept else "rejected"
                     set_review(session, [track_id], name, kept or None, status)
             session.commit()
-    return load_review_state(library, ids, state.selection)
+    return load_review_state(library, ids, state.selection, state.floor)

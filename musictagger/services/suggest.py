@@ -151,8 +151,7 @@ def track_suggestions(
     policy = policy or settings.write_policy()
     selection = settings.selection_policy()
     # Per-label thresholds (min_score None) may sit below the display threshold: fetch down to the floor.
-    floor = min(selection.min_score, policy.min_score if policy.min_score is not None else 0.0)
-    labels = suggestions_for(session, ids, floor)
+    labels = suggestions_for(session, ids, min(selection.min_score, write_floor(policy, vocabulary)))
     reviews = reviews_for(session, ids)
     found: dict[int, dict[str, FieldSuggestion]] = {}
     for track_id in ids:
@@ -161,13 +160,21 @@ def track_suggestions(
             scored = labels.get(track_id, {}).get(name, [])
             shown = tuple((label, score) for label, score in scored if score >= selection.min_score)
             review = reviews.get(track_id, {}).get(name)
-            mode, values = _decision(name, scored, review, policy, vocabulary)
+            mode, values = write_decision(name, scored, review, policy, vocabulary)
             per_field[name] = FieldSuggestion(name, shown[: selection.top_n], review, mode, values)
         found[track_id] = per_field
     return found
 
 
-def _decision(
+def write_floor(policy: WritePolicy, vocabulary: Vocabulary) -> float:
+    """The lowest score a write can take: the user's ``min_score``, else the lowest calibrated threshold
+    (an uncalibrated label is never taken without a ``min_score``)."""
+    if policy.min_score is not None:
+        return policy.min_score
+    return min(vocabulary.thresholds.values(), default=1.0)
+
+
+def write_decision(
     name: str,
     scored: Sequence[tuple[str, float]],
     review: Review | None,
