@@ -138,6 +138,13 @@ def test_panel_accept_all_for_a_selection(qtbot, env):
     selection = sorted(ids.values())
     show(qtbot, panel, selection)
     assert panel.title.text() == "3 tracks"
+    # How many of them a write gives a value, by the write's own rules, before anything is decided.
+    with lib.session() as session:
+        found = track_suggestions(session, vocabulary, selection, Settings())
+    for field, widget in panel.fields.items():
+        having = sum(bool(found[t][field].values) for t in selection)
+        assert f"3 tracks; not reviewed. A write has a {field} for {having} of them" in widget.decision.text()
+        assert (f"{3 - having} have no confident {field}" in widget.decision.text()) == (having < 3)
     with qtbot.waitSignal(panel.review_changed):
         panel.accept_all_button.click()
     with lib.session() as session:

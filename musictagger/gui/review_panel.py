@@ -476,7 +476,33 @@ def field_view(state: ReviewState, field: str, vocabulary: Vocabulary, policy: W
     statuses = sorted(
         {review.status if review else "not reviewed" for review in map(state.review, ids, [field] * len(ids))}
     )
-    return merged, None, [], f"{len(ids)} tracks; " + ", ".join(statuses), f"set for all {len(ids)} tracks"
+    decision = (
+        f"{len(ids)} tracks; " + ", ".join(statuses) + ". " + _coverage(state, field, vocabulary, policy)
+    )
+    return merged, None, [], decision, f"set for all {len(ids)} tracks"
+
+
+def _coverage(state: ReviewState, field: str, vocabulary: Vocabulary, policy: WritePolicy) -> str:
+    """How many of the selected tracks a write would give a value of ``field`` (before fill / merge weigh
+    the file's own values): what a DJ checks before writing a whole crate."""
+    if policy.mode(field) == "skip":
+        return f"The settings do not write {field}s."
+    counts = {"with": 0, "none": 0, "rejected": 0}
+    for track_id in state.track_ids:
+        review = state.review(track_id, field)
+        if review is not None and review.status == "rejected":
+            counts["rejected"] += 1
+            continue
+        _mode, written = write_decision(
+            field, state.all_suggestions(track_id, field), review, policy, vocabulary
+        )
+        counts["with" if written else "none"] += 1
+    parts = [f"A write has a {field} for {counts['with']} of them"]
+    if counts["none"]:
+        parts.append(f"{counts['none']} have no confident {field}")
+    if counts["rejected"]:
+        parts.append(f"{counts['rejected']} rejected keep the file's")
+    return "; ".join(parts) + "."
 
 
 def _describe(review: Review | None, field: str, mode: str, written: list[str]) -> str:
