@@ -179,6 +179,7 @@ def test_unchanged_tracks_and_unanalysed_tracks_are_left_out(tmp_path, library, 
     # The unanalysed track is left out; the analysed one changes nothing and says why its mood stays.
     assert [(p.new, p.notes) for p in plans] == [({}, ("no confident mood",))]
     assert "(no confident mood: left as it is)" in format_diff(plans)
+    assert format_diff(plans).endswith("0 files to change; no confident mood on 1")  # the batch's count
     assert apply_writes(library, plans, WritePolicy()).batch_id is None  # nothing written, no batch
 
 
