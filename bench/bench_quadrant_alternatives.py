@@ -1,7 +1,7 @@
 """Could another recipe lift the mood-quadrant head past 0.78 on mer4q? Each one, measured the same way.
 
     .venv/bin/python bench/bench_quadrant_alternatives.py [--shared ../shared] [--repeats 5] [--descriptors]
-        [--mid-end] [--patches] [--mood-words]
+        [--mid-end] [--patches] [--mood-words] [--vgg]
 
 The shipped ``mood_quadrants`` head is a temperature-scaled logistic regression on the MSD and MTT musicnn
 embeddings (tools/train_dj_heads.py). One run of 5-fold cross-validation moves by ±1.5 points with the
@@ -22,7 +22,9 @@ over the clip's patches, alone and beside the embeddings; with ``--patches``, a 
 trained on every patch's embedding rather than on the clip's mean (a clip's quadrant: the highest mean
 log-probability over its patches); with ``--mood-words``, AllMusic's mood words (from which mer4q's
 quadrants were derived) as a second teacher for the training clips, by partial least squares and by
-stacking. Analyses are cached
+stacking; with ``--vgg``, musicnn's VGG-style taggers (MSD_vgg, MTT_vgg: another architecture trained on
+the same tags), run by ``bench/musicnn_vgg_features.py`` in the original's scratch TensorFlow venv
+(``../shared/tools/README.md``), alone and beside the embeddings. Analyses are cached
 (``MUSICTAGGER_CACHE_DIR``); the tempo/key pass decodes the 426 clips again (about 1 minute). Needs
 ``../shared``: says so and exits 0 without it.
 """
@@ -31,7 +33,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections import Counter
@@ -290,6 +294,24 @@ def _nested_patches(clips: list[np.ndarray], y: np.ndarray, groups: np.ndarray, 
     return predicted
 
 
+def _vgg_features(paths: list[str], tf_python: str, musicnn_pkg: str) -> np.ndarray | None:
+    """The VGG taggers' clip features (``bench/musicnn_vgg_features.py``), in ``paths``' order."""
+    if not (Path(tf_python).exists() and Path(musicnn_pkg, "MTT_vgg").is_dir()):
+        print(f"--vgg: the original's set-up is missing ({tf_python}, {musicnn_pkg}): see ../shared/tools")
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "vgg.npz"
+        started = time.time()
+        subprocess.run(
+            [tf_python, str(REPO / "bench" / "musicnn_vgg_features.py"), musicnn_pkg, str(out), *paths],
+            check=True,
+        )
+        with np.load(out) as saved:
+            features = np.stack([saved[Path(path).name] for path in paths]).astype(float)
+    print(f"VGG taggers' features of every clip in {time.time() - started:.0f} s ({features.shape[1]} each)")
+    return features
+
+
 def _mood_word_matrix(rows: list[dict], min_tracks: int = 5) -> np.ndarray:
     """Per clip, which of AllMusic's mood words (mer4q's ``moods``; those of at least ``min_tracks``
     clips) it carries: finer labels than the quadrant, from which the quadrants were derived."""
@@ -353,6 +375,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also AllMusic's mood words as a second teacher (partial least squares; stacked ridge)",
     )
+    parser.add_argument(
+        "--vgg",
+        action="store_true",
+        help="also musicnn's VGG-style taggers' features (needs --tf-python and --musicnn-pkg; ~2 minutes)",
+    )
+    parser.add_argument("--tf-python", default="/tmp/tfvenv/bin/python")
+    parser.add_argument("--musicnn-pkg", default="/tmp/musicnn_pkg/musicnn")
     args = parser.parse_args(argv)
     root = args.shared / "eval" / "mer4q"
     if not (root / "labels.csv").is_file():
@@ -400,6 +429,14 @@ def main(argv: list[str] | None = None) -> int:
         strong = lambda: [(c, _logistic(c)) for c in C_MID]  # noqa: E731
         trials.append(("logistic on the mid-level features", mid, strong))
         trials.append(("logistic on embeddings + mid-level features", np.hstack([embeddings, mid]), strong))
+    if args.vgg:
+        vgg = _vgg_features(tracks.paths, args.tf_python, args.musicnn_pkg)
+        if vgg is not None:
+            wide = RECIPES["logistic, wider C grid"]
+            trials.append(("logistic, wider C grid, on the VGG taggers' features", vgg, wide))
+            trials.append(
+                ("logistic, wider C grid, embeddings + VGG features", np.hstack([embeddings, vgg]), wide)
+            )
     # Trials with x None: the recipe maps a split seed to out-of-fold predictions itself.
     if args.mood_words:
         words = _mood_word_matrix(rows)
