@@ -156,6 +156,20 @@ def test_panel_accept_all_for_a_selection(qtbot, env):
     )
 
 
+def test_panel_counts_a_selection_track_without_analysis_apart(qtbot, env):
+    lib, vocabulary, _, music = env
+    shutil.copyfile(FORMATS / "tagged.ogg", music / "new.ogg")
+    scan(lib, [music], read_workers=1)  # found, not analysed yet
+    with lib.session() as session:
+        selection = [track.id for track in session.query(Track)]
+    assert len(selection) == 4
+    panel = ReviewPanel(lib, vocabulary)
+    qtbot.addWidget(panel)
+    show(qtbot, panel, selection)
+    for field, widget in panel.fields.items():
+        assert "1 has no suggestion at all (not analysed" in widget.decision.text(), field
+
+
 def _marked(field_review) -> list[str]:
     """The suggestion rows marked ✓, as a user reads them."""
     return [

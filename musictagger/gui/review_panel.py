@@ -487,11 +487,14 @@ def _coverage(state: ReviewState, field: str, vocabulary: Vocabulary, policy: Wr
     the file's own values): what a DJ checks before writing a whole crate."""
     if policy.mode(field) == "skip":
         return f"The settings do not write {field}s."
-    counts = {"with": 0, "none": 0, "rejected": 0}
+    counts = {"with": 0, "none": 0, "rejected": 0, "bare": 0}
     for track_id in state.track_ids:
         review = state.review(track_id, field)
         if review is not None and review.status == "rejected":
             counts["rejected"] += 1
+            continue
+        if not state.suggestions.get(track_id) and review is None:  # not analysed, or it failed
+            counts["bare"] += 1
             continue
         _mode, written = write_decision(
             field, state.all_suggestions(track_id, field), review, policy, vocabulary
@@ -499,10 +502,17 @@ def _coverage(state: ReviewState, field: str, vocabulary: Vocabulary, policy: Wr
         counts["with" if written else "none"] += 1
     parts = [f"A write has a {field} for {counts['with']} of them"]
     if counts["none"]:
-        parts.append(f"{counts['none']} have no confident {field}")
+        parts.append(f"{counts['none']} {_have(counts['none'])} no confident {field}")
     if counts["rejected"]:
         parts.append(f"{counts['rejected']} rejected keep the file's")
+    if counts["bare"]:
+        bare = counts["bare"]
+        parts.append(f"{bare} {_have(bare)} no suggestion at all (not analysed, or the analysis failed)")
     return "; ".join(parts) + "."
+
+
+def _have(count: int) -> str:
+    return "has" if count == 1 else "have"
 
 
 def _describe(review: Review | None, field: str, mode: str, written: list[str]) -> str:
