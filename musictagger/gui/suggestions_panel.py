@@ -10,7 +10,9 @@ from musictagger.gui.track_labels import CONFIDENT_MARK
 from musictagger.heads.model import HeadScores
 from musictagger.taxonomy import ScoredLabel
 
-WRITTEN_TIP = "at its calibrated threshold: a write takes it"
+WRITTEN_TIP = (
+    "at its calibrated threshold: confident; a write takes the best of these, up to the field's maximum"
+)
 BELOW_TIP = "below its calibrated threshold: shown, not written"
 
 
