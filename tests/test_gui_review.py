@@ -177,47 +177,54 @@ def _marked(field_review) -> list[str]:
     ]
 
 
+@pytest.mark.parametrize("name", ["untagged.wav", "tagged.flac"])
 @pytest.mark.parametrize(
     "policy",
     [WritePolicy(), WritePolicy(min_score=0.0), WritePolicy(min_score=1.0), WritePolicy(genre="merge")],
     ids=["calibrated", "everything", "nothing", "merge"],
 )
-def test_panel_says_what_a_write_would_put_in_each_field(qtbot, env, policy):
-    """The ✓ marks and the line under them are the write's own answer (track_suggestions, the same rules
-    plan_writes follows), under whatever policy the settings hold."""
+def test_panel_says_what_a_write_would_put_in_each_field(qtbot, env, policy, name):
+    """The ✓ marks are the values the write takes (track_suggestions) and the line under them names what
+    the write's own plan leaves in the field (planned_writes_with_reviews), under whatever policy the
+    settings hold, on a file without tags and on one that has a genre already."""
     lib, vocabulary, ids, _ = env
     panel = ReviewPanel(lib, vocabulary, SelectionPolicy(top_n=3, min_score=0.1), policy)
     qtbot.addWidget(panel)
-    track = ids["untagged.wav"]
+    track = ids[name]
     show(qtbot, panel, [track])
-    settings = Settings()
-    with lib.session() as session:
-        expected = track_suggestions(session, vocabulary, [track], settings, policy=policy)[track]
-    for field, widget in panel.fields.items():
-        written = list(expected[field].values)
-        assert _marked(widget) == written, field
-        line = widget.decision.text()
-        if written:
-            assert line.startswith("Not reviewed: a write ") and "; ".join(written) in line, line
-        else:
-            assert line == f"Not reviewed: no confident {field}, so a write leaves the field as it is."
+
+    def expected_lines(status: str) -> dict[str, tuple[list[str], str]]:
+        with lib.session() as session:
+            taken = track_suggestions(session, vocabulary, [track], Settings(), policy=policy)[track]
+            plans = planned_writes_with_reviews(session, [track], policy, vocabulary)
+        planned = plans[0].new if plans else {}
+        found = {}
+        for field in ("genre", "mood"):
+            written = list(taken[field].values)
+            if field in planned:
+                line = f"{status}: a write makes the {field} {'; '.join(planned[field])}."
+            elif written:
+                kept = f"a write keeps the file's {field} ({taken[field].mode})"
+                line = f"{status}: {'; '.join(written)}, but {kept}."
+            else:
+                line = f"{status}: no confident {field}, so a write leaves the field as it is."
+            found[field] = (written, line)
+        return found
+
+    for field, (written, line) in expected_lines("Not reviewed").items():
+        assert _marked(panel.fields[field]) == written, field
+        assert panel.fields[field].decision.text() == line
     if policy.min_score == 1.0:  # nothing is that sure
         assert _marked(panel.genre) == _marked(panel.mood) == []
     if policy.min_score == 0.0:  # every suggestion passes: the field's cap decides
         assert len(_marked(panel.genre)) == min(policy.max_genres, len(panel.genre.accept_buttons))
-    if policy.genre == "merge" and _marked(panel.genre):
-        assert "to the file's genre" in panel.genre.decision.text()
+    if name == "tagged.flac" and policy == WritePolicy():  # it has a genre; fill keeps it
+        assert "but a write keeps the file's genre (fill)" in panel.genre.decision.text()
 
-    # Accepting everything with nothing confident writes nothing, and says so.
+    # Accept all: the confident suggestions replace the file's; with none confident, nothing is written.
     decided(qtbot, panel, panel.accept_all_button.click)
-    for field, widget in panel.fields.items():
-        written = list(expected[field].values)
-        if written:
-            assert widget.decision.text() == f"Accepted: a write puts {'; '.join(written)} in the file."
-        else:
-            assert widget.decision.text() == (
-                f"Accepted, but no {field} is confident: a write leaves the field as it is."
-            )
+    for field, (_written, line) in expected_lines("Accepted").items():
+        assert panel.fields[field].decision.text() == line
 
 
 def test_panel_follows_the_settings_write_policy(qtbot, env):

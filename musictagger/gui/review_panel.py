@@ -15,9 +15,10 @@ Per suggestion: ✓ adds it to the field's accepted values, ✗ drops it (with n
 the other suggestions); the text box sets the values outright (any text; the vocabulary's names are
 offered); "Accept all suggestions" accepts each selected track's own suggestions; "Reset" forgets.
 For one track the panel says what a write would do with each field, by the write's own rules
-(services/suggest.write_decision): a ✓ after a name marks a value the write puts in the file (a
-confident suggestion, or one the user accepted), and the line under the rows says so in words, or "no
-confident genre" where the write leaves the field alone. A suggestion shown without ✓ is not written.
+(services/suggest.write_decision): a ✓ after a name marks a value the write takes (a confident
+suggestion, or one the user accepted), and the line under the rows says what the field holds after the
+write, against what the file holds now, or "no confident genre" where the write leaves the field alone.
+A suggestion shown without ✓ is not written.
 Loading a selection and storing a decision run on the runner's ``review`` lane (gui/runner.py), in
 order: the panel hands over a ``ReviewState`` snapshot (plain data) and shows the one that comes back, so
 a slow disk or a 10,000-track selection never freezes the window.
@@ -42,7 +43,7 @@ from PySide6.QtWidgets import (
 
 from musictagger.gui.runner import Runner, Task
 from musictagger.library.db import Library
-from musictagger.library.policy import LABEL_FIELDS, WritePolicy
+from musictagger.library.policy import LABEL_FIELDS, WritePolicy, resolve_field
 from musictagger.library.review import Review
 from musictagger.library.review_decisions import ReviewState, decide, load_review_state
 from musictagger.services.suggest import write_decision, write_floor
@@ -403,13 +404,6 @@ class ReviewPanel(QWidget):
 # decision, placeholder).
 FieldView = tuple[list[tuple[str, float]], list[str] | None, list[str], str, str]
 
-# What a write does with a field's values, per write mode (library/policy.resolve_field).
-_WRITE_VERBS = {
-    "fill": "a write puts {values} where the file has no {field}",
-    "merge": "a write adds {values} to the file's {field}",
-    "replace": "a write puts {values} in place of the file's {field}",
-}
-
 
 def _load(
     _ctx,
@@ -465,7 +459,8 @@ def field_view(state: ReviewState, field: str, vocabulary: Vocabulary, policy: W
             if label.casefold() in wanted and label.casefold() not in shown
         ]
         values = state.decided_values(track_id, field)
-        describe = _describe(review, field, mode, list(written))
+        current = state.first_file_values.get(field, [])
+        describe = _describe(review, field, mode, list(written), current, vocabulary)
         return suggestions, values, list(written), describe, "type values; ; between them"
     # Several tracks: each suggestion once, with its mean score over the tracks that have it.
     scores: dict[str, list[float]] = {}
@@ -515,19 +510,24 @@ def _have(count: int) -> str:
     return "has" if count == 1 else "have"
 
 
-def _describe(review: Review | None, field: str, mode: str, written: list[str]) -> str:
-    """One track's field in words: its review, and what a write would do with it."""
-    values = "; ".join(written)
+def _describe(
+    review: Review | None,
+    field: str,
+    mode: str,
+    written: list[str],
+    current: list[str],
+    vocabulary: Vocabulary,
+) -> str:
+    """One track's field in words: its review, and what a write would leave in the file (the write's own
+    resolve_field, against what the file holds now)."""
     if review is not None and review.status == "rejected":
         return "Rejected: the file keeps its own values."
     if mode == "skip":
         return f"The settings do not write {field}s."
-    if review is None:
-        if not written:
-            return f"Not reviewed: no confident {field}, so a write leaves the field as it is."
-        return "Not reviewed: " + _WRITE_VERBS[mode].format(values=values, field=field) + "."
-    if review.values is None:
-        if not written:
-            return f"Accepted, but no {field} is confident: a write leaves the field as it is."
-        return f"Accepted: a write puts {values} in the file."
-    return f"{review.status.capitalize()}: {values}"
+    status = "Not reviewed" if review is None else review.status.capitalize()
+    if not written:
+        return f"{status}: no confident {field}, so a write leaves the field as it is."
+    after = resolve_field(mode, current, written, vocabulary)
+    if after == list(current):
+        return f"{status}: {'; '.join(written)}, but a write keeps the file's {field} ({mode})."
+    return f"{status}: a write makes the {field} {'; '.join(after)}."
