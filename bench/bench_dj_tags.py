@@ -72,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     print(done.stdout)
     if done.returncode not in (0, 1):
         print(done.stdout[-3000:], done.stderr[-3000:])
-    no_mood_lines = sum("no confident mood" in line for line in done.stdout.splitlines())
+    # Per file, "(no confident genre: left as it is)": the files the models gave no genre of their own
+    # (the summary line's "no confident genre on N" is not counted twice).
+    notes = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("(no confident ")]
+    no_mood_lines = sum(note.startswith("(no confident mood") for note in notes)
+    no_genre_lines = sum(note.startswith("(no confident genre") for note in notes)
     audio_kept = sum(_state(p)[0] == original[p][0] for p in before)
     rows = []
     for path in sorted(before):
@@ -100,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{n} files: genre on {with_genre} ({with_genre / n:.0%}), "
         f"mood on {with_mood} ({with_mood / n:.0%}), "
         f"energy on {with_energy} ({with_energy / n:.0%}); dry-run/write output said 'no confident mood' "
-        f"{no_mood_lines} times"
+        f"{no_mood_lines} times, 'no confident genre' {no_genre_lines} times: the models' own genre on "
+        f"{n - no_genre_lines}, the other genres were in the files already"
     )
     undo = subprocess.run(
         [sys.executable, "-m", "musictagger", "undo"],
@@ -115,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         f"audio unchanged by the write: {audio_kept}/{n}; undo -> exit {undo.returncode}: {restored}/{n} "
         f"files hold their original tags (every field) and audio, {identical}/{n} are byte-identical"
     )
-    summary = {"files": n, "genre": with_genre, "mood": with_mood, "energy": with_energy}
+    summary = {"files": n, "genre": with_genre, "models_genre": n - no_genre_lines, "mood": with_mood}
+    summary["energy"] = with_energy
     summary.update(audio_kept=audio_kept, restored=restored, byte_identical=identical)
     print(json.dumps(summary))
     if not args.keep:
