@@ -211,21 +211,33 @@ def test_list_and_export_search_like_the_app(tmp_path, capsys, library_url):
                 path_key=os.fsencode(path), path=path, folder="/m", size=1, mtime_ns=1, title="x",
                 artist=artist, file_tags={}, scanned_at=utc_now(), duration_s=60.0,
             )  # fmt: skip
-            track.labels.append(TrackLabel(category="genre", label=genre, score=0.15, rank=1))
+            track.labels.append(TrackLabel(category="genre", label=genre, score=0.15, rank=1, confident=True))
+            if genre == "Pop":  # Metal heard in a.mp3 too, under its threshold: not a facet's track
+                track.labels.append(TrackLabel(category="genre", label="Metal", score=0.12, rank=2))
             session.add(track)
         session.commit()
         table = {
             text: [session.get(Track, i).path for i in filtered_ids(session, TrackFilter(text=text))]
             for text in ("BEYONCE", "motley", "x")
         }
+        in_the_app = [
+            session.get(Track, i).path for i in filtered_ids(session, TrackFilter(genres=("Metal",)))
+        ]
+    assert in_the_app == ["/m/b.mp3"]
     for text, paths in table.items():
         code, out, _ = in_process(capsys, "list", "--search", text, "--json", "--db", db)
         assert code == 0 and [json.loads(line)["path"] for line in out.splitlines()] == paths
-    # Labels count from the display threshold (0.1) as in the app's facets; --min-score overrides.
+    # A label counts when it is confident, as the app's Metal facet lists the tracks; --min-score overrides.
     code, out, _ = in_process(capsys, "list", "--genre", "metal", "--db", db)
+    assert [line.split("  ")[0] for line in out.splitlines()] == in_the_app
     assert out.startswith("/m/b.mp3  genres: Metal")
+    code, out, _ = in_process(capsys, "list", "--genre", "metal", "--min-score", "0.1", "--db", db)
+    assert [line.split("  ")[0] for line in out.splitlines()] == ["/m/a.mp3", "/m/b.mp3"]
     code, out, _ = in_process(capsys, "list", "--genre", "metal", "--min-score", "0.2", "--db", db)
     assert out == ""
+    metal = tmp_path / "metal.m3u8"  # export lists what list lists
+    code, _, err = in_process(capsys, "export", metal, "--genre", "metal", "--db", db)
+    assert code == 0 and metal.read_text().splitlines()[1:] == ["#EXTINF:60,Mötley Crüe - x", "/m/b.mp3"]
     playlist = tmp_path / "p.m3u8"
     code, _, err = in_process(capsys, "export", playlist, "--search", "beyonce", "--db", db)
     assert code == 0 and "1 tracks" in err and playlist.read_text().splitlines()[-1] == "/m/a.mp3"

@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = query_settings(args)
     vocabulary = settings.load_vocabulary()
-    filters = {"genres": args.genre, "moods": args.mood, "text": args.search}
+    filters = {"genres": args.genre, "moods": args.mood, "text": args.search, "min_score": args.min_score}
     with open_db(args) as library:
         if args.format == "rekordbox":
             done = export_rekordbox(library, vocabulary, settings, args.out, **filters)
@@ -45,8 +45,6 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 0
-        path, count = export_playlist(
-            library, vocabulary, args.out, min_score=settings.display.threshold, **filters
-        )
+        path, count = export_playlist(library, vocabulary, args.out, **filters)
     print(f"musictagger: {count} tracks written to {path}", file=sys.stderr)
     return 0

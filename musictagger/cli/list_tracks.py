@@ -53,7 +53,9 @@ def add_query_options(p: argparse.ArgumentParser) -> None:
         "--min-score",
         type=score,
         metavar="P",
-        help="a label counts at confidence P or more (default: [display] threshold of settings.toml, 0.1)",
+        help="--genre and --mood count a label at confidence P or more, and the suggestions shown start at "
+        "P (default: a label counts when it is confident, at its calibrated threshold, as the app's "
+        "facets count it; suggestions are shown from the [display] threshold of settings.toml, 0.1)",
     )
     p.add_argument("--vocabulary", metavar="FILE", help="vocabulary JSON (default: as in settings.toml)")
 
@@ -112,7 +114,7 @@ def _percent(text: str) -> float:
 
 
 def query_settings(args: argparse.Namespace) -> Settings:
-    """settings.toml with --min-score as the display threshold (the labels that count, and are shown)."""
+    """settings.toml with --min-score as the display threshold (the suggestions shown)."""
     settings = run_settings(args)
     if args.min_score is not None:
         settings = settings.replace(display={"threshold": args.min_score})
@@ -128,13 +130,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings = query_settings(args)
     vocabulary = settings.load_vocabulary()
-    min_score = settings.display.threshold
     filtered = bool(args.genre or args.mood or args.search)
     with open_db(args) as library, library.session() as session:
         tracks = []
         if args.like is None or filtered:
             tracks = find(
-                session, vocabulary, genres=args.genre, moods=args.mood, text=args.search, min_score=min_score
+                session,
+                vocabulary,
+                genres=args.genre,
+                moods=args.mood,
+                text=args.search,
+                min_score=args.min_score,  # None: confidently, as the app's facets
             )
         if args.like is None:
             rows = [(t.id, t.path, t.duration_s, {}) for t in tracks]

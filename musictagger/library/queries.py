@@ -50,7 +50,7 @@ def find_tracks(
     genres: Iterable[str] = (),
     moods: Iterable[str] = (),
     text: str | None = None,
-    min_score: float = 0.0,
+    min_score: float | None = 0.0,
     include_missing: bool = False,
     order_by: str = "path",
     load_labels: bool = True,
@@ -58,7 +58,8 @@ def find_tracks(
     offset: int = 0,
 ) -> list[Track]:
     """Tracks having every one of ``genres`` and ``moods`` (exact canonical names) with a score of at
-    least ``min_score``, whose path, title, artist or album contains ``text`` (the search rule above).
+    least ``min_score`` (None: confidently, the app's facets' rule, ``TrackLabel.confident``), whose
+    path, title, artist or album contains ``text`` (the search rule above).
 
     ``load_labels`` loads each track's labels with it (one extra query, not one per track). ``limit`` and
     ``offset`` give one page of the ordered result (a million-track index is read a page at a time).
@@ -277,11 +278,12 @@ def export_m3u8(tracks: Sequence[Track], out_path: str | os.PathLike) -> Path:
     return Path(out_path)
 
 
-def _tracks_labelled(category: str, name: str, min_score: float) -> Select:
+def _tracks_labelled(category: str, name: str, min_score: float | None) -> Select:
+    counts = TrackLabel.confident.is_(True) if min_score is None else TrackLabel.score >= min_score
     return select(TrackLabel.track_id).where(
         TrackLabel.category.in_(FILTER_CATEGORIES.get(category, (category,))),
         TrackLabel.label == name,
-        TrackLabel.score >= min_score,
+        counts,
     )
 
 

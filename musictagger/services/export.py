@@ -57,7 +57,7 @@ def export_playlist(
     genres: Iterable[str] = (),
     moods: Iterable[str] = (),
     text: str | None = None,
-    min_score: float = 0.0,
+    min_score: float | None = None,
 ) -> tuple[Path, int]:
     """Write the matching tracks (services.search.find) to ``out`` atomically; (the file, tracks in it)."""
     with library.session() as session:
@@ -85,18 +85,12 @@ def export_rekordbox(
     genres: Iterable[str] = (),
     moods: Iterable[str] = (),
     text: str | None = None,
+    min_score: float | None = None,
 ) -> RekordboxExport:
-    """Rekordbox XML of the tracks ``list`` would list with the same filters (labels count at the
-    settings' display threshold), written to ``out`` atomically."""
+    """Rekordbox XML of the tracks ``list`` would list with the same filters (a label counts when it is
+    confident, as in the app's facets, or at ``min_score``), written to ``out`` atomically."""
     with library.session() as session:
-        tracks = find(
-            session,
-            vocabulary,
-            genres=genres,
-            moods=moods,
-            text=text,
-            min_score=settings.display.threshold,
-        )
+        tracks = find(session, vocabulary, genres=genres, moods=moods, text=text, min_score=min_score)
         return _export(session, tracks, vocabulary, settings, out, [])
 
 

@@ -29,11 +29,12 @@ def find(
     genres: Iterable[str] = (),
     moods: Iterable[str] = (),
     text: str | None = None,
-    min_score: float = 0.0,
+    min_score: float | None = 0.0,
     order_by: str = "path",
 ) -> list[Track]:
-    """Present tracks having all ``genres`` and ``moods`` at ``min_score`` or above whose path, title,
-    artist or album contains ``text``; each with its labels loaded."""
+    """Present tracks having all ``genres`` and ``moods`` at ``min_score`` or above (None: confidently,
+    as the app's facets count them) whose path, title, artist or album contains ``text``; each with its
+    labels loaded."""
     return find_tracks(
         session,
         genres=canonical_names(vocabulary, genres),
