@@ -75,6 +75,8 @@ def test_tag_options_pick_the_model_and_the_number_of_labels():
 def test_human_output_and_clear_errors_for_bad_arguments():
     ok = run_cli("tag", str(METAL), "--quiet", "--device", "cpu")
     assert ok.returncode == 0 and "genres: Electronic" in ok.stdout and "energy: " in ok.stdout
+    # The confident labels (those a write takes) are marked as in the app; the metal excerpt's Electronic is.
+    assert re.search(r"genres: Electronic 0\.\d\d ✓", ok.stdout), ok.stdout
     bad_model = run_cli("tag", str(METAL), "--model", "no_such_model")
     assert (
         bad_model.returncode == 2

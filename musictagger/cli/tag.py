@@ -190,8 +190,16 @@ def _human_line(record: dict) -> str:
         return f"{record['path']}: ERROR {record['error']}"
     minutes, seconds = divmod(round(record["duration_s"]), 60)
 
-    def fmt(items: list[dict]) -> str:
-        return ", ".join(f"{i['label']} {i['score']:.2f}" for i in items) or "-"
+    confident = record.get("confident", {})
+
+    def fmt(items: list[dict], field: str) -> str:
+        # ✓ as in the app: confident (at its calibrated threshold, or --min-score); a write takes the
+        # best of these, up to the field's maximum
+        sure = set(confident.get(field, []))
+        return (
+            ", ".join(f"{i['label']} {i['score']:.2f}{' ✓' if i['label'] in sure else ''}" for i in items)
+            or "-"
+        )
 
     dimensions = ""
     if "energy" in record:
@@ -201,7 +209,7 @@ def _human_line(record: dict) -> str:
     key = f"{record['key']} ({record['camelot']})" if record.get("key") else "-"
     return (
         f"{record['path']}  [{minutes}:{seconds:02d}]  bpm: {bpm}  key: {key}  "
-        f"genres: {fmt(record['genres'])}  moods: {fmt(record['moods'])}{dimensions}{notes}"
+        f"genres: {fmt(record['genres'], 'genre')}  moods: {fmt(record['moods'], 'mood')}{dimensions}{notes}"
     )
 
 
