@@ -171,6 +171,64 @@ def test_a_stuck_estimate_is_stopped_and_the_next_track_gets_a_new_worker(vibe_a
         stage.close()
 
 
+# A process that starts the stage's worker, prints the worker's pid and dies without any shutdown, as the
+# app or a `tag` run does when it crashes or is killed.
+_DIES_WITHOUT_SHUTDOWN = """
+import os, sys
+from pathlib import Path
+from musictagger.tempo_key import TempoKeyStage
+
+stage = TempoKeyStage()
+stage.warm_up()
+Path(sys.argv[1]).write_text(str(stage._worker().submit(os.getpid).result(timeout=120)))
+os._exit(0)
+"""
+
+
+def test_the_worker_process_ends_when_the_process_that_started_it_dies(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    pid_file = tmp_path / "worker.pid"
+    # No pipes: an orphaned worker would hold them open, and the run would wait for it.
+    done = subprocess.run(
+        [sys.executable, "-c", _DIES_WITHOUT_SHUTDOWN, str(pid_file)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0
+    worker = int(pid_file.read_text())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _alive(worker):
+        time.sleep(0.1)
+    try:
+        assert not _alive(worker), "the orphaned tempo/key worker is still running"
+    finally:
+        if _alive(worker):
+            os.kill(worker, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    if not os.path.isdir("/proc"):
+        return True
+    # A zombie has ended; only its new parent (a container's init may never) has not reaped it yet.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().split(") ")[-1][:1] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_essentia_is_loaded_with_only_the_algorithms_used_and_its_own_module_stays_whole():
     import essentia.standard
 
