@@ -64,7 +64,7 @@ class ReviewState:
 
     def status_for(self, track_id: int, name: str, values: Sequence[str]) -> str:
         """``accepted`` when every value is one of the track's suggestions, ``edited`` otherwise."""
-        suggested = {label.casefold() for label, _ in self.suggestions.get(track_id, {}).get(name, [])}
+        suggested = {label.casefold() for label, _ in self.all_suggestions(track_id, name)}
         return "accepted" if all(v.casefold() in suggested for v in values) else "edited"
 
 
