@@ -31,9 +31,9 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from musictagger.gui.app import create_application  # noqa: E402
 from musictagger.gui.library_model import COL_BPM, LibraryModel  # noqa: E402
-from musictagger.gui.library_rows import TrackFilter  # noqa: E402
 from musictagger.gui.library_view import LibraryView  # noqa: E402
 from musictagger.library.db import open_library  # noqa: E402
+from musictagger.library.track_filter import TrackFilter  # noqa: E402
 
 PROBE_MS = 5
 LIMIT_MS = 100.0

@@ -14,8 +14,9 @@ CLI ``list`` and the app's table and facets run it:
 
 - **facets genre / mood**: ``queries.facet_counts`` (the app's facet lists: the counts migration 0007's
   triggers keep; ``label_counts(…, confident_only=True)``, which counts the labels, took 2–15 s);
-- **search artist**: ``queries.find_tracks(text=…)`` as ``list --search`` (labels loaded) for one artist;
-- **search word (ids)**: the table's ``library_rows.filtered_ids(TrackFilter(text=…))`` for a common word;
+- **search artist**: ``queries.find_tracks(text=…)``, the search rule of ``list --search`` (labels loaded),
+  for one artist;
+- **search word (ids)**: the table's ``track_filter.filtered_ids(TrackFilter(text=…))`` for a common word;
 - **genre+mood+bpm**: ``filtered_ids(TrackFilter(genres, moods, bpm))`` and ``load_rows`` of its first page;
 - **page of 200 by title / bpm / path**: ``find_tracks(order_by=…, limit=200)``;
 - **table reset by path / bpm**: what the app's table runs when it opens (by path) and on a new sort:
@@ -52,11 +53,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 import million_index  # noqa: E402
 from sqlalchemy import event, select  # noqa: E402
 
-from musictagger.gui.library_rows import MIN_SCORE, SortKey, TrackFilter, filtered_ids, load_rows  # noqa: E402
+from musictagger.gui.library_rows import MIN_SCORE, load_rows  # noqa: E402
 from musictagger.library.db import Library, open_library  # noqa: E402
 from musictagger.library.queries import ensure_fold_function, facet_counts, find_tracks  # noqa: E402
 from musictagger.library.scanner import _ReadFailure, _Scan  # noqa: E402
 from musictagger.library.schema import Track  # noqa: E402
+from musictagger.library.track_filter import SortKey, TrackFilter, filtered_ids  # noqa: E402
 
 TARGET_MS = 200.0
 RESCAN_FILES = 100_000

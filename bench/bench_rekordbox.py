@@ -31,7 +31,7 @@ from musictagger.library.rekordbox import write_rekordbox_xml  # noqa: E402
 from musictagger.library.rekordbox_reader import read_rekordbox_xml  # noqa: E402
 from musictagger.library.scanner import utc_now  # noqa: E402
 from musictagger.services.export import export_rekordbox_tracks, rekordbox_document  # noqa: E402
-from musictagger.services.search import find  # noqa: E402
+from musictagger.services.search import TrackQuery, find  # noqa: E402
 from musictagger.settings import Settings  # noqa: E402
 
 GENRES = ("Electronic", "Rock", "Pop", "Jazz", "Hip-Hop", "R&B")
@@ -65,7 +65,7 @@ def export_and_check(library, out: Path, settings: Settings, files_exist: bool) 
     vocabulary = settings.load_vocabulary()
     with library.session() as session:
         start = time.perf_counter()
-        tracks = find(session, vocabulary, min_score=settings.display.threshold)
+        tracks = find(session, vocabulary, TrackQuery(min_score=settings.display.threshold))
         document = rekordbox_document(session, tracks, vocabulary, settings)
         write_rekordbox_xml(document, out)
         exported = time.perf_counter()

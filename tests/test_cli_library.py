@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import DATA, METAL
 
 from musictagger.tags import read_tags
@@ -200,9 +201,9 @@ def test_bad_options_and_bad_settings(capsys, caplog):
 
 
 def test_list_and_export_search_like_the_app(tmp_path, capsys, library_url):
-    from musictagger.gui.library_rows import TrackFilter, filtered_ids
     from musictagger.library import Track, TrackLabel, open_library
     from musictagger.library.scanner import utc_now
+    from musictagger.library.track_filter import TrackFilter, filtered_ids
 
     db = library_url
     with open_library(db) as library, library.session() as session:
@@ -241,3 +242,83 @@ def test_list_and_export_search_like_the_app(tmp_path, capsys, library_url):
     playlist = tmp_path / "p.m3u8"
     code, _, err = in_process(capsys, "export", playlist, "--search", "beyonce", "--db", db)
     assert code == 0 and "1 tracks" in err and playlist.read_text().splitlines()[-1] == "/m/a.mp3"
+
+
+def test_list_and_export_narrow_by_energy_bpm_and_key_as_the_app(tmp_path, capsys, library_url):
+    # A DJ's crate from the command line: the tracks the app's table shows for the same energy range, BPM
+    # range and keys (one filter, library/track_filter.py), in the same order, each with its tempo, key and
+    # energy; export writes the same tracks.
+    from musictagger.library import Track, TrackLabel, open_library
+    from musictagger.library.scanner import utc_now
+    from musictagger.library.track_filter import SortKey, TrackFilter, filtered_ids
+
+    db = library_url
+    tracks = {  # name: (energy, bpm, key)
+        "warmup": (3.2, 118.0, "A minor"),
+        "peak": (8.4, 126.0, "E minor"),  # 9A: one step from 8A
+        "peak-relative": (7.6, 127.9, "C major"),  # 8B: relative of 8A
+        "too-hot": (8.6, 124.0, "A minor"),  # energy 9 as a DJ reads it
+        "off-key": (7.0, 125.0, "F# minor"),  # 11A
+        "too-fast": (7.0, 128.5, "A minor"),
+        "not-analysed": (None, None, None),
+    }
+    with open_library(db) as library, library.session() as session:
+        for name, (energy, bpm, key) in tracks.items():
+            path = f"/m/{name}.mp3"
+            track = Track(
+                path_key=os.fsencode(path), path=path, folder="/m", size=1, mtime_ns=1, title=name,
+                artist="DJ", file_tags={}, scanned_at=utc_now(), duration_s=300.0, energy=energy,
+                valence=None if energy is None else 0.25, bpm=bpm, key=key,
+            )  # fmt: skip
+            track.labels.append(
+                TrackLabel(category="genre", label="Electronic", score=0.8, rank=1, confident=True)
+            )
+            session.add(track)
+        session.commit()
+        app = TrackFilter(
+            genres=("Electronic",),
+            energy=(7, 8),
+            bpm=(120, 128),
+            keys=("A minor", "E minor", "D minor", "C major"),
+        )
+        in_the_app = [session.get(Track, i).path for i in filtered_ids(session, app, SortKey("energy", True))]
+    assert in_the_app == ["/m/peak.mp3", "/m/peak-relative.mp3"]
+
+    crate = ("--genre", "electronic", "--energy", "7-8", "--bpm", "120-128", "--mixes-with", "8A")
+    code, out, err = in_process(capsys, "list", *crate, "--sort", "energy-", "--json", "--db", db)
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["path"] for r in records] == in_the_app
+    assert {k: records[0][k] for k in ("bpm", "key", "camelot", "energy", "valence")} == {
+        "bpm": 126.0, "key": "E minor", "camelot": "9A", "energy": 8.4, "valence": 0.25,
+    }  # fmt: skip
+    # The printed line shows them too, the key in the app's notation (Camelot by default).
+    code, out, _ = in_process(capsys, "list", "--search", "warmup", "--db", db)
+    assert out.strip().endswith("bpm: 118.0  key: 8A  energy: 3.2")
+    code, out, _ = in_process(capsys, "list", "--search", "not-analysed", "--db", db)
+    assert out.strip().endswith("bpm: -  key: -  energy: -")
+    # One key in any notation; open ranges; a single BPM is the tempo shown, rounded.
+    code, out, _ = in_process(capsys, "list", "--key", "Am", "--energy", "8-", "--db", db)
+    assert [line.split("  ")[0] for line in out.splitlines()] == ["/m/too-hot.mp3"]
+    code, out, _ = in_process(capsys, "list", "--bpm", "128", "--sort", "bpm+", "--db", db)
+    assert [line.split("  ")[0] for line in out.splitlines()] == ["/m/peak-relative.mp3", "/m/too-fast.mp3"]
+    code, out, _ = in_process(capsys, "list", "--bpm", "-119", "--db", db)
+    assert [line.split("  ")[0] for line in out.splitlines()] == ["/m/warmup.mp3"]
+    crate_file = tmp_path / "crate.m3u8"
+    code, _, err = in_process(capsys, "export", crate_file, *crate, "--sort", "energy-", "--db", db)
+    assert (
+        code == 0
+        and [line for line in crate_file.read_text().splitlines() if line.startswith("/")] == in_the_app
+    )
+    # What it cannot read is a usage error that names it; nothing is listed.
+    for bad, message in (
+        (("--energy", "0-4"), "runs from 1 to 10"),
+        (("--energy", "8-6"), "low first"),
+        (("--bpm", "fast"), "'fast' is not a BPM range"),
+        (("--key", "H minor"), "names no key"),
+        (("--sort", "mood"), "cannot sort by 'mood'"),
+    ):
+        with pytest.raises(SystemExit) as stopped:
+            in_process(capsys, "list", *bad, "--db", db)
+        out, err = capsys.readouterr()
+        assert stopped.value.code == 2 and out == "" and message in err, (bad, err)

@@ -186,8 +186,9 @@ def test_mood_map_click_on_a_track_the_filter_hides_opens_it(qtbot, window):
 def test_mood_map_colours_a_point_by_its_best_confident_mood(tmp_path):
     # As the table's Moods column does: Dark ranked first but under its threshold, Aggressive second and
     # over its own, is an Aggressive point, not a grey "no confident mood" one.
-    from musictagger.gui.library_rows import TrackFilter, mood_points
+    from musictagger.gui.library_rows import mood_points
     from musictagger.library import TrackLabel
+    from musictagger.library.track_filter import TrackFilter
 
     ranked = {
         "Chaos": [("Dark", 0.31, False), ("Aggressive", 0.26, True)],

@@ -433,7 +433,7 @@ def test_hundred_thousand_tracks_open_scroll_and_sort_lazily(qtbot, tmp_path, n)
         assert model.row_data(0).confidence >= model.row_data(PAGE_SIZE - 1).confidence
 
         # Filtering by a genre and a mood narrows in SQL.
-        from musictagger.gui.library_rows import TrackFilter
+        from musictagger.library.track_filter import TrackFilter
 
         model.set_filter(TrackFilter(genres=("Rock",), moods=("Happy",)))
         wait_for_table(qtbot, model)
@@ -447,8 +447,8 @@ def test_a_reset_shows_its_first_page_before_it_reads_every_id(qtbot, tmp_path):
     # A reset runs two queries: the first page (shown at once), then every matching id (0.6 s on a million
     # tracks). Between the two the table shows rows, says "500+ tracks", has no ids for "all shown" actions,
     # and a selection asked for meanwhile is kept until the ids say where (or whether) the track is.
-    from musictagger.gui.library_rows import SortKey, TrackFilter
     from musictagger.gui.library_view import LibraryView
+    from musictagger.library.track_filter import SortKey, TrackFilter
 
     create_application([])
     n = 3 * PAGE_SIZE

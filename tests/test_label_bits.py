@@ -6,12 +6,12 @@ from alembic import command
 from helpers import synthetic_track
 from sqlalchemy import delete, insert, select, update
 
-from musictagger.gui.library_rows import TrackFilter, filtered_ids
 from musictagger.library import Track, TrackLabel, open_library
 from musictagger.library.db import alembic_config, head_revision, schema_revision
 from musictagger.library.label_bits import CAPACITY, mask_of
 from musictagger.library.scanner import utc_now
 from musictagger.library.schema import FILTER_CATEGORIES, LabelBit
+from musictagger.library.track_filter import TrackFilter, filtered_ids
 
 FILTER_OF = {member: category for category, members in FILTER_CATEGORIES.items() for member in members}
 
@@ -117,3 +117,30 @@ def test_an_index_of_the_previous_release_gets_its_bits_when_opened(library_url)
             assert session.scalar(select(LabelBit.mask).where(LabelBit.label == "House")) is not None
         add_tracks(library, 300, 5)  # and kept from then on
         assert_bits_are_right(library)
+
+
+def test_a_filter_at_a_score_of_its_own_does_not_answer_from_the_bits(library):
+    # The bits hold confident labels only. ``list --mood Chill --min-score 0.6 --bpm 100`` counts Chill
+    # where it scores 0.7 without being confident (odd tracks): the narrow range must not take the bits.
+    from musictagger.library.track_filter import _bpm_range_is_narrower
+
+    add_tracks(library, 0, 90)
+    with library.session() as session:
+        narrow = TrackFilter(moods=("Chill",), bpm=(100.0, 100.0), min_score=0.6)
+        assert _bpm_range_is_narrower(session, narrow)
+        expected = sorted(
+            track.id
+            for track in session.scalars(
+                select(Track).where(Track.bpm == 100.0, Track.missing_since.is_(None))
+            )
+            if any(label.label == "Chill" and label.score >= 0.6 for label in track.labels)
+        )
+        assert any(
+            not label.confident
+            for i in expected
+            for label in session.get(Track, i).labels
+            if label.label == "Chill"
+        )
+        assert sorted(filtered_ids(session, narrow)) == expected
+        confident = TrackFilter(moods=("Chill",), bpm=(100.0, 100.0))
+        assert set(filtered_ids(session, confident)) < set(expected)

@@ -261,7 +261,7 @@ def test_fold_text_ignores_case_accents_and_width():
 
 @pytest.mark.parametrize(("text", "expected"), SEARCHES.items())
 def test_list_and_the_library_table_find_the_same_tracks(search_session, text, expected):
-    from musictagger.gui.library_rows import TrackFilter, filtered_ids
+    from musictagger.library.track_filter import TrackFilter, filtered_ids
 
     by_list = find_tracks(search_session, text=text)
     assert {os.path.basename(t.path) for t in by_list} == expected

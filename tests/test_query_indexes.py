@@ -158,9 +158,9 @@ def test_sqlite_reads_facets_and_sorted_pages_from_the_indexes(tmp_path):
 )
 @pytest.mark.parametrize("bpm", [None, (100.0, 101.0), (100.0, 116.0)])  # none, narrower, wider than a label
 def test_a_label_filter_is_every_label_at_once(filled, genres, moods, bpm):
-    # The table's filter (library_rows._filtered): every label's tracks (and the BPM range, whichever
+    # The table's filter (track_filter.narrowed): every label's tracks (and the BPM range, whichever
     # drives), as a Python count of every present track's confident labels says.
-    from musictagger.gui.library_rows import TrackFilter, filtered_ids
+    from musictagger.library.track_filter import TrackFilter, filtered_ids
 
     with filled.session() as session:
         expected = []
@@ -203,7 +203,7 @@ def test_sqlite_drives_a_filter_from_its_narrower_side(tmp_path, bpm, drives):
     # SQLite has no statistics: the code counts. A BPM range holding fewer tracks than the rarest label
     # is read from ix_tracks_bpm_order (covering): the labels are a test of the bits in its own entries
     # (migration 0014), or, for a label without a bit, of the labels' ids. A wider range is not.
-    from musictagger.gui.library_rows import TrackFilter, _bpm_range_is_narrower, filtered_ids
+    from musictagger.library.track_filter import TrackFilter, _bpm_range_is_narrower, filtered_ids
 
     track_filter = TrackFilter(genres=("House",), moods=("Chill",), bpm=bpm)
 
@@ -233,13 +233,13 @@ def test_sqlite_drives_a_filter_from_its_narrower_side(tmp_path, bpm, drives):
 def test_the_table_reads_its_ids_in_chunks_and_in_order(filled, monkeypatch, column):
     # filtered_ids reads ID_CHUNK ids at a time (so the GUI thread gets the GIL between chunks): the same
     # ids in the same order as one read of the whole ordered statement.
-    from musictagger.gui import library_rows
-    from musictagger.gui.library_rows import SortKey, TrackFilter, filtered_ids
+    from musictagger.library import track_filter
+    from musictagger.library.track_filter import SortKey, TrackFilter, filtered_ids
 
     sort = SortKey(column, descending=column == "bpm")
     with filled.session() as session:
         whole = filtered_ids(session, TrackFilter(), sort)
-        monkeypatch.setattr(library_rows, "ID_CHUNK", 7)
+        monkeypatch.setattr(track_filter, "ID_CHUNK", 7)
         assert filtered_ids(session, TrackFilter(), sort) == whole
         assert filtered_ids(session, TrackFilter(text="title 1"), sort) == [
             i for i in whole if i in set(filtered_ids(session, TrackFilter(text="title 1")))
@@ -250,7 +250,7 @@ def test_the_table_reads_its_ids_in_chunks_and_in_order(filled, monkeypatch, col
 def test_sqlite_merges_the_labels_of_a_filter_from_the_index(tmp_path):
     # The statement the table's filter sends (captured, as bench_million does), planned by SQLite: each
     # label's tracks read in id order from ix_track_labels_by_label and merged, no temporary B-tree each.
-    from musictagger.gui.library_rows import TrackFilter, filtered_ids
+    from musictagger.library.track_filter import TrackFilter, filtered_ids
 
     track_filter = TrackFilter(genres=("House",), moods=("Chill",), bpm=(100.0, 116.0))
     ids, steps = plan_of_what_ran(
@@ -266,9 +266,9 @@ def test_sqlite_merges_the_labels_of_a_filter_from_the_index(tmp_path):
 
 @pytest.mark.parametrize("column", ["path", "title", "artist", "album", "bpm"])
 def test_sqlite_reads_the_tables_ids_in_order_from_an_index(tmp_path, column):
-    # The app's table asks for the id of every present track in its sort order (gui/library_rows): on a
+    # The app's table asks for the id of every present track in its sort order (library/track_filter.py): on a
     # million tracks that is one index read, not a sort (migrations 0006 and 0013; docs/scale.md).
-    from musictagger.gui.library_rows import SortKey, TrackFilter, filtered_ids
+    from musictagger.library.track_filter import SortKey, TrackFilter, filtered_ids
 
     ids, plan = plan_of_what_ran(
         tmp_path, lambda session: filtered_ids(session, TrackFilter(), SortKey(column))

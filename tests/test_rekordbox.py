@@ -29,6 +29,7 @@ from musictagger.library.rekordbox_reader import read_rekordbox_xml
 from musictagger.library.review import set_review
 from musictagger.library.scanner import utc_now
 from musictagger.services.export import export_rekordbox, export_rekordbox_tracks
+from musictagger.services.search import TrackQuery
 from musictagger.settings import Settings
 
 AUDIO = Path(__file__).parent / "data" / "audio"
@@ -296,16 +297,20 @@ def test_reviews_and_the_write_settings_decide_genre_and_comment(library, music,
 def test_the_filters_are_the_list_commands(library, music, vocabulary, tmp_path):
     _, ids = music
     out = tmp_path / "r.xml"
-    done = export_rekordbox(library, vocabulary, Settings(), out, genres=["electronic"], moods=["Chill"])
+    done = export_rekordbox(
+        library, vocabulary, Settings(), out, TrackQuery(genres=("electronic",), moods=("Chill",))
+    )
     document = read_rekordbox_xml(out)
     assert done.tracks == 1 and [t.track_id for t in document.tracks] == [
         ids["House Music/Deep Night (Original Mix).mp3"]
     ]
     # The playlists hold only what was exported.
     assert {p.name for p in document.playlists} == {"All tracks", "Electronic", "House", "Chill"}
-    export_rekordbox(library, vocabulary, Settings(), out, text="TOKYO")  # comments are not searched
+    export_rekordbox(
+        library, vocabulary, Settings(), out, TrackQuery(text="TOKYO")
+    )  # comments are not searched
     assert read_rekordbox_xml(out).tracks == ()
-    export_rekordbox(library, vocabulary, Settings(), out, text="beyonce")
+    export_rekordbox(library, vocabulary, Settings(), out, TrackQuery(text="beyonce"))
     assert [t.name for t in read_rekordbox_xml(out).tracks] == ["Halo"]
 
 

@@ -17,7 +17,7 @@ from musictagger.services import analysis as analysis_service
 from musictagger.services.analysis import Models, analyse_paths, audio_files, scan_and_analyse
 from musictagger.services.export import export_playlist
 from musictagger.services.folders import add_folders, is_empty, library_folders, remove_folder
-from musictagger.services.search import find
+from musictagger.services.search import TrackQuery, find
 from musictagger.services.suggest import head_suggestions, track_suggestions
 from musictagger.services.writes import list_batches, plan_write, track_ids_under, undo, write
 from musictagger.settings import Settings
@@ -293,12 +293,14 @@ def test_search_and_export_use_the_vocabulary_and_the_one_search_rule(library, i
         track = session.get(Track, indexed["untagged.mp3"])
         track.artist = "Beyoncé"
         session.commit()
-        assert [t.id for t in find(session, vocabulary, genres=["jazz"], min_score=0.5)] == sorted(
-            indexed.values(), key=lambda i: session.get(Track, i).path
-        )
-        assert find(session, vocabulary, genres=["Jazz"], min_score=0.8) == []
-        assert [t.id for t in find(session, vocabulary, text="BEYONCE")] == [indexed["untagged.mp3"]]
-    path, count = export_playlist(library, vocabulary, tmp_path / "out.m3u8", text="beyonce")
+        assert [
+            t.id for t in find(session, vocabulary, TrackQuery(genres=("jazz",), min_score=0.5))
+        ] == sorted(indexed.values(), key=lambda i: session.get(Track, i).path)
+        assert find(session, vocabulary, TrackQuery(genres=("Jazz",), min_score=0.8)) == []
+        assert [t.id for t in find(session, vocabulary, TrackQuery(text="BEYONCE"))] == [
+            indexed["untagged.mp3"]
+        ]
+    path, count = export_playlist(library, vocabulary, tmp_path / "out.m3u8", TrackQuery(text="beyonce"))
     assert count == 1 and path.read_text(encoding="utf-8").splitlines()[0] == "#EXTM3U"
     assert str(path.read_text(encoding="utf-8").splitlines()[-1]).endswith("untagged.mp3")
 

@@ -1,5 +1,5 @@
-"""``export OUT``: the indexed tracks matching a genre, mood or text as an M3U8 playlist, or with
-``--format rekordbox`` as a Rekordbox XML collection with a playlist per genre and mood."""
+"""``export OUT``: the indexed tracks ``list`` lists (genre, mood, text, energy, BPM, key) as an M3U8
+playlist, or with ``--format rekordbox`` as a Rekordbox XML collection with a playlist per genre and mood."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from musictagger.cli.common import add_db_option, open_db
-from musictagger.cli.list_tracks import add_query_options, query_settings
+from musictagger.cli.list_tracks import add_query_options, query_settings, track_query
 from musictagger.services.export import export_playlist, export_rekordbox
 
 FORMATS = ("m3u8", "rekordbox")
@@ -34,10 +34,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = query_settings(args)
     vocabulary = settings.load_vocabulary()
-    filters = {"genres": args.genre, "moods": args.mood, "text": args.search, "min_score": args.min_score}
+    query = track_query(args)
     with open_db(args) as library:
         if args.format == "rekordbox":
-            done = export_rekordbox(library, vocabulary, settings, args.out, **filters)
+            done = export_rekordbox(library, vocabulary, settings, args.out, query)
             for note in done.notes:
                 print(f"musictagger: {note}", file=sys.stderr)
             print(
@@ -45,6 +45,6 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 0
-        path, count = export_playlist(library, vocabulary, args.out, **filters)
+        path, count = export_playlist(library, vocabulary, args.out, query)
     print(f"musictagger: {count} tracks written to {path}", file=sys.stderr)
     return 0

@@ -1,4 +1,5 @@
-"""``list``: query the library index by genre, mood and text, or for the tracks that sound like one."""
+"""``list``: query the library index by genre, mood, text, energy, BPM and key (the app's filter), or for
+the tracks that sound like one."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import json
 import sys
 
 from musictagger.cli.common import add_db_option, open_db, run_settings, score
-from musictagger.services.search import find
+from musictagger.keys import KeyParseError, compatible_keys, parse_key, try_parse_key
+from musictagger.library.queries import tracks_by_id
+from musictagger.services.search import SORT_COLUMNS, TrackQuery, find
 from musictagger.services.similar import (
     DEFAULT_BPM_TOLERANCE,
-    SimilarTrack,
     more_like,
     similarity_models,
     track_id_at,
@@ -26,9 +28,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "list",
         help="list indexed tracks by genre, mood or text",
         description="List the indexed tracks having every genre and mood asked for (any spelling the "
-        "vocabulary knows) and whose title, artist, album or path contains the text (case, accents and "
-        "width ignored, as in the app's search), with the genres and moods the app shows for them. "
-        "With --like, the tracks that sound most like a track instead, nearest first.",
+        "vocabulary knows), whose title, artist, album or path contains the text (case, accents and "
+        "width ignored, as in the app's search) and whose energy, BPM and key are in the ranges asked for: "
+        "the tracks the app's table shows for the same choices, in the same order. Each with its genres, "
+        "moods, BPM, key and energy. With --like, the tracks that sound most like a track instead, "
+        "nearest first.",
     )
     add_query_options(p)
     add_like_options(p)
@@ -58,6 +62,47 @@ def add_query_options(p: argparse.ArgumentParser) -> None:
         "facets count it; suggestions are shown from the [display] threshold of settings.toml, 0.1)",
     )
     p.add_argument("--vocabulary", metavar="FILE", help="vocabulary JSON (default: as in settings.toml)")
+    crate = p.add_argument_group(
+        "energy, tempo and key",
+        "as the app's facets: a track not analysed for one is left out when it is asked",
+    )
+    crate.add_argument(
+        "--energy",
+        type=energy_range,
+        metavar="LOW-HIGH",
+        help="energy (1-10) in this range, as whole numbers a DJ reads: 6-8 holds 5.5 up to 8.5; also 7 "
+        "(6.5 up to 7.5), 7- (7 and up) or -4 (up to 4)",
+    )
+    crate.add_argument(
+        "--bpm",
+        type=bpm_range,
+        metavar="LOW-HIGH",
+        help="tempo in this range, inclusive: 120-128, 170- or -100; one number N is N-0.5 to N+0.5",
+    )
+    crate.add_argument(
+        "--key",
+        dest="keys",
+        action="append",
+        type=key_name,
+        metavar="K",
+        help="in key K, in any notation (8A, Am, A minor, 1m); repeatable: any of them",
+    )
+    crate.add_argument(
+        "--mixes-with",
+        action="append",
+        type=key_name,
+        metavar="K",
+        help="in a key that mixes with K (Camelot: the same, one step round the wheel, the relative "
+        "major/minor); repeatable, and with --key: any of them",
+    )
+    crate.add_argument(
+        "--sort",
+        type=sort_column,
+        default="path",
+        metavar="COLUMN",
+        help=f"order by {', '.join(SORT_COLUMNS)}; COLUMN- for descending, e.g. energy- (default: path), "
+        "as the app's table sorts (unknown values last)",
+    )
 
 
 def add_like_options(p: argparse.ArgumentParser) -> None:
@@ -113,6 +158,66 @@ def _percent(text: str) -> float:
     return value
 
 
+def energy_range(text: str) -> tuple[float, float]:
+    """LOW-HIGH, N, N- or -N on the 1-10 energy scale (argparse type)."""
+    return _range(text, 1, 10, "energy", single=lambda n: (n, n))
+
+
+def bpm_range(text: str) -> tuple[float, float]:
+    """LOW-HIGH, N, N- or -N in beats per minute (argparse type)."""
+    return _range(text, 0, 999, "BPM", single=lambda n: (n - 0.5, n + 0.5))
+
+
+def _range(text: str, lowest: float, highest: float, what: str, single) -> tuple[float, float]:
+    low_text, dash, high_text = text.strip().partition("-")
+    try:
+        if not dash:
+            low, high = single(float(low_text))
+        else:
+            low = float(low_text) if low_text.strip() else lowest
+            high = float(high_text) if high_text.strip() else highest
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {what} range (expected LOW-HIGH)") from None
+    if not (lowest <= low <= high <= highest or (not dash and lowest <= low + 0.5 <= highest)):
+        raise argparse.ArgumentTypeError(f"{text!r}: {what} runs from {lowest:g} to {highest:g}, low first")
+    return low, high
+
+
+def key_name(text: str) -> str:
+    """The canonical name of a key given in any notation (argparse type)."""
+    try:
+        return parse_key(text).musical
+    except KeyParseError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def sort_column(text: str) -> str:
+    """COLUMN, COLUMN+ (ascending) or COLUMN- (descending), as beets sorts (argparse type); the query's
+    spelling, "-COLUMN" for descending."""
+    column = text.strip().rstrip("+-")
+    if column not in SORT_COLUMNS:
+        raise argparse.ArgumentTypeError(f"cannot sort by {text!r}; use one of {', '.join(SORT_COLUMNS)}")
+    return "-" + column if text.strip().endswith("-") else column
+
+
+def track_query(args: argparse.Namespace) -> TrackQuery:
+    """What the query options ask for (``list`` and ``export`` share them)."""
+    keys = None
+    if args.keys or args.mixes_with:
+        mixing = [k.musical for name in args.mixes_with or () for k in compatible_keys(parse_key(name))]
+        keys = tuple(dict.fromkeys([*(args.keys or ()), *mixing]))
+    return TrackQuery(
+        genres=tuple(args.genre),
+        moods=tuple(args.mood),
+        text=args.search,
+        min_score=args.min_score,  # None: confidently, as the app's facets
+        energy=args.energy,
+        bpm=args.bpm,
+        keys=keys,
+        sort=args.sort,
+    )
+
+
 def query_settings(args: argparse.Namespace) -> Settings:
     """settings.toml with --min-score as the display threshold (the suggestions shown)."""
     settings = run_settings(args)
@@ -130,18 +235,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings = query_settings(args)
     vocabulary = settings.load_vocabulary()
-    filtered = bool(args.genre or args.mood or args.search)
+    query = track_query(args)
+    filtered = query != TrackQuery(sort=query.sort, min_score=query.min_score)
+    notation = settings.display.key_notation
     with open_db(args) as library, library.session() as session:
-        tracks = []
-        if args.like is None or filtered:
-            tracks = find(
-                session,
-                vocabulary,
-                genres=args.genre,
-                moods=args.mood,
-                text=args.search,
-                min_score=args.min_score,  # None: confidently, as the app's facets
-            )
+        tracks = find(session, vocabulary, query) if args.like is None or filtered else []
         if args.like is None:
             rows = [(t.id, t.path, t.duration_s, {}) for t in tracks]
         else:
@@ -155,7 +253,11 @@ def run(args: argparse.Namespace) -> int:
                 among=[t.id for t in tracks] if filtered else None,
                 models=similarity_models(settings),
             )
-            rows = [(n.track_id, n.path, n.duration_s, _like_fields(n)) for n in neighbours]
+            rows = [
+                (n.track_id, n.path, n.duration_s, {"similarity": round(n.similarity, 4)}) for n in neighbours
+            ]
+            tracks = list(tracks_by_id(session, [n.track_id for n in neighbours]).values())
+        dj = {t.id: dj_fields(t.bpm, t.key, t.energy, t.valence) for t in tracks}
         suggestions = track_suggestions(session, vocabulary, [row[0] for row in rows], settings)
         for track_id, path, duration_s, extra in rows:
             fields = suggestions[track_id]
@@ -165,6 +267,7 @@ def run(args: argparse.Namespace) -> int:
                     "duration_s": duration_s,
                     "genres": fields["genre"].as_dict()["suggested"],
                     "moods": fields["mood"].as_dict()["suggested"],
+                    **dj[track_id],
                     **extra,
                 }
                 reviews = {name: f.as_dict()["review"] for name, f in fields.items() if f.review is not None}
@@ -174,17 +277,28 @@ def run(args: argparse.Namespace) -> int:
             else:
                 names = {name: ", ".join(label for label, _ in f.shown) or "-" for name, f in fields.items()}
                 line = f"{path}  genres: {names['genre']}  moods: {names['mood']}"
+                line += _dj_text(dj[track_id], notation)
                 if extra:
-                    line += _like_text(extra)
+                    line += f"  similarity: {extra['similarity']:.3f}"
                 print(line)
     return 0
 
 
-def _like_fields(track: SimilarTrack) -> dict:
-    """What --like adds to a track's line: its similarity, tempo and key."""
-    return {"similarity": round(track.similarity, 4), "bpm": track.bpm, "key": track.key}
+def dj_fields(bpm: float | None, key: str | None, energy: float | None, valence: float | None) -> dict:
+    """A listed track's tempo, key (canonical, and Camelot) and energy / valence, as ``tag --json`` names
+    them; None where the track was not analysed for one."""
+    parsed = try_parse_key(key)
+    return {
+        "bpm": None if bpm is None else round(bpm, 1),
+        "key": None if parsed is None else parsed.musical,
+        "camelot": None if parsed is None else parsed.camelot,
+        "energy": None if energy is None else round(energy, 1),
+        "valence": None if valence is None else round(valence, 2),
+    }
 
 
-def _like_text(extra: dict) -> str:
-    bpm = "-" if extra["bpm"] is None else f"{extra['bpm']:.1f}"
-    return f"  similarity: {extra['similarity']:.3f}  bpm: {bpm}  key: {extra['key'] or '-'}"
+def _dj_text(fields: dict, notation) -> str:
+    bpm = "-" if fields["bpm"] is None else f"{fields['bpm']:.1f}"
+    key = "-" if fields["key"] is None else parse_key(fields["key"]).render(notation)
+    energy = "-" if fields["energy"] is None else f"{fields['energy']:.1f}"
+    return f"  bpm: {bpm}  key: {key}  energy: {energy}"

@@ -16,27 +16,19 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor
 
 from musictagger.gui import theme
-from musictagger.gui.library_rows import (
-    INDEXED_SORTS,
-    STATE_ERROR,
-    STATE_PENDING,
-    SortKey,
-    TrackFilter,
-    TrackRow,
-    filtered_ids,
-    load_rows,
-)
+from musictagger.gui.library_rows import STATE_ERROR, STATE_PENDING, TrackRow, load_rows
 from musictagger.gui.runner import Runner
 from musictagger.gui.track_view import format_time
 from musictagger.keys import KeyNotation, try_parse_key
 from musictagger.library.db import Library
+from musictagger.library.track_filter import INDEXED_SORTS, SortKey, TrackFilter, filtered_ids
 
 PAGE_SIZE = 500
 #: Rows whose track changed (an analysis landed, a review was stored) are re-read together, at most this
 #: often, in one query on the runner's ``table`` lane: a 1,000-track "accept all" is one query, not 1,000.
 REFRESH_MS = 100
 
-# (header, sort column of library_rows.filtered_ids). What a DJ sorts a crate by comes first: BPM and key
+# (header, sort column of track_filter.filtered_ids). What a DJ sorts a crate by comes first: BPM and key
 # (harmonic mixing), energy, then genre and mood.
 COLUMNS = (
     ("Title", "title"),

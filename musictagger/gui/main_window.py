@@ -40,7 +40,7 @@ from musictagger.gui import theme
 from musictagger.gui.export_actions import ExportActions
 from musictagger.gui.facets import FacetPanel
 from musictagger.gui.library_model import LibraryModel
-from musictagger.gui.library_rows import TrackFilter, mood_points
+from musictagger.gui.library_rows import mood_points
 from musictagger.gui.library_view import EmptyLibrary, LibraryView
 from musictagger.gui.library_worker import LANE as LIBRARY_WORKER_LANE
 from musictagger.gui.library_worker import EtaClock, LibraryWorker
@@ -56,6 +56,7 @@ from musictagger.library.db import Library, LibraryError, default_url, open_libr
 from musictagger.library.queries import facet_counts
 from musictagger.library.schema import Track
 from musictagger.library.store import keep_viewed_analysis
+from musictagger.library.track_filter import TrackFilter
 from musictagger.logs import configure_logging
 from musictagger.services.folders import (
     add_folders,

@@ -1,7 +1,7 @@
 """The read side of the index: tracks by label and text, label counts for facets, M3U8 playlists.
 
-Text search has one rule, used by ``list --search``/``export --search`` (find_tracks) and the app's
-library table (gui/library_rows.py): ``search_condition(text)``. Title, artist, album and path match when
+Text search has one rule, used by ``list --search``/``export --search`` and the app's library table (both
+through library/track_filter.py): ``search_condition(text)``. Title, artist, album and path match when
 they contain the text after both are folded by ``fold_text``: case-insensitive (full Unicode case folding,
 so "straße" finds "STRASSE"), accent-insensitive ("beyonce" finds "Beyoncé") and width-insensitive
 (compatibility forms: "ｆｕｌｌ" finds "full", "ﬁ" finds "fi"). The folded text of each track is kept in
@@ -69,7 +69,7 @@ def find_tracks(
         query = query.where(Track.missing_since.is_(None))
     for category, names in (("genre", genres), ("mood", moods)):
         for name in names:
-            query = query.where(Track.id.in_(_tracks_labelled(category, name, min_score)))
+            query = query.where(Track.id.in_(tracks_labelled(category, name, min_score)))
     if text and text.strip():
         query = query.where(search_condition(text, session))
     query = _ordered(query, order_by)
@@ -78,6 +78,24 @@ def find_tracks(
     if load_labels:
         query = query.options(selectinload(Track.labels))
     return list(session.scalars(query))
+
+
+#: Ids per ``IN (...)`` list: SQLite bounds the parameters of one statement.
+_ID_CHUNK = 500
+
+
+def tracks_by_id(session: Session, ids: Sequence[int]) -> dict[int, Track]:
+    """The index rows of ``ids`` (each with its labels loaded), by id; ids not in the index are absent."""
+    ids = list(dict.fromkeys(ids))
+    rows: dict[int, Track] = {}
+    for start in range(0, len(ids), _ID_CHUNK):
+        query = (
+            select(Track)
+            .where(Track.id.in_(ids[start : start + _ID_CHUNK]))
+            .options(selectinload(Track.labels))
+        )
+        rows.update((track.id, track) for track in session.scalars(query))
+    return rows
 
 
 # --- text search ------------------------------------------------------------------------------------------
@@ -278,7 +296,9 @@ def export_m3u8(tracks: Sequence[Track], out_path: str | os.PathLike) -> Path:
     return Path(out_path)
 
 
-def _tracks_labelled(category: str, name: str, min_score: float | None) -> Select:
+def tracks_labelled(category: str, name: str, min_score: float | None) -> Select:
+    """The ids of the tracks with genre (or style) / mood ``name``: confidently (``min_score`` None, the
+    facets' rule, ``TrackLabel.confident``), or at ``min_score`` or more."""
     counts = TrackLabel.confident.is_(True) if min_score is None else TrackLabel.score >= min_score
     return select(TrackLabel.track_id).where(
         TrackLabel.category.in_(FILTER_CATEGORIES.get(category, (category,))),

@@ -1,8 +1,8 @@
 """The library's tracks for DJ software: M3U8 playlists (Rekordbox, Serato and Traktor import them) and a
 Rekordbox XML collection with playlists per genre and mood (Rekordbox, Lexicon and most DJ tools import it).
 
-Both take the tracks ``list`` would list (genre, mood, text; services.search.find); the Rekordbox export
-also takes any track ids (the app's selection or filtered view).
+Both take the tracks ``list`` would list (genre, mood, text, energy, BPM, key: services.search.find);
+the Rekordbox export also takes any track ids (the app's selection or filtered view).
 
 What the Rekordbox XML says of a track is what a tag write with the user's settings would leave in the
 file (reviews honoured, services.suggest): Genre is the file's genre after the write's fill / merge /
@@ -20,13 +20,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from musictagger.keys import try_parse_key
 from musictagger.library.db import Library
 from musictagger.library.policy import LABEL_FIELDS, comment_with_block, resolve_field
-from musictagger.library.queries import FILTER_CATEGORIES, export_m3u8
+from musictagger.library.queries import FILTER_CATEGORIES, export_m3u8, tracks_by_id
 from musictagger.library.rekordbox import (
     RekordboxDocument,
     RekordboxPlaylist,
@@ -36,7 +35,7 @@ from musictagger.library.rekordbox import (
     write_rekordbox_xml,
 )
 from musictagger.library.schema import Track
-from musictagger.services.search import find
+from musictagger.services.search import TrackQuery, find
 from musictagger.services.suggest import FieldSuggestion, track_suggestions
 from musictagger.settings import Settings
 from musictagger.taxonomy import Vocabulary
@@ -46,22 +45,15 @@ TOP_FOLDER = "musictagger"
 ALL_TRACKS = "All tracks"
 #: Playlist folder per facet, and the label categories it gathers (a genre facet holds styles too).
 FACET_FOLDERS = {"Genre": FILTER_CATEGORIES["genre"], "Mood": FILTER_CATEGORIES["mood"]}
-_ID_CHUNK = 500  # ids per IN (...) query: SQLite limits the number of bound parameters
 
 
 def export_playlist(
-    library: Library,
-    vocabulary: Vocabulary,
-    out: str | os.PathLike,
-    *,
-    genres: Iterable[str] = (),
-    moods: Iterable[str] = (),
-    text: str | None = None,
-    min_score: float | None = None,
+    library: Library, vocabulary: Vocabulary, out: str | os.PathLike, query: TrackQuery | None = None
 ) -> tuple[Path, int]:
-    """Write the matching tracks (services.search.find) to ``out`` atomically; (the file, tracks in it)."""
+    """Write the tracks ``list`` would list for ``query`` (services.search.find), in its order, to ``out``
+    atomically; (the file, tracks in it)."""
     with library.session() as session:
-        tracks = find(session, vocabulary, genres=genres, moods=moods, text=text, min_score=min_score)
+        tracks = find(session, vocabulary, query or TrackQuery())
         path = export_m3u8(tracks, out)
     return path, len(tracks)
 
@@ -81,16 +73,12 @@ def export_rekordbox(
     vocabulary: Vocabulary,
     settings: Settings,
     out: str | os.PathLike,
-    *,
-    genres: Iterable[str] = (),
-    moods: Iterable[str] = (),
-    text: str | None = None,
-    min_score: float | None = None,
+    query: TrackQuery | None = None,
 ) -> RekordboxExport:
-    """Rekordbox XML of the tracks ``list`` would list with the same filters (a label counts when it is
-    confident, as in the app's facets, or at ``min_score``), written to ``out`` atomically."""
+    """Rekordbox XML of the tracks ``list`` would list for ``query`` (a label counts when it is confident,
+    as in the app's facets, or at its ``min_score``), written to ``out`` atomically."""
     with library.session() as session:
-        tracks = find(session, vocabulary, genres=genres, moods=moods, text=text, min_score=min_score)
+        tracks = find(session, vocabulary, query or TrackQuery())
         return _export(session, tracks, vocabulary, settings, out, [])
 
 
@@ -122,14 +110,7 @@ def _present_tracks(session: Session, track_ids: Iterable[int]) -> tuple[list[Tr
     """The index rows of ``track_ids`` in that order, without ids not in the index or files missing since
     the last scan; a note for each one left out."""
     ids = list(dict.fromkeys(track_ids))
-    rows: dict[int, Track] = {}
-    for start in range(0, len(ids), _ID_CHUNK):
-        query = (
-            select(Track)
-            .where(Track.id.in_(ids[start : start + _ID_CHUNK]))
-            .options(selectinload(Track.labels))
-        )
-        rows.update((track.id, track) for track in session.scalars(query))
+    rows = tracks_by_id(session, ids)
     notes = [f"track {i}: not in the library index" for i in ids if i not in rows]
     notes += [
         f"{rows[i].path}: file missing since the last scan"

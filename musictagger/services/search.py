@@ -1,20 +1,44 @@
-"""Tracks by genre, mood and text, as ``list`` and ``export`` ask for them.
+"""Tracks by genre, mood, text, energy, tempo and key, as ``list`` and ``export`` ask for them.
 
-Labels are looked up by any spelling the vocabulary knows ("hip hop", "jazz"); the text follows the one
-search rule of library/queries.py (case, accents and width ignored), which the app's table uses too.
+Labels are looked up by any spelling the vocabulary knows ("hip hop", "jazz"); everything else follows the
+app's own filter (library/track_filter.py): the text by the one search rule of library/queries.py (case,
+accents and width ignored), energy as whole numbers a DJ reads ("6 to 8" holds 5.5 <= energy < 8.5), BPM
+and keys as the facets take them. So ``list`` prints the tracks the app's table shows for the same choices,
+in the same order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from musictagger.library.queries import find_tracks, fold_text, search_condition
+from musictagger.library.queries import fold_text, search_condition, tracks_by_id
 from musictagger.library.schema import Track
+from musictagger.library.track_filter import SORT_COLUMNS, SortKey, TrackFilter, filtered_ids
 from musictagger.taxonomy import Vocabulary
 
-__all__ = ["canonical_names", "find", "fold_text", "search_condition"]
+__all__ = ["SORT_COLUMNS", "TrackQuery", "canonical_names", "find", "fold_text", "search_condition"]
+
+
+@dataclass(frozen=True)
+class TrackQuery:
+    """What ``list`` / ``export`` ask for. Genres and moods in any spelling the vocabulary knows; keys as
+    canonical names (keys.py); ``sort`` a column of SORT_COLUMNS, "-" first for descending."""
+
+    genres: tuple[str, ...] = ()
+    moods: tuple[str, ...] = ()
+    text: str | None = None
+    min_score: float | None = None  # None: a label counts when it is confident, as in the app's facets
+    energy: tuple[float, float] | None = None  # whole numbers, inclusive
+    bpm: tuple[float, float] | None = None  # inclusive
+    keys: tuple[str, ...] | None = None  # None: any key
+    sort: str = "path"
+
+    def __post_init__(self) -> None:
+        if self.sort.removeprefix("-") not in SORT_COLUMNS:
+            raise ValueError(f"cannot sort by {self.sort!r}; use one of {', '.join(SORT_COLUMNS)}")
 
 
 def canonical_names(vocabulary: Vocabulary, names: Iterable[str]) -> list[str]:
@@ -22,24 +46,18 @@ def canonical_names(vocabulary: Vocabulary, names: Iterable[str]) -> list[str]:
     return [vocabulary.canonical_name(name) or name for name in names]
 
 
-def find(
-    session: Session,
-    vocabulary: Vocabulary,
-    *,
-    genres: Iterable[str] = (),
-    moods: Iterable[str] = (),
-    text: str | None = None,
-    min_score: float | None = 0.0,
-    order_by: str = "path",
-) -> list[Track]:
-    """Present tracks having all ``genres`` and ``moods`` at ``min_score`` or above (None: confidently,
-    as the app's facets count them) whose path, title, artist or album contains ``text``; each with its
-    labels loaded."""
-    return find_tracks(
-        session,
-        genres=canonical_names(vocabulary, genres),
-        moods=canonical_names(vocabulary, moods),
-        text=text,
-        min_score=min_score,
-        order_by=order_by,
+def find(session: Session, vocabulary: Vocabulary, query: TrackQuery = TrackQuery()) -> list[Track]:
+    """The present tracks matching ``query``, in its order, each with its labels loaded."""
+    track_filter = TrackFilter(
+        genres=tuple(canonical_names(vocabulary, query.genres)),
+        moods=tuple(canonical_names(vocabulary, query.moods)),
+        text=query.text or "",
+        energy=query.energy,
+        bpm=query.bpm,
+        keys=query.keys,
+        min_score=query.min_score,
     )
+    sort = SortKey(query.sort.removeprefix("-"), descending=query.sort.startswith("-"))
+    ids = filtered_ids(session, track_filter, sort)
+    rows = tracks_by_id(session, ids)
+    return [rows[i] for i in ids if i in rows]
