@@ -87,6 +87,26 @@ def track_row(file: Path, **columns):
     return Track(**values)
 
 
+def with_analysis(track, model: str = "MSD_musicnn"):
+    """``track`` with one (empty) stored analysis by ``model``: the index says it was analysed."""
+    from musictagger.library.schema import Analysis
+
+    track.analyses.append(
+        Analysis(
+            model=model,
+            model_version="1",
+            fingerprint=None,
+            scores={},
+            patch_seconds=3.0,
+            taggram=b"",
+            n_patches=0,
+            embedding=b"",
+            created_at=datetime.now(),
+        )
+    )
+    return track
+
+
 # Labels of the synthetic tracks below: the first 1-4 genres (House and Techno as styles), one mood.
 SYNTHETIC_GENRES = ("House", "Techno", "Jazz", "Rock")
 SYNTHETIC_MOODS = ("Chill", "Party", "Dark")

@@ -322,3 +322,54 @@ def test_list_and_export_narrow_by_energy_bpm_and_key_as_the_app(tmp_path, capsy
             in_process(capsys, "list", *bad, "--db", db)
         out, err = capsys.readouterr()
         assert stopped.value.code == 2 and out == "" and message in err, (bad, err)
+
+
+def test_list_the_analysed_tracks_with_no_confident_genre_or_mood(capsys, library_url):
+    # The tracks a write leaves as they are, to tag by hand: analysed, and nothing in the category passes
+    # its threshold (or scores --min-score). Not those never analysed, nor those whose analysis failed.
+    from helpers import with_analysis
+
+    from musictagger.library import Track, TrackLabel, open_library
+    from musictagger.library.scanner import utc_now
+    from musictagger.library.track_filter import TrackFilter, filtered_ids
+
+    db = library_url
+    tracks = {  # name: (analysed, error, [(category, label, score, confident)])
+        "sure": (True, None, [("genre", "Jazz", 0.8, True), ("mood", "Chill", 0.6, True)]),
+        "style-only": (True, None, [("style", "House", 0.7, True), ("mood", "Dark", 0.2, False)]),
+        "unsure": (True, None, [("genre", "Jazz", 0.25, False), ("mood", "Chill", 0.6, True)]),
+        "nothing": (True, None, []),
+        "not-analysed": (False, None, []),
+        "failed": (True, "decoding failed", []),
+    }
+    with open_library(db) as library, library.session() as session:
+        for name, (analysed, error, labels) in tracks.items():
+            path = f"/m/{name}.mp3"
+            track = Track(
+                path_key=os.fsencode(path), path=path, folder="/m", size=1, mtime_ns=1, title=name,
+                file_tags={}, scanned_at=utc_now(), error=error,
+            )  # fmt: skip
+            for rank, (category, label, score, confident) in enumerate(labels, start=1):
+                track.labels.append(
+                    TrackLabel(category=category, label=label, score=score, rank=rank, confident=confident)
+                )
+            session.add(with_analysis(track) if analysed else track)
+        session.commit()
+        in_the_app = {
+            category: [
+                session.get(Track, i).title for i in filtered_ids(session, TrackFilter(without=(category,)))
+            ]
+            for category in ("genre", "mood")
+        }
+    assert in_the_app == {"genre": ["nothing", "unsure"], "mood": ["nothing", "style-only"]}
+
+    def listed(*options):
+        code, out, err = in_process(capsys, "list", *options, "--json", "--db", db)
+        assert code == 0, err
+        return [Path(json.loads(line)["path"]).stem for line in out.splitlines()]
+
+    assert listed("--no-genre") == in_the_app["genre"]
+    assert listed("--no-mood") == in_the_app["mood"]
+    assert listed("--no-genre", "--no-mood") == ["nothing"]
+    assert listed("--no-genre", "--min-score", "0.2") == ["nothing"]  # Jazz 0.25 counts at 0.2
+    assert listed("--no-mood", "--min-score", "0.7") == ["nothing", "style-only", "sure", "unsure"]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from helpers import close_window, open_window, wait_for_table
 from PySide6.QtCore import Qt, QTimer
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from musictagger.gui.app import create_application
 from musictagger.gui.head_dialog import SOURCES
@@ -172,6 +172,34 @@ def test_energy_range_filters_and_the_energy_column_sorts(qtbot, analysed):
     window.facets.clear()
     wait_for_table(qtbot, model)
     assert model.rowCount() == len(FIXTURES) and window.facets.energy_range() is None
+
+
+def test_no_confident_genre_or_mood_shows_the_tracks_to_tag_by_hand(qtbot, analysed):
+    # "No confident genre": the analysed tracks whose Genres column is empty (nothing passes its threshold,
+    # so a write leaves their genre as it is). One track is made so: its genres and styles unconfident.
+    window = analysed
+    model, facets = window.library_model, window.facets
+    unsure = model.row_data(0)
+    with window.library.session() as session, session.begin():
+        session.execute(
+            update(TrackLabel)
+            .where(TrackLabel.track_id == unsure.id, TrackLabel.category.in_(("genre", "style")))
+            .values(confident=False)
+        )
+    model.reload()  # the table reads the index again
+    wait_for_table(qtbot, model)
+    rows = [model.row_data(r) for r in range(model.rowCount())]
+    for category, column in (("genre", "genres"), ("mood", "moods")):
+        expected = sorted(r.path for r in rows if not getattr(r, column) and r.state == STATE_ANALYSED)
+        facets.without_boxes[category].setChecked(True)
+        wait_for_table(qtbot, model)
+        assert sorted(model.row_data(r).path for r in range(model.rowCount())) == expected, category
+        assert model.track_filter.without == (category,) and facets.clear_button.isEnabled()
+        if category == "genre":
+            assert unsure.path in expected and len(expected) < len(rows)
+        facets.clear()
+        wait_for_table(qtbot, model)
+        assert model.rowCount() == len(FIXTURES) and facets.without() == ()
 
 
 def test_mood_facet_alone_filters(qtbot, analysed):

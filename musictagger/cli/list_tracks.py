@@ -48,6 +48,15 @@ def add_query_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--mood", action="append", default=[], metavar="M", help="has mood M (repeatable: all of them)"
     )
+    for category, plural in (("genre", "genres"), ("mood", "moods")):
+        p.add_argument(
+            f"--no-{category}",
+            dest="without",
+            action="append_const",
+            const=category,
+            help=f"analysed, but no {category} is confident (with --min-score P: none scores P or more): "
+            f"the tracks a write leaves without {plural}, to tag by hand",
+        )
     p.add_argument(
         "--search",
         metavar="TEXT",
@@ -209,6 +218,7 @@ def track_query(args: argparse.Namespace) -> TrackQuery:
     return TrackQuery(
         genres=tuple(args.genre),
         moods=tuple(args.mood),
+        without=tuple(dict.fromkeys(args.without or ())),
         text=args.search,
         min_score=args.min_score,  # None: confidently, as the app's facets
         energy=args.energy,
@@ -275,7 +285,11 @@ def run(args: argparse.Namespace) -> int:
                     record["reviews"] = reviews
                 print(json.dumps(record, ensure_ascii=False))
             else:
-                names = {name: ", ".join(label for label, _ in f.shown) or "-" for name, f in fields.items()}
+                # ✓ as in the app's Review panel: the values a write takes (reviews honoured)
+                names = {
+                    name: ", ".join(label + " ✓" * (label in f.values) for label, _ in f.shown) or "-"
+                    for name, f in fields.items()
+                }
                 line = f"{path}  genres: {names['genre']}  moods: {names['mood']}"
                 line += _dj_text(dj[track_id], notation)
                 if extra:

@@ -1,5 +1,6 @@
-"""The facet column: genres and moods with how many tracks carry each (checked labels combine, AND), an
-energy range, a BPM range, and "harmonic: keys compatible with the selected track's"."""
+"""The facet column: genres and moods with how many tracks carry each (checked labels combine, AND), "no
+confident genre / mood" (the tracks to tag by hand), an energy range, a BPM range, and "harmonic: keys
+compatible with the selected track's"."""
 
 from __future__ import annotations
 
@@ -119,6 +120,18 @@ class FacetPanel(QWidget):
         self._selected_key: str | None = None
         self._reference_key: str | None = None
         self._notation: KeyNotation = "camelot"
+        # The analysed tracks where nothing passes its threshold: a write leaves their field as it is, so
+        # these are the ones a DJ tags by hand (library/track_filter.py, ``without``).
+        self.without_boxes: dict[str, QCheckBox] = {}
+        for category, plural in (("genre", "genres"), ("mood", "moods")):
+            box = QCheckBox(f"No confident {category}")
+            box.setObjectName(f"no_{category}_filter")
+            box.setToolTip(
+                f"Analysed tracks with no {category} confident enough to write: a write leaves their "
+                f"{plural} as they are. Tag these by hand."
+            )
+            box.toggled.connect(self._emit)
+            self.without_boxes[category] = box
         self.clear_button = QPushButton("Clear filters")
         self.clear_button.setEnabled(False)
         self.clear_button.clicked.connect(self.clear)
@@ -129,6 +142,7 @@ class FacetPanel(QWidget):
             title.setObjectName("panelHeading")
             layout.addWidget(title)
             layout.addWidget(facet, 1)
+            layout.addWidget(self.without_boxes[facet.category])
             facet.itemChanged.connect(self._emit)
         title = QLabel("Energy")
         title.setObjectName("panelHeading")
@@ -154,6 +168,10 @@ class FacetPanel(QWidget):
         item = facet.item_for(label)
         if item is not None:
             item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+
+    def without(self) -> tuple[str, ...]:
+        """The categories ticked "no confident …"."""
+        return tuple(category for category, box in self.without_boxes.items() if box.isChecked())
 
     def energy_range(self) -> tuple[float, float] | None:
         """The energy range asked for, inclusive; None when it is the whole scale (no filter)."""
@@ -215,15 +233,18 @@ class FacetPanel(QWidget):
             box.blockSignals(True)
             box.setValue(value)
             box.blockSignals(False)
-        self.harmonic.blockSignals(True)
-        self.harmonic.setChecked(False)
-        self.harmonic.blockSignals(False)
+        for box in (self.harmonic, *self.without_boxes.values()):
+            box.blockSignals(True)
+            box.setChecked(False)
+            box.blockSignals(False)
         self._reference_key = None
         self._update_harmonic_text()
         self._emit()
 
     def _emit(self, *_args) -> None:
         genres, moods = tuple(self.genres.checked()), tuple(self.moods.checked())
-        narrowed = self.energy_range() or self.bpm_range() or self.harmonic_keys() is not None
+        narrowed = (
+            self.energy_range() or self.bpm_range() or self.harmonic_keys() is not None or self.without()
+        )
         self.clear_button.setEnabled(bool(genres or moods or narrowed))
         self.changed.emit(genres, moods)

@@ -620,6 +620,7 @@ class MainWindow(QMainWindow):
         return TrackFilter(
             genres=tuple(self.facets.genres.checked()),
             moods=tuple(self.facets.moods.checked()),
+            without=self.facets.without(),
             text=self.library_view.search.text(),
             energy=self.facets.energy_range(),
             bpm=self.facets.bpm_range(),

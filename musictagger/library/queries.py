@@ -296,15 +296,15 @@ def export_m3u8(tracks: Sequence[Track], out_path: str | os.PathLike) -> Path:
     return Path(out_path)
 
 
-def tracks_labelled(category: str, name: str, min_score: float | None) -> Select:
-    """The ids of the tracks with genre (or style) / mood ``name``: confidently (``min_score`` None, the
-    facets' rule, ``TrackLabel.confident``), or at ``min_score`` or more."""
+def tracks_labelled(category: str, name: str | None, min_score: float | None) -> Select:
+    """The ids of the tracks with genre (or style) / mood ``name`` (None: any of the category's):
+    confidently (``min_score`` None, the facets' rule, ``TrackLabel.confident``), or at ``min_score`` or
+    more."""
     counts = TrackLabel.confident.is_(True) if min_score is None else TrackLabel.score >= min_score
-    return select(TrackLabel.track_id).where(
-        TrackLabel.category.in_(FILTER_CATEGORIES.get(category, (category,))),
-        TrackLabel.label == name,
-        counts,
+    query = select(TrackLabel.track_id).where(
+        TrackLabel.category.in_(FILTER_CATEGORIES.get(category, (category,))), counts
     )
+    return query if name is None else query.where(TrackLabel.label == name)
 
 
 def _ordered(query: Select, order_by: str) -> Select:

@@ -2,9 +2,10 @@
 facets and mood map and for ``list`` / ``export`` on the command line (services/search.py).
 
 A filter is every genre and mood asked for (a label counts when it is confident, as the facets count it,
-or at a score asked for), a text (the one search rule of library/queries.py), an energy range, a BPM range
-and a set of keys. ``filtered_ids`` gives the ids of the present tracks that match, in a sort order of the
-table, a chunk at a time.
+or at a score asked for), or none at all in a category (an analysed track with no confident genre), a
+text (the one search rule of library/queries.py), an energy range, a BPM range and a set of keys.
+``filtered_ids`` gives the ids of the present tracks that match, in a sort order of the table, a chunk at
+a time.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class TrackFilter:
     energy: tuple[float, float] | None = None  # inclusive; a track with no energy yet is left out
     bpm: tuple[float, float] | None = None  # inclusive; a track with no BPM is left out
     keys: tuple[str, ...] | None = None  # canonical key names (keys.py); None: any key, () : none
+    # Categories ("genre", "mood") in which an analysed track has no label that counts: what a write
+    # leaves as it is, the tracks a DJ tags by hand. A track not analysed yet, or whose analysis failed,
+    # is not one of them (nothing was heard yet).
+    without: tuple[str, ...] = ()
     # A genre or mood counts when it is confident (the facets' rule, TrackLabel.confident), or at this
     # score or more when given (``list --min-score``).
     min_score: float | None = None
@@ -124,6 +129,12 @@ def narrowed(session: Session, query: Select, track_filter: TrackFilter) -> Sele
         # others. Ordered by track id, SQLite merges the labels' ranges of ix_track_labels_by_label
         # rather than sorting each into a temporary B-tree (docs/scale.md).
         query = query.where(Track.id.in_(intersect(*labelled).order_by("track_id")))
+    for category in track_filter.without:
+        query = query.where(
+            Track.error.is_(None),
+            exists().where(Analysis.track_id == Track.id),
+            Track.id.not_in(tracks_labelled(category, None, track_filter.min_score)),
+        )
     if track_filter.energy is not None:
         low, high = track_filter.energy
         # Whole numbers as DJs read them: "6 to 8" holds 5.5 <= energy < 8.5.

@@ -29,6 +29,7 @@ class TrackQuery:
 
     genres: tuple[str, ...] = ()
     moods: tuple[str, ...] = ()
+    without: tuple[str, ...] = ()  # "genre" / "mood": analysed, and no label of it counts
     text: str | None = None
     min_score: float | None = None  # None: a label counts when it is confident, as in the app's facets
     energy: tuple[float, float] | None = None  # whole numbers, inclusive
@@ -51,6 +52,7 @@ def find(session: Session, vocabulary: Vocabulary, query: TrackQuery = TrackQuer
     track_filter = TrackFilter(
         genres=tuple(canonical_names(vocabulary, query.genres)),
         moods=tuple(canonical_names(vocabulary, query.moods)),
+        without=query.without,
         text=query.text or "",
         energy=query.energy,
         bpm=query.bpm,
