@@ -18,6 +18,8 @@ CLI ``list`` and the app's table and facets run it:
   for one artist;
 - **search word (ids)**: the table's ``track_filter.filtered_ids(TrackFilter(text=…))`` for a common word;
 - **genre+mood+bpm**: ``filtered_ids(TrackFilter(genres, moods, bpm))`` and ``load_rows`` of its first page;
+- **no confident genre**: the same for ``TrackFilter(without=("genre",))`` (the app's "No confident genre",
+  ``list --no-genre``): the analysed tracks none of whose genres is confident;
 - **page of 200 by title / bpm / path**: ``find_tracks(order_by=…, limit=200)``;
 - **table reset by path / bpm**: what the app's table runs when it opens (by path) and on a new sort:
   ``filtered_ids`` of every track, then ``load_rows`` of the first page (500);
@@ -201,6 +203,7 @@ def queries(library: Library, n_tracks: int) -> dict[str, Callable]:
         f"search artist ({artist_search})": lambda s: find_tracks(s, text=artist_search, min_score=MIN_SCORE),
         "search word (ids)": lambda s: filtered_ids(s, TrackFilter(text="midnight")),
         "genre+mood+bpm + page": first_page(genre_mood_bpm, SortKey(), 200),
+        "no confident genre + page": first_page(TrackFilter(without=("genre",)), SortKey(), 200),
         "page 200 by title": lambda s: find_tracks(s, order_by="title", limit=200),
         "page 200 by bpm": lambda s: find_tracks(s, order_by="bpm", limit=200),
         "page 200 by path": lambda s: find_tracks(s, order_by="path", limit=200),

@@ -314,6 +314,7 @@ def test_list_and_export_narrow_by_energy_bpm_and_key_as_the_app(tmp_path, capsy
     for bad, message in (
         (("--energy", "0-4"), "runs from 1 to 10"),
         (("--energy", "8-6"), "low first"),
+        (("--energy", "0.7"), "runs from 1 to 10"),
         (("--bpm", "fast"), "'fast' is not a BPM range"),
         (("--key", "H minor"), "names no key"),
         (("--sort", "mood"), "cannot sort by 'mood'"),

@@ -169,27 +169,27 @@ def _percent(text: str) -> float:
 
 def energy_range(text: str) -> tuple[float, float]:
     """LOW-HIGH, N, N- or -N on the 1-10 energy scale (argparse type)."""
-    return _range(text, 1, 10, "energy", single=lambda n: (n, n))
+    return _range(text, 1, 10, "energy", single_halfwidth=0.0)
 
 
 def bpm_range(text: str) -> tuple[float, float]:
-    """LOW-HIGH, N, N- or -N in beats per minute (argparse type)."""
-    return _range(text, 0, 999, "BPM", single=lambda n: (n - 0.5, n + 0.5))
+    """LOW-HIGH, N, N- or -N in beats per minute; N alone is N ± 0.5, the tempo shown rounded (argparse
+    type)."""
+    return _range(text, 0, 999, "BPM", single_halfwidth=0.5)
 
 
-def _range(text: str, lowest: float, highest: float, what: str, single) -> tuple[float, float]:
+def _range(
+    text: str, lowest: float, highest: float, what: str, single_halfwidth: float
+) -> tuple[float, float]:
     low_text, dash, high_text = text.strip().partition("-")
     try:
-        if not dash:
-            low, high = single(float(low_text))
-        else:
-            low = float(low_text) if low_text.strip() else lowest
-            high = float(high_text) if high_text.strip() else highest
+        low = float(low_text) if low_text.strip() else lowest
+        high = (float(high_text) if high_text.strip() else highest) if dash else low
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a {what} range (expected LOW-HIGH)") from None
-    if not (lowest <= low <= high <= highest or (not dash and lowest <= low + 0.5 <= highest)):
+    if not lowest <= low <= high <= highest:
         raise argparse.ArgumentTypeError(f"{text!r}: {what} runs from {lowest:g} to {highest:g}, low first")
-    return low, high
+    return (low, high) if dash else (low - single_halfwidth, high + single_halfwidth)
 
 
 def key_name(text: str) -> str:
@@ -246,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
     settings = query_settings(args)
     vocabulary = settings.load_vocabulary()
     query = track_query(args)
-    filtered = query != TrackQuery(sort=query.sort, min_score=query.min_score)
+    filtered = query != TrackQuery(sort=query.sort, min_score=query.min_score)  # anything narrows it
     notation = settings.display.key_notation
     with open_db(args) as library, library.session() as session:
         tracks = find(session, vocabulary, query) if args.like is None or filtered else []
