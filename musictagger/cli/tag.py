@@ -256,6 +256,16 @@ def write_library_tags(args: argparse.Namespace) -> int:
         track_ids = track_ids_under(library, args.paths)
         plans = plan_write(library, models.vocabulary, track_ids, settings)
         print(format_diff(plans) or "nothing to change", flush=True)
+        unsure = sorted(
+            {n.removeprefix("no confident ") for p in plans for n in p.notes if n.startswith("no ")}
+        )
+        if unsure:
+            options = " ".join(f"--no-{field}" for field in unsure)
+            print(
+                f"musictagger: a write leaves those fields as they are; to tag them by hand, ./run.sh list "
+                f"{options} lists them (the app: No confident {' / '.join(unsure)})",
+                file=sys.stderr,
+            )
         if args.dry_run:
             print("musictagger: dry run: no file was changed", file=sys.stderr)
             return 1 if failures else 0

@@ -296,14 +296,16 @@ def export_m3u8(tracks: Sequence[Track], out_path: str | os.PathLike) -> Path:
     return Path(out_path)
 
 
-def tracks_labelled(category: str, name: str | None, min_score: float | None) -> Select:
-    """The ids of the tracks with genre (or style) / mood ``name`` (None: any of the category's):
-    confidently (``min_score`` None, the facets' rule, ``TrackLabel.confident``), or at ``min_score`` or
-    more."""
+def tracks_labelled(
+    category: str, name: str | None, min_score: float | None, *, facet: bool = True
+) -> Select:
+    """The ids of the tracks with genre / mood ``name`` (None: any of the category's): confidently
+    (``min_score`` None, the facets' rule, ``TrackLabel.confident``), or at ``min_score`` or more. A genre
+    is looked for among the styles too (``facet``: as the genre facets count, "Techno" a style), or alone
+    (as a write takes genres: a style is a hint, never written)."""
     counts = TrackLabel.confident.is_(True) if min_score is None else TrackLabel.score >= min_score
-    query = select(TrackLabel.track_id).where(
-        TrackLabel.category.in_(FILTER_CATEGORIES.get(category, (category,))), counts
-    )
+    categories = FILTER_CATEGORIES.get(category, (category,)) if facet else (category,)
+    query = select(TrackLabel.track_id).where(TrackLabel.category.in_(categories), counts)
     return query if name is None else query.where(TrackLabel.label == name)
 
 

@@ -42,9 +42,9 @@ class TrackFilter:
     energy: tuple[float, float] | None = None  # inclusive; a track with no energy yet is left out
     bpm: tuple[float, float] | None = None  # inclusive; a track with no BPM is left out
     keys: tuple[str, ...] | None = None  # canonical key names (keys.py); None: any key, () : none
-    # Categories ("genre", "mood") in which an analysed track has no label that counts: what a write
-    # leaves as it is, the tracks a DJ tags by hand. A track not analysed yet, or whose analysis failed,
-    # is not one of them (nothing was heard yet).
+    # Categories ("genre", "mood") in which an analysed track has no label that counts (a style alone is
+    # not a genre: never written): what a write leaves as it is, the tracks a DJ tags by hand. A track
+    # not analysed yet, or whose analysis failed, is not one of them (nothing was heard yet).
     without: tuple[str, ...] = ()
     # A genre or mood counts when it is confident (the facets' rule, TrackLabel.confident), or at this
     # score or more when given (``list --min-score``).
@@ -133,7 +133,7 @@ def narrowed(session: Session, query: Select, track_filter: TrackFilter) -> Sele
         query = query.where(
             Track.error.is_(None),
             exists().where(Analysis.track_id == Track.id),
-            Track.id.not_in(tracks_labelled(category, None, track_filter.min_score)),
+            Track.id.not_in(tracks_labelled(category, None, track_filter.min_score, facet=False)),
         )
     if track_filter.energy is not None:
         low, high = track_filter.energy
