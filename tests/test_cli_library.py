@@ -302,6 +302,8 @@ def test_list_and_export_narrow_by_energy_bpm_and_key_as_the_app(tmp_path, capsy
     assert [line.split("  ")[0] for line in out.splitlines()] == ["/m/too-hot.mp3"]
     code, out, _ = in_process(capsys, "list", "--bpm", "128", "--sort", "bpm+", "--db", db)
     assert [line.split("  ")[0] for line in out.splitlines()] == ["/m/peak-relative.mp3", "/m/too-fast.mp3"]
+    code, out, _ = in_process(capsys, "list", "--sort", "energy-", "--limit", "2", "--db", db)
+    assert [line.split("  ")[0] for line in out.splitlines()] == ["/m/too-hot.mp3", "/m/peak.mp3"]
     code, out, _ = in_process(capsys, "list", "--bpm", "-119", "--db", db)
     assert [line.split("  ")[0] for line in out.splitlines()] == ["/m/warmup.mp3"]
     crate_file = tmp_path / "crate.m3u8"

@@ -123,7 +123,13 @@ def add_like_options(p: argparse.ArgumentParser) -> None:
     like.add_argument(
         "--like", metavar="PATH", help="tracks that sound like this indexed file, nearest first"
     )
-    like.add_argument("--limit", type=_count, metavar="N", help=f"at most N tracks (default {DEFAULT_LIMIT})")
+    like.add_argument(
+        "--limit",
+        type=_count,
+        metavar="N",
+        help=f"at most N tracks, the first in --sort's order (with --like: the N nearest, default "
+        f"{DEFAULT_LIMIT})",
+    )
     keys = like.add_mutually_exclusive_group()
     keys.add_argument(
         "--compatible-key",
@@ -237,9 +243,9 @@ def query_settings(args: argparse.Namespace) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.like is None and (args.limit, args.key_rule, args.bpm_tolerance) != (None, None, None):
+    if args.like is None and (args.key_rule, args.bpm_tolerance) != (None, None):
         print(
-            "musictagger: --limit, --same-key, --compatible-key and --bpm-tolerance need --like",
+            "musictagger: --same-key, --compatible-key and --bpm-tolerance need --like",
             file=sys.stderr,
         )
         return 2
@@ -249,10 +255,12 @@ def run(args: argparse.Namespace) -> int:
     filtered = query != TrackQuery(sort=query.sort, min_score=query.min_score)  # anything narrows it
     notation = settings.display.key_notation
     with open_db(args) as library, library.session() as session:
-        tracks = find(session, vocabulary, query) if args.like is None or filtered else []
         if args.like is None:
+            tracks = find(session, vocabulary, query, limit=args.limit)
             rows = [(t.id, t.path, t.duration_s, {}) for t in tracks]
         else:
+            # Every track that matches is a candidate: the limit is the neighbours'.
+            candidates = find(session, vocabulary, query) if filtered else []
             neighbours = more_like(
                 session,
                 track_id_at(session, args.like),
@@ -260,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
                 key_rule=args.key_rule,
                 bpm_tolerance=None if args.bpm_tolerance is None else args.bpm_tolerance / 100,
                 half_double=args.half_double,
-                among=[t.id for t in tracks] if filtered else None,
+                among=[t.id for t in candidates] if filtered else None,
                 models=similarity_models(settings),
             )
             rows = [

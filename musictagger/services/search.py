@@ -47,8 +47,11 @@ def canonical_names(vocabulary: Vocabulary, names: Iterable[str]) -> list[str]:
     return [vocabulary.canonical_name(name) or name for name in names]
 
 
-def find(session: Session, vocabulary: Vocabulary, query: TrackQuery = TrackQuery()) -> list[Track]:
-    """The present tracks matching ``query``, in its order, each with its labels loaded."""
+def find(
+    session: Session, vocabulary: Vocabulary, query: TrackQuery = TrackQuery(), limit: int | None = None
+) -> list[Track]:
+    """The present tracks matching ``query``, in its order (the first ``limit`` only, when given), each
+    with its labels loaded."""
     track_filter = TrackFilter(
         genres=tuple(canonical_names(vocabulary, query.genres)),
         moods=tuple(canonical_names(vocabulary, query.moods)),
@@ -60,6 +63,6 @@ def find(session: Session, vocabulary: Vocabulary, query: TrackQuery = TrackQuer
         min_score=query.min_score,
     )
     sort = SortKey(query.sort.removeprefix("-"), descending=query.sort.startswith("-"))
-    ids = filtered_ids(session, track_filter, sort)
+    ids = filtered_ids(session, track_filter, sort, limit=limit)
     rows = tracks_by_id(session, ids)
     return [rows[i] for i in ids if i in rows]
