@@ -118,8 +118,9 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
             continue
         genres = labels.get((track_id, "genre"), [])
         moods = labels.get((track_id, "mood"), [])
-        # The family, then the style the models hear most (a hint: "Rock, Metal"), as DJs name genres.
-        styles = [name for name, _ in labels.get((track_id, "style"), [])[:1]]
+        # The family, then the style the models hear most (a hint: "Rock, Metal"), as DJs name genres. No
+        # style without a confident family: the column would name a genre where a write puts none.
+        styles = [name for name, _ in labels.get((track_id, "style"), [])[:1]] if genres else []
         if track.error:
             state = STATE_ERROR
         elif track_id in written:
