@@ -87,7 +87,9 @@ def test_added_folder_is_scanned_and_analysed_in_background(qtbot, analysed, mus
     assert model.rowCount() == len(FIXTURES)
     rows = [model.row_data(r) for r in range(model.rowCount())]
     assert all(row.state == STATE_ANALYSED for row in rows)
-    assert all(row.genres for row in rows)
+    # Every fixture shows a genre but the Vibe Ace excerpt: none of its genres passes its threshold
+    # (Electronic 0.45 under 0.47), and its confident style (Techno) is not shown without a family.
+    assert [os.path.basename(row.path) for row in rows if not row.genres] == ["vibe_ace.flac"]
     metal = next(row for row in rows if "chaos_god" in row.path)
     assert "Metal" in metal.genres
     assert window.folders() == [str(music_folder)]
