@@ -31,7 +31,7 @@ from musictagger.keys import KEY_NOTATIONS
 from musictagger.library.policy import ENERGY_MODES, TEMPO_KEY_MODES
 from musictagger.services.analysis import Models, analyse_paths, audio_files
 from musictagger.services.suggest import SECTIONS, analysis_record
-from musictagger.services.writes import format_diff, plan_write, track_ids_under, write
+from musictagger.services.writes import format_diff, plan_write, track_ids_under, unsure_fields, write
 from musictagger.settings import Settings
 from musictagger.tempo_key import TempoKey
 
@@ -256,9 +256,7 @@ def write_library_tags(args: argparse.Namespace) -> int:
         track_ids = track_ids_under(library, args.paths)
         plans = plan_write(library, models.vocabulary, track_ids, settings)
         print(format_diff(plans) or "nothing to change", flush=True)
-        unsure = sorted(
-            {n.removeprefix("no confident ") for p in plans for n in p.notes if n.startswith("no ")}
-        )
+        unsure = unsure_fields(plans)
         if unsure:
             options = " ".join(f"--no-{field}" for field in unsure)
             print(

@@ -65,6 +65,11 @@ def _best_genre_score() -> Select:
     )
 
 
+def _analysed():
+    """SQL: the track has a stored analysis."""
+    return exists().where(Analysis.track_id == Track.id)
+
+
 def _bpm_range_is_narrower(session: Session, track_filter: TrackFilter) -> bool:
     """Whether fewer present tracks lie in the filter's BPM range than have its rarest label (confidently),
     from the facet counts the database keeps and a count over a range of ix_tracks_bpm_order that stops
@@ -132,7 +137,7 @@ def narrowed(session: Session, query: Select, track_filter: TrackFilter) -> Sele
     for category in track_filter.without:
         query = query.where(
             Track.error.is_(None),
-            exists().where(Analysis.track_id == Track.id),
+            _analysed(),
             Track.id.not_in(tracks_labelled(category, None, track_filter.min_score, facet=False)),
         )
     if track_filter.energy is not None:
@@ -190,8 +195,7 @@ def filtered_ids(
     elif sort.column == "key":
         key = _camelot_order()
     elif sort.column == "state":
-        analysed = exists().where(Analysis.track_id == Track.id)
-        key = case((Track.error.is_not(None), 2), (analysed, 1), else_=0)
+        key = case((Track.error.is_not(None), 2), (_analysed(), 1), else_=0)
     else:
         key = {
             "path": Track.path,

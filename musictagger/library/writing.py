@@ -55,6 +55,10 @@ class UndoError(LibraryError):
     """There is no such batch, or nothing left to undo."""
 
 
+#: The note of a field a write leaves alone for want of evidence: "no confident mood".
+NO_CONFIDENT = "no confident "
+
+
 @dataclass(frozen=True)
 class PlannedWrite:
     """One file's change: the fields that change, with the file's current and the new values.
@@ -238,7 +242,7 @@ def _plan_track(
         wanted["energy"] = resolve_field(policy.energy, tags.get("energy", []), energy, vocabulary)
     wanted.update(_tempo_key_values(track, tags, policy, vocabulary))
     notes = tuple(
-        f"no confident {name}" for name in LABEL_FIELDS if modes[name] != "skip" and not suggestions[name]
+        NO_CONFIDENT + name for name in LABEL_FIELDS if modes[name] != "skip" and not suggestions[name]
     )
     if policy.comment_block:
         try:
@@ -302,6 +306,13 @@ def format_diff(plans: Iterable[PlannedWrite]) -> str:
     # A batch's misses in one line ("no confident genre on 13"): how much of a crate still needs a hand.
     lines.append(summary + "".join(f"; {note} on {count}" for note, count in sorted(notes.items())))
     return "\n".join(lines)
+
+
+def unsure_fields(plans: Iterable[PlannedWrite]) -> list[str]:
+    """The fields ("genre", "mood") some file of ``plans`` is left without for want of a confident label."""
+    return sorted(
+        {n.removeprefix(NO_CONFIDENT) for p in plans for n in p.notes if n.startswith(NO_CONFIDENT)}
+    )
 
 
 def _shown(text: str) -> str:

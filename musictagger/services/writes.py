@@ -26,6 +26,7 @@ from musictagger.library.writing import (
     apply_writes,
     format_diff,
     undo_batch,
+    unsure_fields,
 )
 from musictagger.library.writing import list_batches as _list_batches
 from musictagger.settings import Settings
@@ -112,5 +113,6 @@ __all__ = [
     "policy_of",
     "track_ids_under",
     "undo",
+    "unsure_fields",
     "write",
 ]
