@@ -14,13 +14,14 @@ CLI ``list`` and the app's table and facets run it:
 
 - **facets genre / mood**: ``queries.facet_counts`` (the app's facet lists: the counts migration 0007's
   triggers keep; ``label_counts(…, confident_only=True)``, which counts the labels, took 2–15 s);
-- **search artist**: ``queries.find_tracks(text=…)``, the search rule of ``list --search`` (labels loaded),
-  for one artist;
+- **search artist**: ``services.search.find(TrackQuery(text=…))``, what ``list --search`` runs (the ids,
+  then the tracks with their labels), for one artist;
 - **search word (ids)**: the table's ``track_filter.filtered_ids(TrackFilter(text=…))`` for a common word;
 - **genre+mood+bpm**: ``filtered_ids(TrackFilter(genres, moods, bpm))`` and ``load_rows`` of its first page;
 - **no confident genre**: the same for ``TrackFilter(without=("genre",))`` (the app's "No confident genre",
   ``list --no-genre``): the analysed tracks none of whose genres is confident;
-- **page of 200 by title / bpm / path**: ``find_tracks(order_by=…, limit=200)``;
+- **first page of 200 by title / bpm / path**: ``filtered_ids(…, limit=200)`` and ``load_rows`` of them: the
+  table's first page on a new sort, before it reads every id (``list --sort … --limit 200`` too);
 - **table reset by path / bpm**: what the app's table runs when it opens (by path) and on a new sort:
   ``filtered_ids`` of every track, then ``load_rows`` of the first page (500);
 - **rescan 100k**: the scanner's own work on the rescanned folders (whole top-level folders in path order,
@@ -55,12 +56,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 import million_index  # noqa: E402
 from sqlalchemy import event, select  # noqa: E402
 
-from musictagger.gui.library_rows import MIN_SCORE, load_rows  # noqa: E402
+from musictagger.gui.library_rows import load_rows  # noqa: E402
 from musictagger.library.db import Library, open_library  # noqa: E402
-from musictagger.library.queries import ensure_fold_function, facet_counts, find_tracks  # noqa: E402
+from musictagger.library.queries import ensure_fold_function, facet_counts  # noqa: E402
 from musictagger.library.scanner import _ReadFailure, _Scan  # noqa: E402
 from musictagger.library.schema import Track  # noqa: E402
 from musictagger.library.track_filter import SortKey, TrackFilter, filtered_ids  # noqa: E402
+from musictagger.services.search import TrackQuery, find  # noqa: E402
+from musictagger.taxonomy import load_vocabulary  # noqa: E402
 
 TARGET_MS = 200.0
 RESCAN_FILES = 100_000
@@ -190,23 +193,25 @@ def queries(library: Library, n_tracks: int) -> dict[str, Callable]:
         rescan(session)
         session.commit()
 
-    def first_page(track_filter: TrackFilter, sort: SortKey, page: int) -> Callable:
+    def first_page(track_filter: TrackFilter, sort: SortKey, page: int, limit: int | None = None) -> Callable:
         def run(session):
-            ids = filtered_ids(session, track_filter, sort)
+            ids = filtered_ids(session, track_filter, sort, limit=limit)
             return len(ids), len(load_rows(session, ids[:page]))
 
         return run
 
+    vocabulary = load_vocabulary()
+
     return {
         "facets genre": lambda s: facet_counts(s, "genre"),
         "facets mood": lambda s: facet_counts(s, "mood"),
-        f"search artist ({artist_search})": lambda s: find_tracks(s, text=artist_search, min_score=MIN_SCORE),
+        f"search artist ({artist_search})": lambda s: find(s, vocabulary, TrackQuery(text=artist_search)),
         "search word (ids)": lambda s: filtered_ids(s, TrackFilter(text="midnight")),
         "genre+mood+bpm + page": first_page(genre_mood_bpm, SortKey(), 200),
         "no confident genre + page": first_page(TrackFilter(without=("genre",)), SortKey(), 200),
-        "page 200 by title": lambda s: find_tracks(s, order_by="title", limit=200),
-        "page 200 by bpm": lambda s: find_tracks(s, order_by="bpm", limit=200),
-        "page 200 by path": lambda s: find_tracks(s, order_by="path", limit=200),
+        "first page 200 by title": first_page(TrackFilter(), SortKey("title"), 200, limit=200),
+        "first page 200 by bpm": first_page(TrackFilter(), SortKey("bpm"), 200, limit=200),
+        "first page 200 by path": first_page(TrackFilter(), SortKey(), 200, limit=200),
         "table reset by path": first_page(TrackFilter(), SortKey(), 500),  # the app's table opening
         "table reset by bpm": first_page(TrackFilter(), SortKey("bpm"), 500),
         f"rescan {RESCAN_FILES // 1000}k unchanged": rescan,

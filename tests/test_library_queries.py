@@ -6,8 +6,10 @@ import stat
 import pytest
 
 from musictagger.library import Track, TrackLabel, open_library
-from musictagger.library.queries import export_m3u8, find_tracks, label_counts, tracks_under
+from musictagger.library.queries import export_m3u8, label_counts, tracks_by_id, tracks_under
 from musictagger.library.scanner import utc_now
+from musictagger.library.track_filter import SortKey, TrackFilter, filtered_ids
+from musictagger.services.search import TrackQuery
 
 # path, title, artist, album, duration, {(category, label): score}, missing
 TRACKS = [
@@ -57,57 +59,65 @@ def paths(tracks) -> list[str]:
     return [t.path for t in tracks]
 
 
-def test_all_tracks_by_path_without_the_missing_ones(session):
-    assert paths(find_tracks(session)) == sorted(t[0] for t in TRACKS if not t[6])
-    assert len(find_tracks(session, include_missing=True)) == len(TRACKS)
+def find(session, sort: SortKey | None = None, **asked) -> list[Track]:
+    """The tracks the app's filter (and ``list``) gives for ``asked``, in ``sort`` order, labels loaded."""
+    ids = filtered_ids(session, TrackFilter(**asked), sort or SortKey())
+    rows = tracks_by_id(session, ids)
+    return [rows[i] for i in ids]
+
+
+def test_all_present_tracks_by_path_never_the_missing_ones(session):
+    assert paths(find(session)) == sorted(t[0] for t in TRACKS if not t[6])
+    assert paths(find(session, moods=("Chill",), min_score=0.4)) == ["/music/House/Deep Night.mp3"]
 
 
 def test_every_genre_and_mood_asked_for_must_be_there_at_the_minimum_score(session):
-    assert paths(find_tracks(session, genres=["House"])) == [
+    assert paths(find(session, genres=("House",), min_score=0.0)) == [
         "/music/House/Deep Night.mp3",
         "/music/House/Peak Time.flac",
         "/music/Unknown/track01.wav",
     ]
-    assert paths(find_tracks(session, genres=["House"], min_score=0.5)) == ["/music/House/Deep Night.mp3"]
-    assert paths(find_tracks(session, genres=["House", "Techno"])) == ["/music/House/Peak Time.flac"]
-    assert paths(find_tracks(session, genres=["House"], moods=["Chill"])) == ["/music/House/Deep Night.mp3"]
-    assert paths(find_tracks(session, moods=["Chill"], min_score=0.4, include_missing=True)) == [
-        "/music/Gone/old house.mp3",
-        "/music/House/Deep Night.mp3",
+    assert paths(find(session, genres=("House",), min_score=0.5)) == ["/music/House/Deep Night.mp3"]
+    assert paths(find(session, genres=("House", "Techno"), min_score=0.0)) == ["/music/House/Peak Time.flac"]
+    assert paths(find(session, genres=("House",), moods=("Chill",), min_score=0.0)) == [
+        "/music/House/Deep Night.mp3"
     ]
-    assert find_tracks(session, genres=["House", "Jazz"]) == []
-    assert find_tracks(session, genres=["house"]) == []  # canonical names, exactly
+    assert find(session, genres=("House", "Jazz"), min_score=0.0) == []
+    assert find(session, genres=("house",), min_score=0.0) == []  # canonical names, exactly
+    assert find(session, genres=("House",)) == []  # by default a label counts when confident: none is
 
 
 def test_text_search_is_case_insensitive_over_path_title_artist_and_album(session):
-    assert paths(find_tracks(session, text="PEAK")) == ["/music/House/Peak Time.flac"]
-    assert paths(find_tracks(session, text="macleod")) == ["/music/Jazz/vibe ace.ogg"]
-    assert paths(find_tracks(session, text="sampler")) == ["/music/Jazz/vibe ace.ogg"]
-    assert paths(find_tracks(session, text="unknown/")) == ["/music/Unknown/track01.wav"]
-    assert paths(find_tracks(session, text="ünïcödé")) == ["/music/House/Deep Night.mp3"]  # not ASCII
-    assert paths(find_tracks(session, text="ÜNÏ", genres=["House"])) == ["/music/House/Deep Night.mp3"]
-    assert paths(find_tracks(session, text="100%")) == ["/music/House/Peak Time.flac"]  # % is literal
-    assert find_tracks(session, text="1_0") == []  # and so is _
-    assert paths(find_tracks(session, text="house", genres=["House"])) == [
+    assert paths(find(session, text="PEAK")) == ["/music/House/Peak Time.flac"]
+    assert paths(find(session, text="macleod")) == ["/music/Jazz/vibe ace.ogg"]
+    assert paths(find(session, text="sampler")) == ["/music/Jazz/vibe ace.ogg"]
+    assert paths(find(session, text="unknown/")) == ["/music/Unknown/track01.wav"]
+    assert paths(find(session, text="ünïcödé")) == ["/music/House/Deep Night.mp3"]  # not ASCII
+    assert paths(find(session, text="ÜNÏ", genres=("House",), min_score=0.0)) == [
+        "/music/House/Deep Night.mp3"
+    ]
+    assert paths(find(session, text="100%")) == ["/music/House/Peak Time.flac"]  # % is literal
+    assert find(session, text="1_0") == []  # and so is _
+    assert paths(find(session, text="house", genres=("House",), min_score=0.0)) == [
         "/music/House/Deep Night.mp3",
         "/music/House/Peak Time.flac",
     ]
 
 
-def test_order_by_a_column_descending_with_unknowns_last(session):
-    assert paths(find_tracks(session, order_by="-duration")) == [
+def test_sorted_by_a_column_descending_with_unknowns_last(session):
+    assert paths(find(session, SortKey("duration", descending=True))) == [
         "/music/House/Deep Night.mp3",
         "/music/House/Peak Time.flac",
         "/music/Jazz/vibe ace.ogg",
         "/music/Unknown/track01.wav",
     ]
-    assert paths(find_tracks(session, order_by="title"))[-1] == "/music/Unknown/track01.wav"
-    with pytest.raises(ValueError, match="cannot order by"):
-        find_tracks(session, order_by="rating")
+    assert paths(find(session, SortKey("title")))[-1] == "/music/Unknown/track01.wav"
+    with pytest.raises(ValueError, match="cannot sort by 'rating'"):
+        TrackQuery(sort="rating")
 
 
 def test_found_tracks_come_with_their_labels(session):
-    (track,) = find_tracks(session, genres=["Jazz"])
+    (track,) = find(session, genres=("Jazz",), min_score=0.0)
     assert {(lb.category, lb.label, lb.rank) for lb in track.labels} == {
         ("genre", "Jazz", 1),
         ("mood", "Chill", 1),
@@ -149,7 +159,7 @@ def test_tracks_under_folders_and_files(session):
 
 def test_an_m3u8_playlist_lists_duration_name_and_absolute_path(session, tmp_path):
     out = tmp_path / "playlists" / "house.m3u8"
-    tracks = find_tracks(session, genres=["House"])
+    tracks = find(session, genres=("House",), min_score=0.0)
     assert export_m3u8(tracks, out) == out
     assert out.read_text(encoding="utf-8") == (
         "#EXTM3U\n"
@@ -260,13 +270,10 @@ def test_fold_text_ignores_case_accents_and_width():
 
 
 @pytest.mark.parametrize(("text", "expected"), SEARCHES.items())
-def test_list_and_the_library_table_find_the_same_tracks(search_session, text, expected):
-    from musictagger.library.track_filter import TrackFilter, filtered_ids
-
-    by_list = find_tracks(search_session, text=text)
-    assert {os.path.basename(t.path) for t in by_list} == expected
-    by_table = filtered_ids(search_session, TrackFilter(text=text))
-    assert by_table == [t.id for t in by_list]  # same tracks, same (path) order
+def test_the_search_finds_its_tracks_in_path_order(search_session, text, expected):
+    found = paths(find(search_session, text=text))
+    assert {os.path.basename(path) for path in found} == expected
+    assert found == sorted(found)
 
 
 def test_the_search_runs_in_sql_on_a_connection_opened_before(tmp_path):

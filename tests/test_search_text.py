@@ -7,12 +7,14 @@ from sqlalchemy import inspect, update
 
 from musictagger.library import Track, open_library
 from musictagger.library.db import alembic_config
-from musictagger.library.queries import find_tracks
+from musictagger.library.queries import tracks_by_id
+from musictagger.library.track_filter import TrackFilter, filtered_ids
 
 
 def found(library, text: str) -> list[str]:
     with library.session() as session:
-        return sorted(t.path for t in find_tracks(session, text=text, load_labels=False))
+        ids = filtered_ids(session, TrackFilter(text=text))
+        return sorted(track.path for track in tracks_by_id(session, ids).values())
 
 
 def add(connection, path: str, title: str, artist: str) -> None:

@@ -13,7 +13,8 @@ from sqlalchemy import delete, func, inspect, select, text, update
 from musictagger.library import LibraryError, Track, open_library, search_text
 from musictagger.library.db import alembic_config
 from musictagger.library.folding import fold_text
-from musictagger.library.queries import find_tracks, search_condition
+from musictagger.library.queries import search_condition, tracks_by_id
+from musictagger.library.track_filter import TrackFilter, filtered_ids
 
 # Letters a library's names are made of, and the ones that make a search rule go wrong: accents and
 # ligatures that fold to two letters, full-width forms, Cyrillic, Japanese, quotes (the FTS5 phrase's own
@@ -28,7 +29,8 @@ def add_rows(library, rows: list[tuple[str, str, str]]) -> None:
 
 def found(library, needle: str) -> set[str]:
     with library.session() as session:
-        return {t.path for t in find_tracks(session, text=needle, load_labels=False)}
+        ids = filtered_ids(session, TrackFilter(text=needle))
+        return {track.path for track in tracks_by_id(session, ids).values()}
 
 
 def expected(library, needle: str) -> set[str]:

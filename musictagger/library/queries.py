@@ -31,55 +31,6 @@ from musictagger.library.folding import COLUMN_SEPARATOR, fold_text, register_fo
 from musictagger.library.scanner import path_key_of
 from musictagger.library.schema import FILTER_CATEGORIES, LabelFacet, Track, TrackLabel
 
-# What find_tracks may sort by; "-name" sorts descending. Ties (and NULLs, last) are ordered by path.
-ORDER_COLUMNS = {
-    "path": Track.path,
-    "title": Track.title,
-    "artist": Track.artist,
-    "album": Track.album,
-    "folder": Track.folder,
-    "duration": Track.duration_s,
-    "bpm": Track.bpm,
-    "scanned_at": Track.scanned_at,
-}
-
-
-def find_tracks(
-    session: Session,
-    *,
-    genres: Iterable[str] = (),
-    moods: Iterable[str] = (),
-    text: str | None = None,
-    min_score: float | None = 0.0,
-    include_missing: bool = False,
-    order_by: str = "path",
-    load_labels: bool = True,
-    limit: int | None = None,
-    offset: int = 0,
-) -> list[Track]:
-    """Tracks having every one of ``genres`` and ``moods`` (exact canonical names) with a score of at
-    least ``min_score`` (None: confidently, the app's facets' rule, ``TrackLabel.confident``), whose
-    path, title, artist or album contains ``text`` (the search rule above).
-
-    ``load_labels`` loads each track's labels with it (one extra query, not one per track). ``limit`` and
-    ``offset`` give one page of the ordered result (a million-track index is read a page at a time).
-    """
-    query = select(Track)
-    if not include_missing:
-        query = query.where(Track.missing_since.is_(None))
-    for category, names in (("genre", genres), ("mood", moods)):
-        for name in names:
-            query = query.where(Track.id.in_(tracks_labelled(category, name, min_score)))
-    if text and text.strip():
-        query = query.where(search_condition(text, session))
-    query = _ordered(query, order_by)
-    if limit is not None:
-        query = query.limit(limit).offset(offset)
-    if load_labels:
-        query = query.options(selectinload(Track.labels))
-    return list(session.scalars(query))
-
-
 #: Ids per ``IN (...)`` list: SQLite bounds the parameters of one statement.
 _ID_CHUNK = 500
 
@@ -307,15 +258,6 @@ def tracks_labelled(
     categories = FILTER_CATEGORIES.get(category, (category,)) if facet else (category,)
     query = select(TrackLabel.track_id).where(TrackLabel.category.in_(categories), counts)
     return query if name is None else query.where(TrackLabel.label == name)
-
-
-def _ordered(query: Select, order_by: str) -> Select:
-    descending = order_by.startswith("-")
-    column = ORDER_COLUMNS.get(order_by.lstrip("-"))
-    if column is None:
-        raise ValueError(f"cannot order by {order_by!r}; use one of {', '.join(ORDER_COLUMNS)}")
-    key = column.desc() if descending else column.asc()
-    return query.order_by(key.nulls_last(), Track.path, Track.id)
 
 
 def _display_name(track: Track) -> str:
