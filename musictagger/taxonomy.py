@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,6 +86,11 @@ class Vocabulary:
     def family_of(self, name: str) -> str | None:
         return next((label.family for label in self.labels if label.name == name), None)
 
+    @functools.cached_property
+    def style_families(self) -> dict[str, str]:
+        """Style -> the genre family it refines ("Metal" -> "Rock"): plain data, for a worker thread."""
+        return {label.name: label.family for label in self.labels if label.family is not None}
+
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(label.name for label in self.labels)
@@ -142,6 +147,20 @@ class Vocabulary:
             ):
                 names.setdefault(_fold(text), label.name)
         return names
+
+
+def genres_as_read(
+    families: Sequence[str], style: str | None, style_families: Mapping[str, str]
+) -> tuple[str, ...]:
+    """Confident genre families as a DJ reads a two-level genre: the strongest confident style beside its
+    own family ("Rock › Metal", "Electronic"). A style whose family is not among them follows as a hint
+    of its own, since the genre facets count it; none is shown without a family (a write puts no genre)."""
+    if style is None or not families:
+        return tuple(families)
+    family = style_families.get(style)
+    if family in families:
+        return tuple(f"{name} › {style}" if name == family else name for name in families)
+    return (*families, style)
 
 
 def _fold(text: str) -> str:

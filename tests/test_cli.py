@@ -43,6 +43,7 @@ def test_tag_json_prints_one_object_per_file_with_errors_inline_and_modifies_not
     # Calibrated families; the style hint says what kind of rock.
     assert {g["label"] for g in metal["genres"][:2]} == {"Electronic", "Rock"}
     assert metal["styles"][0]["label"] == "Metal"
+    assert metal["styles"][0]["family"] == "Rock"  # the family the style refines
     assert metal["energy"] > 7 and metal["valence"] < 0
     assert {m["label"] for m in jazz["moods"][:3]} >= {"Happy", "Chill"}
     assert jazz["confident"]["mood"] and jazz["notes"] == ["no confident genre"]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from musictagger.catalog import available_models, load_card
-from musictagger.taxonomy import SelectionPolicy, VocabularyError, load_vocabulary
+from musictagger.taxonomy import SelectionPolicy, VocabularyError, genres_as_read, load_vocabulary
 
 
 def test_every_raw_tag_of_every_shipped_model_has_exactly_one_canonical_label(vocabulary):
@@ -126,3 +126,17 @@ def test_a_malformed_vocabulary_names_the_entry(tmp_path, labels, message):
     path.write_text(json.dumps({"version": 2, "labels": labels}))
     with pytest.raises(VocabularyError, match=message):
         load_vocabulary(path)
+
+
+def test_a_style_is_read_beside_its_own_family():
+    families = load_vocabulary().style_families
+    assert families["Metal"] == "Rock" and families["House"] == "Electronic"
+    assert "Rock" not in families  # a family refines nothing
+    assert genres_as_read(["Rock", "Electronic"], "Metal", families) == ("Rock › Metal", "Electronic")
+    assert genres_as_read(["Electronic", "Rock"], "House", families) == ("Electronic › House", "Rock")
+    # A style of a family that is not confident stays a hint of its own (its facet lists the track)...
+    assert genres_as_read(["Jazz"], "Techno", families) == ("Jazz", "Techno")
+    # ...but never stands alone: with no confident family a write puts no genre, and none is shown.
+    assert genres_as_read([], "Techno", families) == ()
+    assert genres_as_read(["Jazz"], None, families) == ("Jazz",)
+    assert genres_as_read(["Rock"], "Metal", {}) == ("Rock", "Metal")  # no vocabulary: as before

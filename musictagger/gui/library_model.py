@@ -10,6 +10,7 @@ until the new ones arrive. ``loading()`` says whether anything is on its way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
@@ -85,9 +86,18 @@ NO_PARENT = QModelIndex()  # the table's root: rows have no children
 class LibraryModel(QAbstractTableModel):
     counts_changed = Signal(int, int)  # rows loaded, rows matching (-1 while the matching ids are read)
 
-    def __init__(self, library: Library | None, parent=None, *, runner: Runner | None = None):
+    def __init__(
+        self,
+        library: Library | None,
+        parent=None,
+        *,
+        runner: Runner | None = None,
+        style_families: Mapping[str, str] | None = None,
+    ):
         super().__init__(parent)
         self.library = library
+        # Style -> family, from the vocabulary (a plain dict the row loads may read on the runner's lanes).
+        self.style_families = dict(style_families or {})
         self.runner = runner if runner is not None else Runner(self)
         self._stale: set[int] = set()
         self._refresh_timer = QTimer(self)
@@ -143,6 +153,7 @@ class LibraryModel(QAbstractTableModel):
             self.library,
             self.track_filter,
             self.sort_key,
+            self.style_families,
             on_done=lambda result: self._apply_reload(generation, result),
             supersede=True,
         )
@@ -264,7 +275,9 @@ class LibraryModel(QAbstractTableModel):
 
     def _refresh_stale(self) -> None:
         ids, self._stale = sorted(self._stale), set()
-        self.runner.submit(TABLE_LANE, _load_rows, self.library, ids, on_done=self._apply_fresh)
+        self.runner.submit(
+            TABLE_LANE, _load_rows, self.library, ids, self.style_families, on_done=self._apply_fresh
+        )
 
     def _apply_fresh(self, rows: list[TrackRow]) -> None:
         changed = []
@@ -294,6 +307,7 @@ class LibraryModel(QAbstractTableModel):
             _load_rows,
             self.library,
             page_ids,
+            self.style_families,
             on_done=lambda rows: self._apply_page(generation, start, page_ids, rows),
             on_error=lambda _message: self._page_failed(generation),
         )
@@ -395,7 +409,7 @@ RELOAD_LANE = "table-reload"
 
 
 def _first_page(
-    _ctx, library: Library, track_filter: TrackFilter, sort_key: SortKey
+    _ctx, library: Library, track_filter: TrackFilter, sort_key: SortKey, style_families: Mapping[str, str]
 ) -> tuple[list[int], list[TrackRow], bool]:
     """The first page's rows, with every matching id (complete) or, on the whole library, only the page's
     and one more (not complete; ``_all_ids`` next). The whole library's first page, in an order an index
@@ -405,7 +419,7 @@ def _first_page(
     page_first = track_filter == TrackFilter() and sort_key.column in INDEXED_SORTS
     with library.session() as session:
         ids = filtered_ids(session, track_filter, sort_key, limit=PAGE_SIZE + 1 if page_first else None)
-        return ids, load_rows(session, ids[:PAGE_SIZE]), not page_first
+        return ids, load_rows(session, ids[:PAGE_SIZE], style_families), not page_first
 
 
 def _all_ids(_ctx, library: Library, track_filter: TrackFilter, sort_key: SortKey) -> list[int]:
@@ -413,9 +427,11 @@ def _all_ids(_ctx, library: Library, track_filter: TrackFilter, sort_key: SortKe
         return filtered_ids(session, track_filter, sort_key)
 
 
-def _load_rows(_ctx, library: Library, track_ids: list[int]) -> list[TrackRow]:
+def _load_rows(
+    _ctx, library: Library, track_ids: list[int], style_families: Mapping[str, str]
+) -> list[TrackRow]:
     with library.session() as session:
-        return load_rows(session, track_ids)
+        return load_rows(session, track_ids, style_families)
 
 
 def _display(row: TrackRow, column: int) -> str:

@@ -10,7 +10,7 @@ fixed number of queries.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from musictagger.library.schema import Analysis, Track, TrackLabel, WriteEntry
 from musictagger.library.track_filter import TrackFilter, narrowed
-from musictagger.taxonomy import SelectionPolicy
+from musictagger.taxonomy import SelectionPolicy, genres_as_read
 
 # The same rule the CLI and the track view use to call a label "suggested".
 DISPLAY_POLICY = SelectionPolicy()
@@ -62,8 +62,11 @@ class MoodPoints:
     head: str | None = None  # the regression head whose stored values placed the points
 
 
-def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
-    """Display rows for ``ids``, in that order; ids no longer in the index are left out."""
+def load_rows(
+    session: Session, ids: Sequence[int], style_families: Mapping[str, str] | None = None
+) -> list[TrackRow]:
+    """Display rows for ``ids``, in that order; ids no longer in the index are left out. A confident
+    style is shown beside its family (``style_families``: the vocabulary's, style -> family)."""
     if not ids:
         return []
     tracks = {
@@ -118,9 +121,9 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
             continue
         genres = labels.get((track_id, "genre"), [])
         moods = labels.get((track_id, "mood"), [])
-        # The family, then the style the models hear most (a hint: "Rock, Metal"), as DJs name genres. No
-        # style without a confident family: the column would name a genre where a write puts none.
-        styles = [name for name, _ in labels.get((track_id, "style"), [])[:1]] if genres else []
+        # The families, the style the models hear most beside its own ("Rock › Metal"), as DJs name
+        # genres (taxonomy.genres_as_read).
+        styles = labels.get((track_id, "style"), [])
         if track.error:
             state = STATE_ERROR
         elif track_id in written:
@@ -137,7 +140,9 @@ def load_rows(session: Session, ids: Sequence[int]) -> list[TrackRow]:
                 artist=track.artist or "",
                 album=track.album or "",
                 duration_s=track.duration_s,
-                genres=tuple(name for name, _ in genres) + tuple(styles),
+                genres=genres_as_read(
+                    [name for name, _ in genres], styles[0][0] if styles else None, style_families or {}
+                ),
                 moods=tuple(name for name, _ in moods),
                 confidence=best_genre.get(track_id),
                 state=state,

@@ -442,7 +442,9 @@ class MainWindow(QMainWindow):
     _library_error = ""
 
     def _build_library_layout(self) -> None:
-        self.library_model = LibraryModel(self.library, self, runner=self.runner)
+        self.library_model = LibraryModel(
+            self.library, self, runner=self.runner, style_families=self.track_view.vocabulary.style_families
+        )
         self.library_view = LibraryView(self.library_model)
         self.mood_map = MoodMap()
         self.tabs = QTabWidget()

@@ -82,6 +82,8 @@ def analysis_record(
     record: dict = {"path": analysis.path, "duration_s": round(analysis.duration_s, 3)}
     for key, labels in analysis_labels(analysis, vocabulary, selection).items():
         record[key] = [label.as_dict() for label in labels]
+    for style in record["styles"]:  # the family each style refines: "Electronic › Techno"
+        style["family"] = vocabulary.style_families.get(style["label"])
     scores = vocabulary.canonical_scores(analysis.label_scores())
     confident = {
         field: [s.label for s in confident_labels(scores, vocabulary, field, min_score)]
