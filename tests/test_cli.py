@@ -78,6 +78,8 @@ def test_human_output_and_clear_errors_for_bad_arguments():
     assert ok.returncode == 0 and "genres: Electronic" in ok.stdout and "energy: " in ok.stdout
     # The confident labels (those a write takes) are marked as in the app; the metal excerpt's Electronic is.
     assert re.search(r"genres: Electronic 0\.\d\d ✓", ok.stdout), ok.stdout
+    # The style the models hear, with the family it refines and no score (a raw tag's: a hint).
+    assert re.search(r"✓  style: Metal \(Rock\)  moods: ", ok.stdout), ok.stdout
     bad_model = run_cli("tag", str(METAL), "--model", "no_such_model")
     assert (
         bad_model.returncode == 2
