@@ -44,9 +44,11 @@ def test_tag_json_prints_one_object_per_file_with_errors_inline_and_modifies_not
     assert {g["label"] for g in metal["genres"][:2]} == {"Electronic", "Rock"}
     assert metal["styles"][0]["label"] == "Metal"
     assert metal["styles"][0]["family"] == "Rock"  # the family the style refines
+    assert metal["style"] == {"label": "Metal", "family": "Rock"}  # the hint the app and list show
     assert metal["energy"] > 7 and metal["valence"] < 0
     assert {m["label"] for m in jazz["moods"][:3]} >= {"Happy", "Chill"}
     assert jazz["confident"]["mood"] and jazz["notes"] == ["no confident genre"]
+    assert jazz["style"] is None  # no style hint without a confident genre
     assert abs(metal["duration_s"] - 12.0) < 0.05
     for record in (metal, jazz):
         assert set(record["tags"]) == {"MSD_musicnn", "MTT_musicnn"}

@@ -399,3 +399,31 @@ def test_a_dry_run_points_at_the_tracks_it_leaves_to_tag_by_hand(tmp_path, capsy
     assert "./run.sh list --no-genre lists them (the app: No confident genre)" in err
     code, out, _ = in_process(capsys, "list", "--no-genre", "--json", "--db", db)
     assert [Path(json.loads(line)["path"]).name for line in out.splitlines()] == left
+
+
+def test_list_names_the_style_hint_beside_a_confident_genre(capsys, library_url):
+    from musictagger.library import Track, TrackLabel, open_library
+    from musictagger.library.scanner import utc_now
+
+    with open_library(library_url) as library, library.session() as session:
+        for path, genre_confident in (("/m/metal.mp3", True), ("/m/unsure.mp3", False)):
+            track = Track(
+                path_key=os.fsencode(path), path=path, folder="/m", size=1, mtime_ns=1, title="x",
+                file_tags={}, scanned_at=utc_now(), duration_s=60.0,
+            )  # fmt: skip
+            track.labels.extend(
+                [
+                    TrackLabel(category="genre", label="Rock", score=0.7, rank=1, confident=genre_confident),
+                    TrackLabel(category="style", label="Punk", score=0.35, rank=2, confident=True),
+                    TrackLabel(category="style", label="Metal", score=0.42, rank=1, confident=True),
+                ]
+            )
+            session.add(track)
+        session.commit()
+    code, out, _ = in_process(capsys, "list", "--db", library_url)
+    lines = dict(line.split("  ", 1) for line in out.splitlines())
+    assert code == 0 and "genres: Rock ✓  style: Metal (Rock)  moods: " in lines["/m/metal.mp3"]
+    assert "style:" not in lines["/m/unsure.mp3"]  # no confident genre: a write puts none, no hint shown
+    code, out, _ = in_process(capsys, "list", "--json", "--db", library_url)
+    styles = {json.loads(line)["path"]: json.loads(line)["style"] for line in out.splitlines()}
+    assert styles == {"/m/metal.mp3": {"label": "Metal", "family": "Rock"}, "/m/unsure.mp3": None}

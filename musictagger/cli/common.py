@@ -151,3 +151,10 @@ def report_errors(errors) -> None:
     """One line per file that failed, on stderr: the batch went on without it."""
     for path, cause in errors:
         print(f"  {path}: {cause}", file=sys.stderr)
+
+
+def style_text(style: dict | None) -> str:
+    """A printed line's style hint ("  style: Metal (Rock)"), with no score: a raw tag's, never written."""
+    if not style:
+        return ""
+    return f"  style: {style['label']}" + (f" ({style['family']})" if style.get("family") else "")

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from musictagger.cli.common import add_db_option, open_db, run_settings, score
+from musictagger.cli.common import add_db_option, open_db, run_settings, score, style_text
 from musictagger.keys import KeyParseError, compatible_keys, parse_key, try_parse_key
 from musictagger.library.queries import tracks_by_id
 from musictagger.services.search import SORT_COLUMNS, TrackQuery, find
@@ -17,7 +17,7 @@ from musictagger.services.similar import (
     similarity_models,
     track_id_at,
 )
-from musictagger.services.suggest import track_suggestions
+from musictagger.services.suggest import style_hint, track_suggestions
 from musictagger.settings import Settings
 
 DEFAULT_LIMIT = 20
@@ -276,6 +276,7 @@ def run(args: argparse.Namespace) -> int:
             ]
             tracks = list(tracks_by_id(session, [n.track_id for n in neighbours]).values())
         dj = {t.id: dj_fields(t.bpm, t.key, t.energy, t.valence) for t in tracks}
+        styles = {t.id: stored_style(t, vocabulary) for t in tracks}
         suggestions = track_suggestions(session, vocabulary, [row[0] for row in rows], settings)
         for track_id, path, duration_s, extra in rows:
             fields = suggestions[track_id]
@@ -285,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
                     "duration_s": duration_s,
                     "genres": fields["genre"].as_dict()["suggested"],
                     "moods": fields["mood"].as_dict()["suggested"],
+                    "style": styles[track_id],
                     **dj[track_id],
                     **extra,
                 }
@@ -298,12 +300,21 @@ def run(args: argparse.Namespace) -> int:
                     name: ", ".join(label + " ✓" * (label in f.values) for label, _ in f.shown) or "-"
                     for name, f in fields.items()
                 }
-                line = f"{path}  genres: {names['genre']}  moods: {names['mood']}"
+                style = style_text(styles[track_id])
+                line = f"{path}  genres: {names['genre']}{style}  moods: {names['mood']}"
                 line += _dj_text(dj[track_id], notation)
                 if extra:
                     line += f"  similarity: {extra['similarity']:.3f}"
                 print(line)
     return 0
+
+
+def stored_style(track, vocabulary) -> dict | None:
+    """The style hint of an indexed track (its labels loaded), by the rule every front end shows it."""
+    labels = track.labels
+    confident_genre = any(label.category == "genre" and label.confident for label in labels)
+    styles = [(label.label, label.score) for label in labels if label.category == "style"]
+    return style_hint(styles, confident_genre, vocabulary)
 
 
 def dj_fields(bpm: float | None, key: str | None, energy: float | None, valence: float | None) -> dict:

@@ -24,11 +24,11 @@ from musictagger.cli.common import (
     progress,
     report_errors,
     score,
+    style_text,
     with_changes,
 )
 from musictagger.cli.scan import add_full_option, add_ray_option, analysis_runner, full_settings, running_on
 from musictagger.keys import KEY_NOTATIONS
-from musictagger.library.labelling import STYLE_HINT
 from musictagger.library.policy import ENERGY_MODES, TEMPO_KEY_MODES
 from musictagger.services.analysis import Models, analyse_paths, audio_files
 from musictagger.services.suggest import SECTIONS, analysis_record
@@ -202,12 +202,7 @@ def _human_line(record: dict) -> str:
             or "-"
         )
 
-    # The style the models hear most, as the app's table shows it beside a confident family: a hint with
-    # no score (a raw tag's, not calibrated), never written.
-    style = next((s for s in record.get("styles", []) if s["score"] >= STYLE_HINT), None)
-    hint = ""
-    if style is not None and confident.get("genre"):
-        hint = f"  style: {style['label']}" + (f" ({style['family']})" if style.get("family") else "")
+    hint = style_text(record.get("style"))
     dimensions = ""
     if "energy" in record:
         dimensions = f"  energy: {record['energy']:.1f}  valence: {record['valence']:+.2f}"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from musictagger.analysis import AnalysisResult, TrackAnalysis
+from musictagger.library.labelling import STYLE_HINT
 from musictagger.library.policy import LABEL_FIELDS, WritePolicy, unique_values
 from musictagger.library.review import Review, reviews_for, suggestions_for
 from musictagger.settings import Settings
@@ -61,6 +62,20 @@ def confident_labels(
     return [s for s in ranked if vocabulary.passes(s.label, s.score, min_score)]
 
 
+def style_hint(
+    styles: Sequence[tuple[str, float]], confident_genre: bool, vocabulary: Vocabulary
+) -> dict | None:
+    """The style the models hear most, as every front end shows it: ``{"label", "family"}`` for the
+    best style scoring STYLE_HINT or more (a raw tag's probability: a hint, never written), only beside a
+    confident genre (a style alone would name a genre where a write puts none); else None."""
+    if not confident_genre:
+        return None
+    best = max((item for item in styles if item[1] >= STYLE_HINT), key=lambda item: item[1], default=None)
+    if best is None:
+        return None
+    return {"label": best[0], "family": vocabulary.style_families.get(best[0])}
+
+
 def no_confident_notes(confident: Mapping[str, Sequence[object]]) -> list[str]:
     """``["no confident mood"]`` and the like: what a write leaves alone, said rather than guessed."""
     return [f"no confident {field}" for field in LABEL_FIELDS if not confident.get(field)]
@@ -91,6 +106,9 @@ def analysis_record(
     }
     record["confident"] = confident
     record["notes"] = no_confident_notes(confident)
+    record["style"] = style_hint(
+        [(s["label"], s["score"]) for s in record["styles"]], bool(confident["genre"]), vocabulary
+    )
     dimensions = analysis.dimensions()
     if "energy" in dimensions:
         record["energy"] = round(float(dimensions["energy"]), 1)
