@@ -163,6 +163,27 @@ def genres_as_read(
     return (*families, style)
 
 
+def families_first(
+    counts: Sequence[tuple[str, int]], style_families: Mapping[str, str]
+) -> list[tuple[str, int, bool]]:
+    """A genre facet's (label, count) rows as a two-level list, ``(label, count, is_style)``: each entry in
+    its order (most tracks first), and each style right under its family, in its own order. A style whose
+    family has no row stays where it was, as an entry of its own."""
+    present = {label for label, _ in counts}
+    under: dict[str, list[tuple[str, int]]] = {}
+    for label, count in counts:
+        family = style_families.get(label)
+        if family in present:
+            under.setdefault(family, []).append((label, count))
+    rows: list[tuple[str, int, bool]] = []
+    for label, count in counts:
+        if style_families.get(label) in present:
+            continue  # listed under its family
+        rows.append((label, count, False))
+        rows.extend((style, n, True) for style, n in under.get(label, []))
+    return rows
+
+
 def _fold(text: str) -> str:
     return " ".join(text.replace("-", " ").replace("_", " ").casefold().split())
 

@@ -130,6 +130,12 @@ def test_facets_filter_the_table_and_combine(qtbot, analysed):
     window = analysed
     facets = window.facets
     assert "Metal" in facets.genres.labels()
+    # The two-level genre: the style listed under the family it refines.
+    labels = facets.genres.labels()
+    metal = labels.index("Metal")
+    assert facets.genres.item(metal).text().startswith("    › Metal  ·  ")
+    family = next(i for i in range(metal, -1, -1) if not facets.genres.item(i).text().startswith(" "))
+    assert labels[family] == "Rock"
     facets.genres.toggle(facets.genres.item_for("Metal"))
     model = window.library_model
     wait_for_table(qtbot, model)

@@ -5,7 +5,13 @@ import json
 import pytest
 
 from musictagger.catalog import available_models, load_card
-from musictagger.taxonomy import SelectionPolicy, VocabularyError, genres_as_read, load_vocabulary
+from musictagger.taxonomy import (
+    SelectionPolicy,
+    VocabularyError,
+    families_first,
+    genres_as_read,
+    load_vocabulary,
+)
 
 
 def test_every_raw_tag_of_every_shipped_model_has_exactly_one_canonical_label(vocabulary):
@@ -140,3 +146,20 @@ def test_a_style_is_read_beside_its_own_family():
     assert genres_as_read([], "Techno", families) == ()
     assert genres_as_read(["Jazz"], None, families) == ("Jazz",)
     assert genres_as_read(["Rock"], "Metal", {}) == ("Rock", "Metal")  # no vocabulary: as before
+
+
+def test_a_genre_facet_lists_each_style_under_its_family():
+    families = {"Metal": "Rock", "Punk": "Rock", "House": "Electronic", "Techno": "Electronic"}
+    counts = [("Electronic", 7), ("House", 5), ("Rock", 3), ("Metal", 2), ("Techno", 2), ("Punk", 1)]
+    assert families_first(counts, families) == [
+        ("Electronic", 7, False),
+        ("House", 5, True),
+        ("Techno", 2, True),
+        ("Rock", 3, False),
+        ("Metal", 2, True),
+        ("Punk", 1, True),
+    ]
+    # A style whose family has no tracks keeps its place, as an entry of its own; nothing is lost.
+    alone = [("Jazz", 4), ("Techno", 2)]
+    assert families_first(alone, families) == [("Jazz", 4, False), ("Techno", 2, False)]
+    assert families_first(counts, {}) == [(label, n, False) for label, n in counts]

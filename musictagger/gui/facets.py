@@ -4,6 +4,8 @@ compatible with the selected track's"."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from musictagger.keys import KeyNotation, compatible_keys, try_parse_key
+from musictagger.taxonomy import families_first
 
 ENERGY_MIN, ENERGY_MAX = 1, 10
 BPM_ANY, BPM_MAX = 0, 300  # a BPM box at 0 reads "any": no bound on that side
@@ -29,9 +32,13 @@ LABEL_ROLE = Qt.ItemDataRole.UserRole + 1
 class FacetList(QListWidget):
     """One category's labels as checkable rows, "Rock  128"; check state survives a recount."""
 
-    def __init__(self, category: str, parent: QWidget | None = None):
+    def __init__(
+        self, category: str, parent: QWidget | None = None, style_families: Mapping[str, str] | None = None
+    ):
         super().__init__(parent)
         self.category = category
+        # Style -> family: a genre list shows each style under the family it refines ("  › Metal").
+        self.style_families = dict(style_families or {})
         self.setObjectName(f"facet_{category}")
         self.setUniformItemSizes(True)
         # A click anywhere on the row toggles it: facets are clicked fast, not aimed at a checkbox.
@@ -48,8 +55,8 @@ class FacetList(QListWidget):
         checked = set(self.checked())
         self.blockSignals(True)
         self.clear()
-        for label, count in counts:
-            item = QListWidgetItem(f"{label}  ·  {count}")
+        for label, count, is_style in families_first(counts, self.style_families):
+            item = QListWidgetItem(f"{'    › ' if is_style else ''}{label}  ·  {count}")
             item.setData(LABEL_ROLE, label)
             # Not user-checkable: the click handler toggles, so the whole row is the target.
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
@@ -85,10 +92,10 @@ class FacetList(QListWidget):
 class FacetPanel(QWidget):
     changed = Signal(tuple, tuple)  # checked genres, checked moods
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, style_families: Mapping[str, str] | None = None):
         super().__init__(parent)
         self.setObjectName("facetPanel")
-        self.genres = FacetList("genre")
+        self.genres = FacetList("genre", style_families=style_families)
         self.moods = FacetList("mood")
         # Energy as DJs set a crate's range ("6 to 8 for the peak"): whole numbers, inclusive.
         self.energy_low = QSpinBox()

@@ -467,7 +467,7 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([480, 340])  # the taggram's label column needs ~300 px to stay legible
         self.setCentralWidget(self.splitter)
 
-        self.facets = FacetPanel()
+        self.facets = FacetPanel(style_families=self.track_view.vocabulary.style_families)
         self.facets_dock = QDockWidget("Browse", self)
         self.facets_dock.setObjectName("facetsDock")
         self.facets_dock.setWidget(self.facets)
