@@ -88,7 +88,7 @@ EXPECTED = {
 # The facets' playlists: every confident label (a style under Genre too), not only what a write takes.
 GENRE_PLAYLISTS = {
     "Electronic": ["House Music/Deep Night (Original Mix).mp3", "🎧 party 🎉.ogg"],
-    "House": ["House Music/Deep Night (Original Mix).mp3", "🎧 party 🎉.ogg"],
+    "Electronic › House": ["House Music/Deep Night (Original Mix).mp3", "🎧 party 🎉.ogg"],  # a style
     "Pop": ["Beyoncé/Beyoncé – Halo.flac"],
     "R&B": ["Beyoncé/Beyoncé – Halo.flac"],
 }
@@ -305,7 +305,7 @@ def test_the_filters_are_the_list_commands(library, music, vocabulary, tmp_path)
         ids["House Music/Deep Night (Original Mix).mp3"]
     ]
     # The playlists hold only what was exported.
-    assert {p.name for p in document.playlists} == {"All tracks", "Electronic", "House", "Chill"}
+    assert {p.name for p in document.playlists} == {"All tracks", "Electronic", "Electronic › House", "Chill"}
     export_rekordbox(
         library, vocabulary, Settings(), out, TrackQuery(text="TOKYO")
     )  # comments are not searched
@@ -326,7 +326,7 @@ def test_a_selection_is_exported_in_its_order_and_what_cannot_be_is_named(
     document = read_rekordbox_xml(out)
     assert [t.track_id for t in document.tracks] == [ids["🎧 party 🎉.ogg"], ids["日本/東京の夜.m4a"]]
     assert [(p.name, len(p.track_ids)) for p in document.playlists] == [
-        ("All tracks", 2), ("Electronic", 1), ("House", 1)]  # fmt: skip
+        ("All tracks", 2), ("Electronic", 1), ("Electronic › House", 1)]  # fmt: skip
 
     done = export_rekordbox_tracks(library, vocabulary, Settings(), out, [])
     assert (done.tracks, done.playlists) == (0, 1)
@@ -487,7 +487,7 @@ def test_export_format_rekordbox_on_the_command_line(library, library_url, music
     assert main(["export", str(out), "--format", "rekordbox", "--genre", "House", "--db", str(db)]) == 0
     assert "2 tracks and 4 playlists written to" in capsys.readouterr().err
     assert [t.path for t in read_rekordbox_xml(out).tracks] == [
-        str(folder / name) for name in present(folder) if name in GENRE_PLAYLISTS["House"]
+        str(folder / name) for name in present(folder) if name in GENRE_PLAYLISTS["Electronic › House"]
     ]
     playlist = tmp_path / "set.m3u8"  # M3U8 stays the default
     assert main(["export", str(playlist), "--genre", "House", "--db", str(db)]) == 0

@@ -149,7 +149,9 @@ def rekordbox_document(
     entries = tuple(
         rekordbox_track(track, suggestions[track.id], vocabulary, separator, notes) for track in tracks
     )
-    return RekordboxDocument(entries, facet_playlists(tracks, settings.display.threshold))
+    return RekordboxDocument(
+        entries, facet_playlists(tracks, settings.display.threshold, vocabulary.style_families)
+    )
 
 
 def rekordbox_track(
@@ -187,18 +189,25 @@ def rekordbox_track(
     )
 
 
-def facet_playlists(tracks: Sequence[Track], min_score: float) -> tuple[RekordboxPlaylist, ...]:
+def facet_playlists(
+    tracks: Sequence[Track], min_score: float, style_families: Mapping[str, str] | None = None
+) -> tuple[RekordboxPlaylist, ...]:
     """``musictagger/All tracks``, then a playlist per confident label at ``min_score`` or above, per facet
-    (alphabetical), tracks in the export's order."""
-    # {folder: {label: {track id: None}}}: ordered sets, so a genre and a style of one name are one playlist
+    (alphabetical), tracks in the export's order. A style's playlist is named with the family it refines
+    ("Rock › Metal", from ``style_families``), so it follows its family's, as in the app's genre facet."""
+    style_families = style_families or {}
+    # {folder: {name: {track id: None}}}: ordered sets, a track once per playlist
     members: dict[str, dict[str, dict[int, None]]] = {folder: {} for folder in FACET_FOLDERS}
     for track in tracks:
         for label in track.labels:
             if not label.confident or label.score < min_score:
                 continue
+            name = label.label
+            if label.category == "style" and label.label in style_families:
+                name = f"{style_families[label.label]} › {label.label}"
             for folder, categories in FACET_FOLDERS.items():
                 if label.category in categories:
-                    members[folder].setdefault(label.label, {})[track.id] = None
+                    members[folder].setdefault(name, {})[track.id] = None
     playlists = [RekordboxPlaylist((TOP_FOLDER,), ALL_TRACKS, tuple(t.id for t in tracks))]
     for folder, by_label in members.items():
         for label in sorted(by_label, key=str.casefold):
