@@ -10,7 +10,9 @@ import pytest
 
 from musictagger.errors import ModelError
 from musictagger.head_training.calibration import (
+    calibrate_predictions,
     calibration_error,
+    decisions_of,
     fit_binary,
     fit_multiclass,
     fit_regression,
@@ -140,3 +142,68 @@ def test_a_bad_calibration_in_a_card_is_refused_by_name(tmp_path, change, messag
     (folder / "head.json").write_text(json.dumps(data))
     with pytest.raises(ModelError, match=message):
         load_head(folder)
+
+
+def _overconfident(rng, n=600, classes=4):
+    """Class-index targets and the logits of a model that is right 70 % of the time but says 97 %."""
+    y = rng.integers(0, classes, n)
+    top = np.where(rng.random(n) < 0.7, y, rng.integers(0, classes, n))
+    logits = rng.normal(0, 0.3, (n, classes))
+    logits[np.arange(n), top] += 6.0
+    return y, logits
+
+
+def test_a_head_fitted_elsewhere_is_calibrated_from_its_out_of_fold_predictions():
+    rng = np.random.default_rng(0)
+    y, logits = _overconfident(rng)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    before = calibration_error(probs.max(axis=1), probs.argmax(axis=1) == y)
+    fitted = calibrate_predictions(decisions_of(probs, multilabel=False), y[:], multilabel=False)
+    assert fitted.method == "temperature" and (fitted.scale < 1).all() and not fitted.shift.any()
+    calibrated = fitted.probabilities(decisions_of(probs, multilabel=False))
+    after = calibration_error(calibrated.max(axis=1), calibrated.argmax(axis=1) == y)
+    assert before > 0.2 and after < 0.05
+    assert (calibrated.argmax(axis=1) == probs.argmax(axis=1)).all()  # the top class never moves
+
+    # Multi-label: Platt scaling per label; a label with one outcome only is left as it was.
+    outcomes = np.stack([rng.random(600) < 0.3, np.zeros(600, dtype=bool)], axis=1).astype(int)
+    label_logits = np.stack(
+        [np.where(outcomes[:, 0], 4.0, -1.0) + rng.normal(0, 2, 600), rng.normal(0, 1, 600)], 1
+    )
+    label_probs = 1 / (1 + np.exp(-label_logits))
+    platt = calibrate_predictions(decisions_of(label_probs, True), outcomes, multilabel=True)
+    assert platt.method == "sigmoid" and (platt.scale[1], platt.shift[1]) == (1.0, 0.0)
+    calibrated = platt.probabilities(decisions_of(label_probs, True))
+    assert calibration_error(calibrated[:, 0], outcomes[:, 0]) < calibration_error(
+        label_probs[:, 0], outcomes[:, 0]
+    )
+
+
+def test_a_trained_head_carries_its_calibration_in_the_last_layer(tmp_path):
+    import torch
+
+    from musictagger.head_training.build import _fold_into_last_layer
+    from musictagger.head_training.calibration import OutputCalibration
+    from musictagger.heads.model import EmbeddingHead
+
+    for hidden in (0, 8):
+        head = EmbeddingHead(5, 3, hidden=hidden).eval()
+        x = torch.randn(7, 5)
+        with torch.no_grad():
+            before = head(x).numpy()
+        calibration = OutputCalibration("sigmoid", np.array([0.5, 2.0, -1.0]), np.array([0.1, -0.3, 0.0]))
+        _fold_into_last_layer(head, calibration)
+        with torch.no_grad():
+            after = head(x).numpy()
+        np.testing.assert_allclose(after, calibration.logits(before), rtol=1e-5, atol=1e-5)
+
+
+def test_two_classes_are_temperature_scaled_through_their_margin():
+    rng = np.random.default_rng(1)
+    y, logits = _overconfident(rng, classes=2)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    fitted = calibrate_predictions(decisions_of(probs, multilabel=False), y, multilabel=False)
+    calibrated = fitted.probabilities(decisions_of(probs, multilabel=False))
+    assert fitted.scale[0] == fitted.scale[1] < 1
+    before = calibration_error(probs.max(axis=1), probs.argmax(axis=1) == y)
+    assert calibration_error(calibrated.max(axis=1), calibrated.argmax(axis=1) == y) < before

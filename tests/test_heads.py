@@ -60,6 +60,7 @@ def test_train_head_cross_validates_before_saving_and_tag_runs_the_saved_head(cl
     out = result.stdout
     # The numbers come from cross-validation, said as such, with an interval; then where it was saved.
     assert "cross-validation" in out and "95% CI" in out
+    assert "calibration error (ECE) " in out  # the head is calibrated, and says how well
     accuracy = float(out.split("accuracy")[1].split()[0])
     assert accuracy >= 0.9  # metal and jazz clips are easy to tell apart from their embeddings
     saved = Path(out.strip().splitlines()[-1].removeprefix("saved to "))
@@ -67,6 +68,7 @@ def test_train_head_cross_validates_before_saving_and_tag_runs_the_saved_head(cl
     card = json.loads((saved / "head.json").read_text())
     assert card["labels"] == ["jazz", "metal"] and card["task"] == "multiclass"
     assert card["metrics"]["n"] == 10 and "cross-validation" in card["metrics"]["protocol"]
+    assert card["calibration"]["method"].startswith("temperature scaling")
 
     # `tag` now runs the user's head beside the shipped ones, on whole tracks it never saw whole.
     tagged = run_cli("tag", str(METAL), str(JAZZ), "--json", "--quiet", "--device", "cpu")
@@ -136,6 +138,11 @@ def test_head_from_the_library_learns_the_users_own_labels_and_reviews_win(tmp_p
     result = train_head(tracks, name="dj", category="genre", inputs=["MSD_musicnn", "MTT_musicnn"], folds=4)
     assert result.card.metrics["accuracy"] >= 0.9
     assert result.card.provenance["tracks_per_label"] == {"Peak Time": 4, "warm-up": 6}
+    # Calibrated like the shipped heads (temperature scaling from the out-of-fold predictions), and the
+    # calibration error reported before and after, cross-fitted.
+    assert result.card.calibration["method"].startswith("temperature scaling")
+    errors = result.card.metrics["calibration_error"]
+    assert 0 <= errors["after"] <= 1 and 0 <= errors["before"] <= 1
 
 
 def test_shipped_heads_carry_cross_validated_numbers_and_run_by_default(analyzer):

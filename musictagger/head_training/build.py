@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from musictagger import __version__
+from musictagger.head_training.calibration import (
+    OutputCalibration,
+    calibrate_predictions,
+    calibration_error,
+    decisions_of,
+)
 from musictagger.head_training.sources import TrainingTracks
 from musictagger.head_training.training import cross_validate, fit_head, select_l2
 from musictagger.heads.model import FEATURE_SETS, EmbeddingHead, HeadCard, head_input, label_matrix
@@ -108,7 +115,19 @@ def train_head(
             f"per label, the smallest label has {fewest}), {len(dataset)} examples"
         )
     cv = cross_validate(x, y, split, multilabel=multilabel, hidden=hidden, seed=seed, on_fold=on_fold)
-    metrics = _metrics(cv.probs, y, labels, multilabel, seed)
+    # Calibration, as the shipped heads have it: the fitted head's probabilities are class-balanced (a rare
+    # label is not learnt as "never") and so not the data's own odds. The map is fitted on the out-of-fold
+    # decisions; the figures come from calibrated out-of-fold probabilities, each fold's map fitted on the
+    # other folds' predictions (cross-fitting: no track calibrates its own score).
+    decisions = decisions_of(cv.probs, multilabel)
+    calibration = calibrate_predictions(decisions, y, multilabel)
+    calibrated = _cross_fitted(decisions, y, split, multilabel, fallback=cv.probs)
+    metrics = _metrics(calibrated, y, labels, multilabel, seed)
+    metrics["calibration_error"] = {
+        "before": _calibration_error(cv.probs, y, multilabel),
+        "after": _calibration_error(calibrated, y, multilabel),
+        "measured_on": "out-of-fold probabilities; the calibration map cross-fitted",
+    }
     metrics.update(
         protocol=f"nested {protocol}; L2 chosen per fold by an inner cross-validation on that fold's "
         "training tracks",
@@ -118,6 +137,7 @@ def train_head(
     )
     l2 = select_l2(x, y, multilabel=multilabel, hidden=hidden, seed=seed)
     head = fit_head(x, y, multilabel=multilabel, hidden=hidden, l2=l2, seed=seed, n_labels=len(labels))
+    _fold_into_last_layer(head, calibration)
     counts = {label: int(sum(label in t for t in tracks.labels)) for label in labels}
     provenance: dict[str, Any] = {
         "source": source,
@@ -135,8 +155,59 @@ def train_head(
         metrics["thresholds"] = {
             lab: float(t) for lab, t in zip(labels, metrics.pop("_thresholds"), strict=True)
         }
-    card = HeadCard(**{**card.__dict__, "provenance": provenance, "metrics": metrics, "licence": licence})
-    return HeadTraining(head=head, card=card, oof_probs=cv.probs, targets=y)
+    method = "temperature scaling" if calibration.method == "temperature" else "Platt scaling per label"
+    card = HeadCard(
+        **{
+            **card.__dict__,
+            "provenance": provenance,
+            "metrics": metrics,
+            "licence": licence,
+            "calibration": {
+                "method": f"{method} (scikit-learn CalibratedClassifierCV on the cross-validation's "
+                "out-of-fold decisions, FrozenEstimator), folded into the last linear layer",
+                "fitted_on": "the out-of-fold predictions of the cross-validation reported in metrics",
+                "version": 1,
+            },
+        }
+    )
+    return HeadTraining(head=head, card=card, oof_probs=calibrated, targets=y)
+
+
+def _cross_fitted(
+    decisions: np.ndarray,
+    y: np.ndarray,
+    split: Sequence[tuple[np.ndarray, np.ndarray]],
+    multilabel: bool,
+    fallback: np.ndarray,
+) -> np.ndarray:
+    """Calibrated out-of-fold probabilities: each test part through a map fitted on the rest. A part whose
+    rest lacks a class (leave-one-out on a label of two artists) keeps its uncalibrated probabilities,
+    which can only make the reported calibration look worse, never better (a multi-label column with one
+    outcome in the rest is left as it is by the map itself)."""
+    out = np.array(fallback, dtype=float, copy=True)
+    for train, test in split:
+        if not multilabel and len(np.unique(y[train])) < decisions.shape[1]:
+            continue
+        fold_map = calibrate_predictions(decisions[train], y[train], multilabel)
+        out[test] = fold_map.probabilities(decisions[test])
+    return out
+
+
+def _calibration_error(probs: np.ndarray, y: np.ndarray, multilabel: bool) -> float:
+    """ECE of every label probability (multi-label) or of the top class (single-label)."""
+    if multilabel:
+        return round(calibration_error(probs, y), 4)
+    return round(calibration_error(probs.max(axis=1), probs.argmax(axis=1) == y), 4)
+
+
+def _fold_into_last_layer(head: EmbeddingHead, calibration: OutputCalibration) -> None:
+    """The calibration is affine in the logits: the last linear layer absorbs it exactly."""
+    last = head.classifier[-1]
+    scale = torch.as_tensor(calibration.scale, dtype=last.weight.dtype)
+    shift = torch.as_tensor(calibration.shift, dtype=last.bias.dtype)
+    with torch.no_grad():
+        last.weight.mul_(scale[:, None])
+        last.bias.mul_(scale).add_(shift)
 
 
 def _leave_one_out(dataset: LabelledSet) -> list[tuple[np.ndarray, np.ndarray]]:

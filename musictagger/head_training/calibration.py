@@ -19,8 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, cross_val_predict
@@ -32,7 +34,10 @@ __all__ = [
     "C_GRID",
     "LabelReport",
     "LinearMap",
+    "OutputCalibration",
+    "calibrate_predictions",
     "calibration_error",
+    "decisions_of",
     "fit_binary",
     "fit_multiclass",
     "fit_regression",
@@ -275,3 +280,88 @@ def calibration_error(probs: np.ndarray, outcomes: np.ndarray, bins: int = 10) -
         if inside.any():
             total += inside.sum() * abs(probs[inside].mean() - outcomes[inside].mean())
     return total / len(probs)
+
+
+# -- calibrating a head fitted elsewhere (train-head) from its out-of-fold predictions ----------------------
+
+
+class _GivenDecisions(ClassifierMixin, BaseEstimator):
+    """A "classifier" whose decision values are its input: lets scikit-learn's CalibratedClassifierCV
+    calibrate predictions already made out of fold by another model (wrapped in FrozenEstimator)."""
+
+    def fit(self, x, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def decision_function(self, x):
+        x = np.asarray(x, dtype=float)
+        return x if x.shape[1] > 1 else x[:, 0]
+
+    def predict(self, x):
+        decision = self.decision_function(x)
+        if decision.ndim > 1:
+            return self.classes_[np.argmax(decision, axis=1)]
+        return self.classes_[(decision > 0).astype(int)]
+
+
+@dataclass(frozen=True)
+class OutputCalibration:
+    """An affine map of a head's logits, ``scale * logit + shift`` per output: temperature scaling (one
+    scale for every class) or Platt scaling (a scale and a shift per label). Affine in the logits, so it
+    folds exactly into the head's last linear layer."""
+
+    method: str  # "temperature" or "sigmoid"
+    scale: np.ndarray  # (n_out,)
+    shift: np.ndarray  # (n_out,)
+
+    def logits(self, decisions: np.ndarray) -> np.ndarray:
+        return decisions * self.scale + self.shift
+
+    def probabilities(self, decisions: np.ndarray) -> np.ndarray:
+        calibrated = self.logits(decisions)
+        if self.method == "temperature":
+            calibrated = calibrated - calibrated.max(axis=1, keepdims=True)
+            return np.exp(calibrated) / np.exp(calibrated).sum(axis=1, keepdims=True)
+        return 1 / (1 + np.exp(-calibrated))
+
+
+def decisions_of(probs: np.ndarray, multilabel: bool) -> np.ndarray:
+    """A head's logits back from its probabilities: per-label log-odds (multi-label) or log-probabilities
+    (single-label; softmax does not see the per-track constant they differ from the logits by)."""
+    clipped = np.clip(np.asarray(probs, dtype=float), 1e-7, 1 - 1e-7)
+    return np.log(clipped / (1 - clipped)) if multilabel else np.log(clipped)
+
+
+def _whole(y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One "split" holding every track on both sides: the frozen decisions need no folds (they were made
+    out of fold already), and a label of two tracks would not stand stratified ones."""
+    every = np.arange(len(y))
+    return [(every, every)]
+
+
+def calibrate_predictions(decisions: np.ndarray, y: np.ndarray, multilabel: bool) -> OutputCalibration:
+    """Temperature scaling (single-label, ``y`` class indices) or Platt scaling per label (multi-label,
+    ``y`` 0/1 columns) fitted by scikit-learn's CalibratedClassifierCV on decision values made out of fold.
+    A label with one outcome only (never or always) keeps its logits as they are."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if not multilabel:
+            # Two classes: scikit-learn calibrates one decision value, the margin; softmax(β·logits) is
+            # sigmoid(β·margin), so the same β scales both logits.
+            given_decisions = decisions[:, 1:] - decisions[:, :1] if decisions.shape[1] == 2 else decisions
+            given = FrozenEstimator(_GivenDecisions().fit(given_decisions, y))
+            fitted = CalibratedClassifierCV(given, method="temperature", cv=_whole(y)).fit(given_decisions, y)
+            beta = float(fitted.calibrated_classifiers_[0].calibrators[0].beta_)
+            n = decisions.shape[1]
+            return OutputCalibration("temperature", np.full(n, beta), np.zeros(n))
+        scale, shift = np.ones(decisions.shape[1]), np.zeros(decisions.shape[1])
+        for j in range(decisions.shape[1]):
+            column, outcome = decisions[:, j : j + 1], np.asarray(y)[:, j]
+            if len(np.unique(outcome)) < 2:
+                continue
+            given = FrozenEstimator(_GivenDecisions().fit(column, outcome))
+            sigmoid = CalibratedClassifierCV(given, method="sigmoid", cv=_whole(outcome)).fit(column, outcome)
+            platt = sigmoid.calibrated_classifiers_[0].calibrators[0]
+            # scikit-learn's Platt map: p = 1 / (1 + exp(a f + b)), i.e. the logit -(a f + b).
+            scale[j], shift[j] = -platt.a_, -platt.b_
+        return OutputCalibration("sigmoid", scale, shift)

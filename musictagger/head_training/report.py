@@ -16,6 +16,9 @@ def format_head_report(metrics: dict, labels: tuple[str, ...]) -> str:
             if metrics.get(key) is not None:
                 lines.append(f"{key:<14} {metrics[key]:.3f}")
         lines.extend(f"note: {note}" for note in metrics.get("notes", []))
+    errors = metrics.get("calibration_error")
+    if errors:  # how far a stated probability is from how often it is right, before and after calibration
+        lines.append(f"calibration error (ECE) {errors['before']:.3f} -> {errors['after']:.3f} calibrated")
     per = metrics.get("per_class") or metrics.get("per_tag") or {}
     if per:
         lines.append(f"{'label':<24} {'precision':>9} {'recall':>7} {'f1':>6} {'tracks':>6}")
