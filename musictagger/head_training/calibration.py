@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import ConvergenceWarning
@@ -183,7 +184,7 @@ def fit_binary(
     chosen = np.ones(len(y))
     for k, (train, test) in enumerate(group_splits(y, groups, n_splits, seed)):
         linear, inner = _binary_fit(x[train], y[train], np.asarray(groups)[train], seed + k + 1)
-        oof[test] = 1 / (1 + np.exp(-linear(x[test])[:, 0]))
+        oof[test] = expit(linear(x[test])[:, 0])
         chosen[test] = pick_threshold(inner, y[train], precision)
     linear, inner = _binary_fit(x, y, groups, seed)
     threshold = pick_threshold(inner, y, precision)
@@ -228,9 +229,7 @@ def fit_multiclass(
     oof = np.zeros((len(y), n_classes))
     for k, (train, test) in enumerate(group_splits(y, groups, n_splits, seed)):
         linear = _multiclass_fit(x[train], y[train], np.asarray(groups)[train], seed + k + 1)
-        logits = linear(x[test])
-        logits -= logits.max(axis=1, keepdims=True)
-        oof[test] = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        oof[test] = softmax(linear(x[test]), axis=1)
     return _multiclass_fit(x, y, groups, seed), oof
 
 
@@ -319,10 +318,7 @@ class OutputCalibration:
 
     def probabilities(self, decisions: np.ndarray) -> np.ndarray:
         calibrated = self.logits(decisions)
-        if self.method == "temperature":
-            calibrated = calibrated - calibrated.max(axis=1, keepdims=True)
-            return np.exp(calibrated) / np.exp(calibrated).sum(axis=1, keepdims=True)
-        return 1 / (1 + np.exp(-calibrated))
+        return softmax(calibrated, axis=1) if self.method == "temperature" else expit(calibrated)
 
 
 def decisions_of(probs: np.ndarray, multilabel: bool) -> np.ndarray:
