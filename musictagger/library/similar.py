@@ -101,13 +101,15 @@ class SimilarityIndex:
     recordings: np.ndarray  # int64 (n,): the audio fingerprint's hash (0 when unknown)
     bpm: np.ndarray  # float32 (n,), NaN when unknown
     keys: np.ndarray  # int8 (n,): index into keys.ALL_KEYS, -1 when unknown
+    durations: np.ndarray  # float32 (n,) seconds, NaN when unknown (library/recordings.py reads it)
 
     def __len__(self) -> int:
         return len(self.track_ids)
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.track_ids, self.matrix, self.recordings, self.bpm, self.keys))
+        arrays = (self.track_ids, self.matrix, self.recordings, self.bpm, self.keys, self.durations)
+        return sum(a.nbytes for a in arrays)
 
     def row_of(self, track_id: int) -> int | None:
         row = int(np.searchsorted(self.track_ids, track_id))
@@ -122,9 +124,11 @@ class SimilarityIndex:
         bpm_tolerance: float | None = None,
         half_double: bool = True,
         among: Collection[int] | None = None,
+        exclude: Collection[int] = (),
     ) -> list[Neighbour]:
         """The ``limit`` tracks most similar to ``track_id``, best first (ties by track id), the track
-        itself and its other copies left out; optionally only those in a ``key_rule`` key, within
+        itself and its byte-identical copies left out, and the track ids ``exclude`` (its copies in other
+        encodings: library/recordings.py); optionally only those in a ``key_rule`` key, within
         ``bpm_tolerance`` (a fraction: 0.06 = ±6 %) of its tempo or of half or double it, and among the
         track ids ``among`` (a search's result)."""
         row = self.row_of(track_id)
@@ -136,6 +140,8 @@ class SimilarityIndex:
             self.recordings != self.recordings[row] if self.recordings[row] else np.ones(len(self), bool)
         )
         allowed[row] = False
+        if exclude:
+            allowed &= ~np.isin(self.track_ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
         if key_rule is not None:
             allowed &= self._key_mask(row, key_rule)
         if bpm_tolerance is not None:
@@ -266,31 +272,37 @@ def _read_vectors(
     return ids, track_vectors(aligned)
 
 
-def _read_facts(session: Session, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per track of ``track_ids`` (ascending): its recording (fingerprint hash), BPM and key code."""
+def _read_facts(
+    session: Session, track_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per track of ``track_ids`` (ascending): its recording (fingerprint hash), BPM, key code and
+    duration."""
     n = len(track_ids)
     recordings = np.zeros(n, dtype=np.int64)
     bpm = np.full(n, np.nan, dtype=np.float32)
     keys = np.full(n, _NO_KEY, dtype=np.int8)
-    query = select(Track.id, Track.fingerprint, Track.bpm, Track.key)
+    durations = np.full(n, np.nan, dtype=np.float32)
+    query = select(Track.id, Track.fingerprint, Track.bpm, Track.key, Track.duration_s)
     key_codes: dict[str, int] = {}
     connection = session.connection()
     whole = n > _ID_CHUNK * 20  # many tracks: one pass over the table beats thousands of IN lists
     for chunk in _in_chunks(None if whole else track_ids):
         statement = query if chunk is None else query.where(Track.id.in_(chunk.tolist()))
-        for track_id, fingerprint, tempo, key_text in connection.execute(statement):
+        for track_id, fingerprint, tempo, key_text, duration in connection.execute(statement):
             i = int(np.searchsorted(track_ids, track_id))
             if i >= n or track_ids[i] != track_id:
                 continue
             recordings[i] = _recording(fingerprint)
             if tempo is not None:
                 bpm[i] = tempo
+            if duration is not None:
+                durations[i] = duration
             if key_text:
                 if key_text not in key_codes:
                     parsed = try_parse_key(key_text)
                     key_codes[key_text] = _KEY_CODES[parsed] if parsed is not None else _NO_KEY
                 keys[i] = key_codes[key_text]
-    return recordings, bpm, keys
+    return recordings, bpm, keys, durations
 
 
 def _recording(fingerprint: str | None) -> int:
@@ -321,7 +333,7 @@ def _refreshed(session: Session, index: SimilarityIndex, changed: np.ndarray) ->
         rows = np.flatnonzero(before)
         matrix = index.matrix.copy()
         matrix[rows] = new_rows
-        facts = [old.copy() for old in (index.recordings, index.bpm, index.keys)]
+        facts = [old.copy() for old in (index.recordings, index.bpm, index.keys, index.durations)]
         for old, new in zip(facts, new_facts, strict=True):
             old[rows] = new
         return SimilarityIndex(index.models, index.track_ids, matrix, *facts)
@@ -335,7 +347,7 @@ def _refreshed(session: Session, index: SimilarityIndex, changed: np.ndarray) ->
         block = slice(start, min(start + _ROWS_PER_BLOCK, len(keep)))
         matrix[position[block]] = index.matrix[keep[block]]
     matrix[position[len(keep) :]] = new_rows
-    old_facts = (index.recordings, index.bpm, index.keys)
+    old_facts = (index.recordings, index.bpm, index.keys, index.durations)
     facts = [np.concatenate([old[keep], new])[order] for old, new in zip(old_facts, new_facts, strict=True)]
     return SimilarityIndex(index.models, ids[order], matrix, *facts)
 
@@ -484,6 +496,7 @@ def nearest_tracks(
     bpm_tolerance: float | None = None,
     half_double: bool = True,
     among: Collection[int] | None = None,
+    exclude: Collection[int] = (),
 ) -> list[Neighbour]:
     """``SimilarityIndex.nearest`` on the library's (cached) index."""
     index = similarity_index(session, models)
@@ -494,4 +507,5 @@ def nearest_tracks(
         bpm_tolerance=bpm_tolerance,
         half_double=half_double,
         among=among,
+        exclude=exclude,
     )

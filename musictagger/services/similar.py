@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from musictagger.library.recordings import copies_of
 from musictagger.library.scanner import path_key_of
 from musictagger.library.schema import Track
 from musictagger.library.similar import (
@@ -22,7 +23,7 @@ from musictagger.library.similar import (
     SIMILARITY_MODELS,
     KeyRule,
     SimilarityError,
-    nearest_tracks,
+    similarity_index,
 )
 from musictagger.settings import Settings
 
@@ -81,16 +82,19 @@ def more_like(
     """The ``limit`` tracks that sound most like ``track_id``, best first (library/similar.py); with
     ``key_rule`` ("same" / "compatible") and ``bpm_tolerance`` (a fraction, half and double tempo
     included unless ``half_double`` is off) only those a DJ could mix into it; with ``among`` only those
-    track ids (a search's result)."""
-    neighbours = nearest_tracks(
-        session,
+    track ids (a search's result). The track's copies in other files (library/recordings.py) are left
+    out."""
+    index = similarity_index(session, models)
+    neighbours = index.nearest(
         track_id,
         limit,
-        models=models,
         key_rule=key_rule,
         bpm_tolerance=bpm_tolerance,
         half_double=half_double,
         among=among,
+        # The track's copies in other files sound exactly like it: a DJ asking what to play next wants
+        # other tracks.
+        exclude=copies_of(session, index, track_id),
     )
     if not neighbours:
         return []

@@ -1,0 +1,84 @@
+"""The same recording in other files (library/recordings.py): found from real analyses of real audio.
+
+``tagged.ogg`` and ``tagged_copy.mp3`` hold the same 20 s of Vibe Ace, one Ogg Vorbis, the other an MP3
+(LAME): no byte of their audio is the same, so the scanner's fingerprints differ. The death-metal
+excerpt is another recording.
+"""
+
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import DATA, JAZZ, METAL
+from sqlalchemy import select
+
+from musictagger.library.recordings import (
+    DURATION_TOLERANCE_S,
+    copies_of,
+    read_prints,
+    recording_groups,
+    same_recording,
+)
+from musictagger.library.schema import Track
+from musictagger.library.similar import SIMILARITY_MODELS, similarity_index
+from musictagger.services.analysis import Models, scan_and_analyse
+from musictagger.services.similar import more_like
+
+COPY = DATA / "audio" / "tagged_copy.mp3"
+
+
+@pytest.fixture
+def crate(library, analyzer, vocabulary, tmp_path):
+    """The two copies and the metal excerpt, scanned and analysed in library mode as the app does."""
+    folder = tmp_path / "Music"
+    folder.mkdir()
+    for source in (JAZZ, COPY, METAL):
+        shutil.copy(source, folder / source.name)
+    _, report = scan_and_analyse(library, [folder], Models(analyzer, vocabulary, patch_budget=16))
+    assert report.analysed == 3 and not report.errors
+    with library.session() as session:
+        ids = {name: tid for tid, name in session.execute(select(Track.id, Track.path))}
+    return library, {path.rsplit("/", 1)[1]: tid for path, tid in ids.items()}
+
+
+def test_an_encoding_of_a_track_is_the_same_recording_and_another_track_is_not(crate):
+    library, ids = crate
+    ogg, mp3, metal = ids[JAZZ.name], ids[COPY.name], ids[METAL.name]
+    with library.session() as session:
+        fingerprints = {tid: fp for tid, fp in session.execute(select(Track.id, Track.fingerprint))}
+        assert fingerprints[ogg] != fingerprints[mp3]  # not the same bytes: the scanner tells them apart
+        index = similarity_index(session)
+        assert recording_groups(session, index) == [sorted([ogg, mp3])]
+        assert copies_of(session, index, ogg) == [mp3]
+        assert copies_of(session, index, mp3) == [ogg]
+        assert copies_of(session, index, metal) == []
+
+
+def test_more_like_this_leaves_out_the_tracks_own_copies(crate):
+    library, ids = crate
+    with library.session() as session:
+        found = [n.track_id for n in more_like(session, ids[JAZZ.name])]
+    assert found == [ids[METAL.name]]
+
+
+def test_the_same_mean_sound_in_another_order_is_another_recording(crate):
+    """The rule's point: two tracks whose patches average out the same (equal embeddings, equal track
+    scores) are not one recording unless they also unfold the same way over time."""
+    library, ids = crate
+    with library.session() as session:
+        prints = read_prints(session, ids.values(), SIMILARITY_MODELS)
+    ogg, mp3 = prints[ids[JAZZ.name]], prints[ids[COPY.name]]
+    assert same_recording(ogg, mp3)
+    reversed_rows = {
+        model: dict(zip(rows, reversed(list(rows.values())), strict=True)) for model, rows in ogg.rows.items()
+    }
+    assert not same_recording(ogg, replace(ogg, rows=reversed_rows))
+    # A longer or shorter file is another edit (a radio edit, an extended mix), not a copy.
+    assert not same_recording(ogg, replace(mp3, duration_s=mp3.duration_s + 2 * DURATION_TOLERANCE_S))
+    # Too few patches in common say nothing: a copy analysed at other places is not matched on two.
+    few = {model: dict(list(rows.items())[:2]) for model, rows in mp3.rows.items()}
+    assert not same_recording(ogg, replace(mp3, rows=few))
+    assert not same_recording(ogg, prints[ids[METAL.name]])
+    assert all(len(rows) == 6 for rows in ogg.rows.values())
+    np.testing.assert_array_equal(sorted(ogg.rows["MSD_musicnn"]), np.arange(6))
