@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     notes = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("(no confident ")]
     no_mood_lines = sum(note.startswith("(no confident mood") for note in notes)
     no_genre_lines = sum(note.startswith("(no confident genre") for note in notes)
+    # "genre: (none) → Jazz  (as in …: the same recording)": a genre the file took from its own copy
+    # elsewhere in the library (WritePolicy.from_copies), not from the models.
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    genre_copies = sum(line.startswith("genre:") and line.endswith(": the same recording)") for line in lines)
     audio_kept = sum(_state(p)[0] == original[p][0] for p in before)
     rows = []
     for path in sorted(before):
@@ -105,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         f"mood on {with_mood} ({with_mood / n:.0%}), "
         f"energy on {with_energy} ({with_energy / n:.0%}); dry-run/write output said 'no confident mood' "
         f"{no_mood_lines} times, 'no confident genre' {no_genre_lines} times: the models' own genre on "
-        f"{n - no_genre_lines}, the other genres were in the files already"
+        f"{n - no_genre_lines - genre_copies}, taken from the same recording's other file on {genre_copies}, "
+        "the other genres were in the files already"
     )
     undo = subprocess.run(
         [sys.executable, "-m", "musictagger", "undo"],
@@ -120,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         f"audio unchanged by the write: {audio_kept}/{n}; undo -> exit {undo.returncode}: {restored}/{n} "
         f"files hold their original tags (every field) and audio, {identical}/{n} are byte-identical"
     )
-    summary = {"files": n, "genre": with_genre, "models_genre": n - no_genre_lines, "mood": with_mood}
+    summary = {"files": n, "genre": with_genre, "models_genre": n - no_genre_lines - genre_copies}
+    summary.update(genre_from_copies=genre_copies, mood=with_mood)
     summary["energy"] = with_energy
     summary.update(audio_kept=audio_kept, restored=restored, byte_identical=identical)
     print(json.dumps(summary))

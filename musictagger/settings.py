@@ -337,6 +337,14 @@ class WriteSettings:
             "an MP3's ID3v1 tag on every write: update (from the new values), keep (as it is) or remove",
         ),
     )
+    from_copies: bool = field(
+        default=_POLICY.from_copies,
+        metadata=_key(
+            _flag,
+            "an empty genre or mood no confident label fills takes what the same recording's other files "
+            "hold (a FLAC and its MP3), when they agree",
+        ),
+    )
 
     def __post_init__(self) -> None:
         _check(self)
@@ -384,6 +392,7 @@ class Settings:
             key_notation=w.key_notation,
             id3v23_separator=w.id3v23_separator,
             id3v1=w.id3v1,
+            from_copies=w.from_copies,
         )
 
     def selection_policy(self) -> SelectionPolicy:

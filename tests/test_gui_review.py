@@ -373,13 +373,15 @@ def test_settings_dialog_stores_on_ok_only(qtbot):
     dialog.write_boxes["mood"].setChecked(False)
     dialog.max_boxes["genre"].setValue(4)
     dialog.comment_block_box.setChecked(True)
+    assert dialog.from_copies_box.isChecked()  # on by default
+    dialog.from_copies_box.setChecked(False)
     first_model = next(iter(dialog.model_boxes))
     dialog.model_boxes[first_model].setChecked(False)
     with qtbot.waitSignal(dialog.settings_saved):
         dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
     saved = load_settings()
     assert saved.write_policy() == WritePolicy(
-        genre="replace", mood="skip", max_genres=4, max_moods=1, comment_block=True
+        genre="replace", mood="skip", max_genres=4, max_moods=1, comment_block=True, from_copies=False
     )
     assert first_model not in (saved.analysis.models or ())
     text = path.read_text(encoding="utf-8")

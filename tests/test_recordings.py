@@ -13,17 +13,25 @@ import pytest
 from conftest import DATA, JAZZ, METAL
 from sqlalchemy import select
 
+from musictagger.gui.review_panel import field_view
 from musictagger.library.recordings import (
     DURATION_TOLERANCE_S,
     copies_of,
     read_prints,
     recording_groups,
     same_recording,
+    tags_from_copies,
 )
-from musictagger.library.schema import Track
+from musictagger.library.review_decisions import load_review_state
+from musictagger.library.schema import Analysis, Track
 from musictagger.library.similar import SIMILARITY_MODELS, similarity_index
 from musictagger.services.analysis import Models, scan_and_analyse
 from musictagger.services.similar import more_like
+from musictagger.services.suggest import write_floor
+from musictagger.services.writes import format_diff, plan_write, undo, write
+from musictagger.settings import Settings
+from musictagger.tags import read_tags
+from musictagger.taxonomy import SelectionPolicy
 
 COPY = DATA / "audio" / "tagged_copy.mp3"
 
@@ -34,7 +42,7 @@ def crate(library, analyzer, vocabulary, tmp_path):
     folder = tmp_path / "Music"
     folder.mkdir()
     for source in (JAZZ, COPY, METAL):
-        shutil.copy(source, folder / source.name)
+        shutil.copyfile(source, folder / source.name)
     _, report = scan_and_analyse(library, [folder], Models(analyzer, vocabulary, patch_budget=16))
     assert report.analysed == 3 and not report.errors
     with library.session() as session:
@@ -82,3 +90,63 @@ def test_the_same_mean_sound_in_another_order_is_another_recording(crate):
     assert not same_recording(ogg, prints[ids[METAL.name]])
     assert all(len(rows) == 6 for rows in ogg.rows.values())
     np.testing.assert_array_equal(sorted(ogg.rows["MSD_musicnn"]), np.arange(6))
+
+
+def test_a_write_fills_an_empty_genre_from_the_same_recordings_other_file(crate, vocabulary):
+    """The MP3 has no tags and no confident genre of its own (Electronic 0.31, Jazz 0.25: under their
+    thresholds); its Ogg copy says Jazz. A write gives the MP3 that Jazz, says where it came from, and
+    undo takes it back; with ``from_copies`` off the field is left as it is."""
+    library, ids = crate
+    mp3 = ids[COPY.name]
+    settings = Settings()
+    (plan,) = plan_write(library, vocabulary, [mp3], settings)
+    assert plan.old.get("genre", []) == [] and plan.new["genre"] == ["Jazz"]
+    assert plan.copied_from["genre"].endswith(JAZZ.name)
+    assert "no confident genre" not in plan.notes
+    assert f"genre: (none) → Jazz  (as in {plan.copied_from['genre']}: the same recording)" in format_diff(
+        [plan]
+    )
+    assert "genre from a copy on 1" in format_diff([plan])
+
+    (without,) = plan_write(library, vocabulary, [mp3], settings.replace(write={"from_copies": False}))
+    assert "genre" not in without.new and "no confident genre" in without.notes
+
+    report = write(library, [plan], settings, "test")
+    assert report.written == 1 and not report.failed
+    assert read_tags(plan.path)["genre"] == ["Jazz"]
+    undo(library, report.batch_id)
+    assert "genre" not in read_tags(plan.path)
+
+
+def test_copies_that_disagree_give_no_genre_and_the_review_panel_says_what_a_write_does(crate, vocabulary):
+    library, ids = crate
+    ogg, mp3 = ids[JAZZ.name], ids[COPY.name]
+    policy = Settings().write_policy()
+    state = load_review_state(library, [mp3], SelectionPolicy(), write_floor(policy, vocabulary))
+    assert state.first_copy_values["genre"][0] == ["Jazz"]
+    *_, described, _placeholder = field_view(state, "genre", vocabulary, policy)
+    assert described == (
+        f"Not reviewed: no confident genre; a write copies Jazz from {JAZZ.name}, the same recording in "
+        "another file."
+    )
+    # A third copy (the Ogg's audio and analyses) that says otherwise: the copies no longer agree, so
+    # nothing is copied.
+    kept = ("size", "mtime_ns", "fingerprint", "duration_s", "scanned_at")
+    with library.session() as session, session.begin():
+        other = session.get(Track, ogg)
+        third = Track(
+            **{name: getattr(other, name) for name in kept},
+            path_key=other.path_key + b".copy",
+            path=other.path + ".copy",
+            folder=other.folder,
+            file_tags={"genre": ["Funk"]},
+        )
+        session.add(third)
+        session.flush()
+        for row in session.scalars(select(Analysis).where(Analysis.track_id == ogg)).all():
+            columns = {c.key: getattr(row, c.key) for c in Analysis.__table__.columns if c.key != "id"}
+            session.add(Analysis(**{**columns, "track_id": third.id}))
+    with library.session() as session:
+        assert copies_of(session, similarity_index(session), mp3) == sorted([ogg, third.id])
+    with library.session() as session:
+        assert tags_from_copies(session, [mp3], ["genre"]) == {}

@@ -176,6 +176,10 @@ def test_the_index_is_built_once_and_kept_up_to_date(crate, library, tmp_path, m
     with library.session() as session:
         first = similarity_index(session)
         assert similarity_index(session) is first  # nothing changed: no second build
+    # A track a scan has just added, not analysed yet, changes nothing (it used to fail the next query).
+    crate.add("not analysed yet")
+    with library.session() as session:
+        assert similarity_index(session) is first
     # A new analysis (a new track analysed) is found at once.
     crate.add("newcomer", around(rng, query, 0.05))
     assert crate.nearest("query", limit=1)[0][0] in ("rescaled", "newcomer")

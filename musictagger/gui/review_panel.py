@@ -26,6 +26,7 @@ a slow disk or a 10,000-track selection never freezes the window.
 
 from __future__ import annotations
 
+import os
 import re
 
 from PySide6.QtCore import QStringListModel, Qt, Signal, Slot
@@ -460,7 +461,8 @@ def field_view(state: ReviewState, field: str, vocabulary: Vocabulary, policy: W
         ]
         values = state.decided_values(track_id, field)
         current = state.first_file_values.get(field, [])
-        describe = _describe(review, field, mode, list(written), current, vocabulary)
+        copy = state.first_copy_values.get(field) if policy.from_copies else None
+        describe = _describe(review, field, mode, list(written), current, vocabulary, copy)
         return suggestions, values, list(written), describe, "type values; ; between them"
     # Several tracks: each suggestion once, with its mean score over the tracks that have it.
     scores: dict[str, list[float]] = {}
@@ -517,14 +519,22 @@ def _describe(
     written: list[str],
     current: list[str],
     vocabulary: Vocabulary,
+    copy: tuple[list[str], str] | None = None,
 ) -> str:
     """One track's field in words: its review, and what a write would leave in the file (the write's own
-    resolve_field, against what the file holds now)."""
+    resolve_field, against what the file holds now; ``copy``, the values and path of the same recording
+    in another file, fills an empty field no confident label fills, as the write does)."""
     if review is not None and review.status == "rejected":
         return "Rejected: the file keeps its own values."
     if mode == "skip":
         return f"The settings do not write {field}s."
     status = "Not reviewed" if review is None else review.status.capitalize()
+    if not written and copy is not None and not current:
+        values, path = copy
+        return (
+            f"{status}: no confident {field}; a write copies {'; '.join(values)} from "
+            f"{os.path.basename(path)}, the same recording in another file."
+        )
     if not written:
         return f"{status}: no confident {field}, so a write leaves the field as it is."
     after = resolve_field(mode, current, written, vocabulary)

@@ -172,10 +172,16 @@ class SettingsDialog(QDialog):
         self.comment_block_box = QCheckBox(
             "Keep a [mood: … | genre: …] block in the comment (for DJ software)"
         )
+        self.from_copies_box = QCheckBox("Fill an empty genre or mood from the same recording's other files")
+        self.from_copies_box.setToolTip(
+            "Where no label is confident and the field is empty: the values your other copies of the "
+            "track hold (a FLAC and its MP3, found by sound), when they agree"
+        )
         self.separator_edit = QLineEdit()
         self.separator_edit.setToolTip("ID3v2.3 has one value per frame: several genres are joined with this")
         form.addRow("Minimum confidence", self.min_score_box)
         form.addRow(self.comment_block_box)
+        form.addRow(self.from_copies_box)
         form.addRow("ID3v2.3 separator", self.separator_edit)
         return group
 
@@ -202,6 +208,7 @@ class SettingsDialog(QDialog):
             self.max_boxes[field].setEnabled(write.writes(field))
         self.min_score_box.setValue(0.0 if write.min_score == "auto" else write.min_score)
         self.comment_block_box.setChecked(write.comment_block)
+        self.from_copies_box.setChecked(write.from_copies)
         self.separator_edit.setText(write.id3v23_separator)
 
     def edited(self) -> Settings:
@@ -226,6 +233,7 @@ class SettingsDialog(QDialog):
                 "max_moods": self.max_boxes["mood"].value(),
                 "min_score": self.min_score_box.value() or "auto",
                 "comment_block": self.comment_block_box.isChecked(),
+                "from_copies": self.from_copies_box.isChecked(),
                 # An emptied separator keeps the one there was: ID3v2.3 needs one.
                 "id3v23_separator": self.separator_edit.text() or self.loaded.write.id3v23_separator,
             },

@@ -73,6 +73,9 @@ class WritePolicy:
     # the default, update, is explained at DEFAULT_ID3V1). Undo uses the batch's own, and puts back a v1
     # tag the write changed byte for byte whatever it says.
     id3v1: str = DEFAULT_ID3V1
+    # An empty genre or mood that no confident label fills takes what the same recording's other files
+    # hold (library/recordings.py), when they agree: the user's own tag on the same audio, not a guess.
+    from_copies: bool = True
 
     def __post_init__(self) -> None:
         for name in LABEL_FIELDS:

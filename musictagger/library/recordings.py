@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from musictagger.library.schema import Analysis, Track
-from musictagger.library.similar import SimilarityIndex
+from musictagger.library.similar import SIMILARITY_MODELS, SimilarityIndex, similarity_index
 
 __all__ = [
     "DURATION_TOLERANCE_S",
@@ -46,6 +46,7 @@ __all__ = [
     "read_prints",
     "recording_groups",
     "same_recording",
+    "tags_from_copies",
 ]
 
 DURATION_TOLERANCE_S = 1.0
@@ -182,3 +183,29 @@ def recording_groups(session: Session, index: SimilarityIndex) -> list[list[int]
     for track, group in zip(tracks.tolist(), component.tolist(), strict=True):
         groups.setdefault(group, []).append(track)
     return sorted(groups.values(), key=lambda g: g[0])
+
+
+def tags_from_copies(
+    session: Session, track_ids: Iterable[int], fields: Sequence[str]
+) -> dict[int, dict[str, tuple[list[str], str]]]:
+    """What the copies of each of ``track_ids`` hold in ``fields``, as their files were last scanned:
+    ``{track id: {field: (values, the path of the first copy holding them)}}``, a field only where every
+    copy that holds it holds the same values (copies that disagree give the user a choice, not an answer).
+    Tracks with no copy, or whose copies hold none of the fields, are left out."""
+    ids = list(track_ids)
+    if not ids:
+        return {}
+    index = similarity_index(session, SIMILARITY_MODELS)
+    found: dict[int, dict[str, tuple[list[str], str]]] = {}
+    for track_id in ids:
+        copies = copies_of(session, index, track_id)
+        if not copies:
+            continue
+        rows = session.execute(
+            select(Track.path, Track.file_tags).where(Track.id.in_(copies)).order_by(Track.path, Track.id)
+        ).all()
+        for name in fields:
+            held = [(path, list(tags[name])) for path, tags in rows if tags and tags.get(name)]
+            if held and len({tuple(v.casefold() for v in values) for _, values in held}) == 1:
+                found.setdefault(track_id, {})[name] = (held[0][1], held[0][0])
+    return found

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from musictagger.library.db import Library
 from musictagger.library.policy import LABEL_FIELDS
+from musictagger.library.recordings import tags_from_copies
 from musictagger.library.review import Review, clear_reviews, reviews_for, set_review, suggestions_for
 from musictagger.library.schema import Track
 from musictagger.tags import TagReadError, read_tags
@@ -41,6 +42,10 @@ class ReviewState:
     # takes at a calibrated threshold under the display threshold is known too; only those at or above
     # the display threshold are shown.
     floor: float | None = None
+    # What the first track's copies (the same recording in other files) hold where its file is empty:
+    # {field: (values, that copy's path)}, what a write fills in when no label is confident
+    # (WritePolicy.from_copies).
+    first_copy_values: dict[str, tuple[list[str], str]] = field(default_factory=dict)
 
     def shown_suggestions(self, track_id: int, name: str) -> list[tuple[str, float]]:
         shown = [s for s in self.all_suggestions(track_id, name) if s[1] >= self.selection.min_score]
@@ -82,6 +87,7 @@ def load_review_state(
         title = (first.title or os.path.basename(first.path)) if first is not None else ""
         path = os.fsdecode(first.path_key) if first is not None else None
         stored = dict(first.file_tags or {}) if first is not None else {}
+        copies = tags_from_copies(session, [first.id], LABEL_FIELDS).get(first.id, {}) if first else {}
     values: dict[str, list[str]] = {}
     if path is not None:
         try:
@@ -89,7 +95,7 @@ def load_review_state(
         except TagReadError:
             tags = stored
         values = {name: list(tags.get(name, [])) for name in LABEL_FIELDS}
-    return ReviewState(ids, suggestions, reviews, selection, title, values, floor)
+    return ReviewState(ids, suggestions, reviews, selection, title, values, floor, copies)
 
 
 def decide(

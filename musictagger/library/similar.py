@@ -326,8 +326,10 @@ def _refreshed(session: Session, index: SimilarityIndex, changed: np.ndarray) ->
     new_ids, new_rows = _read_vectors(session, index.models, changed)
     if len(new_ids) and new_rows.shape[1] != index.matrix.shape[1]:
         return None  # the first analyses, or a model whose embedding changed size: a rebuild
-    new_facts = _read_facts(session, new_ids)
     before = np.isin(index.track_ids, changed)
+    if not len(new_ids) and not before.any():
+        return index  # new tracks not analysed yet (a scan's first commit): nothing in the index changes
+    new_facts = _read_facts(session, new_ids)
     if before.sum() == len(new_ids) and np.isin(new_ids, index.track_ids).all():
         # The same tracks, read again (the usual case: analysed again, tempo and key added): one copy.
         rows = np.flatnonzero(before)

@@ -42,6 +42,7 @@ from musictagger.library.policy import (
     resolve_field,
     unique_values,
 )
+from musictagger.library.recordings import tags_from_copies
 from musictagger.library.schema import Track, TrackLabel, WriteBatch, WriteEntry
 from musictagger.tags import TagReadError, TagWriteError, find_stale_temp_files, read_tags, write_tags
 from musictagger.tags.safe_write import field_changes
@@ -74,6 +75,9 @@ class PlannedWrite:
     error: str | None = None
     # What the write leaves alone for want of evidence, said rather than guessed: "no confident mood".
     notes: tuple[str, ...] = ()
+    # A field whose new values are another file's, the same recording's (WritePolicy.from_copies): that
+    # file's path, so the dry run says where the values came from.
+    copied_from: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -165,6 +169,7 @@ def plan_writes(
     rows = [t for t in rows if t is not None]
     labels = _labels_by_track(session, [t.id for t in rows], policy.min_score, vocabulary)
     plans = []
+    planned = []
     for track in rows:
         override = overrides.get(track.id, {})
         has_tempo_key = track.bpm is not None or track.key is not None
@@ -190,10 +195,30 @@ def plan_writes(
                 suggestions[name] = unique_values(list(choice.values), vocabulary)
             if modes[name] != "skip":
                 modes[name] = "replace"
-        plan = _plan_track(track, suggestions, modes, policy, vocabulary)
+        planned.append((track, suggestions, modes))
+    copies = _copies_to_fill(session, planned) if policy.from_copies else {}
+    for track, suggestions, modes in planned:
+        plan = _plan_track(track, suggestions, modes, policy, vocabulary, copies.get(track.id, {}))
         if plan is not None:
             plans.append(plan)
     return plans
+
+
+def _copies_to_fill(
+    session: Session, planned: Sequence[tuple[Track, dict[str, list[str]], dict[str, str]]]
+) -> dict[int, dict[str, tuple[list[str], str]]]:
+    """For the planned tracks with a field to write, no confident label for it and nothing in it when
+    last scanned: what the same recording's other files hold there (recordings.tags_from_copies). The
+    file's own tags are checked again when its write is planned."""
+    wanting = [
+        track.id
+        for track, suggestions, modes in planned
+        if any(
+            modes[name] != "skip" and not suggestions[name] and not (track.file_tags or {}).get(name)
+            for name in LABEL_FIELDS
+        )
+    ]
+    return tags_from_copies(session, wanting, LABEL_FIELDS)
 
 
 def _labels_by_track(
@@ -226,12 +251,20 @@ def _plan_track(
     modes: Mapping[str, str],
     policy: WritePolicy,
     vocabulary: Vocabulary,
+    copies: Mapping[str, tuple[list[str], str]],
 ) -> PlannedWrite | None:
     path = os.fsdecode(track.path_key)
     try:
         tags = read_tags(path, id3v23_separator=policy.id3v23_separator)
     except TagReadError as exc:
         return PlannedWrite(track.id, path, {}, {}, error=f"cannot read its tags: {exc.cause}")
+    # An empty field no confident label fills takes the values of the same recording's other files.
+    copied_from = {
+        name: copies[name][1]
+        for name in LABEL_FIELDS
+        if name in copies and modes[name] != "skip" and not suggestions[name] and not tags.get(name)
+    }
+    suggestions = {**suggestions, **{name: list(copies[name][0]) for name in copied_from}}
     wanted = {
         name: resolve_field(modes[name], tags.get(name, []), suggestions[name], vocabulary)
         for name in LABEL_FIELDS
@@ -254,7 +287,9 @@ def _plan_track(
     old = {name: tags.get(name, []) for name, values in wanted.items() if values != tags.get(name, [])}
     if not old and not notes:
         return None
-    return PlannedWrite(track.id, path, old, {name: wanted[name] for name in old}, notes=notes)
+    new = {name: wanted[name] for name in old}
+    copied_from = {name: source for name, source in copied_from.items() if name in new}
+    return PlannedWrite(track.id, path, old, new, notes=notes, copied_from=copied_from)
 
 
 def _tempo_key_values(
@@ -284,6 +319,7 @@ def format_diff(plans: Iterable[PlannedWrite]) -> str:
     lines = []
     changed = errors = 0
     notes: Counter[str] = Counter()
+    copied: Counter[str] = Counter()
     for plan in plans:
         if plan.error is None and not plan.new and not plan.notes:
             continue
@@ -294,7 +330,10 @@ def format_diff(plans: Iterable[PlannedWrite]) -> str:
             continue
         changed += 1 if plan.new else 0
         for name, new in plan.new.items():
-            lines.append(f"  {name}: {_shown_values(plan.old.get(name, []))} → {_shown_values(new)}")
+            source = plan.copied_from.get(name)
+            origin = f"  (as in {_shown(source)}: the same recording)" if source else ""
+            lines.append(f"  {name}: {_shown_values(plan.old.get(name, []))} → {_shown_values(new)}{origin}")
+        copied.update(plan.copied_from.keys())
         for note in plan.notes:
             lines.append(f"  ({note}: left as it is)")
         notes.update(plan.notes)
@@ -304,7 +343,11 @@ def format_diff(plans: Iterable[PlannedWrite]) -> str:
         f", {errors} unreadable" if errors else ""
     )
     # A batch's misses in one line ("no confident genre on 13"): how much of a crate still needs a hand.
-    lines.append(summary + "".join(f"; {note} on {count}" for note, count in sorted(notes.items())))
+    lines.append(
+        summary
+        + "".join(f"; {note} on {count}" for note, count in sorted(notes.items()))
+        + "".join(f"; {name} from a copy on {count}" for name, count in sorted(copied.items()))
+    )
     return "\n".join(lines)
 
 
