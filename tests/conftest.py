@@ -116,3 +116,27 @@ def music(tmp_path):
     shutil.copy(METAL, root / "Metal" / METAL.name)
     (root / "cover.jpg").write_bytes(b"\xff\xd8 not audio, not scanned")
     return root
+
+
+# The same 20 s as JAZZ, encoded as MP3 (no tags): one recording in two files (library/recordings.py).
+COPY = DATA / "audio" / "tagged_copy.mp3"
+
+
+@pytest.fixture
+def recording_copies(library, analyzer, vocabulary, tmp_path):
+    """JAZZ, its MP3 copy and the metal excerpt, scanned and analysed in library mode as the app does:
+    ``(library, {file name: track id})``."""
+    from sqlalchemy import select
+
+    from musictagger.library.schema import Track
+    from musictagger.services.analysis import Models, scan_and_analyse
+
+    folder = tmp_path / "Music"
+    folder.mkdir()
+    for source in (JAZZ, COPY, METAL):
+        shutil.copyfile(source, folder / source.name)
+    _, report = scan_and_analyse(library, [folder], Models(analyzer, vocabulary, patch_budget=16))
+    assert report.analysed == 3 and not report.errors
+    with library.session() as session:
+        paths = {path: track_id for track_id, path in session.execute(select(Track.id, Track.path))}
+    return library, {path.rsplit("/", 1)[1]: track_id for path, track_id in paths.items()}

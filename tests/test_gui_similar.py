@@ -106,6 +106,26 @@ def test_a_track_without_analysis_says_so_and_a_hidden_panel_waits(qtbot, panel)
     qtbot.waitUntil(lambda: panel.neighbour_ids()[:1] == [ids["query"]], timeout=TIMEOUT_MS)
 
 
+def test_the_panel_names_the_tracks_copies_instead_of_listing_them(qtbot, recording_copies):
+    """Real audio, analysed: the Ogg and its MP3 are one recording; the panel lists the other track
+    and says where the copy is."""
+    library, ids = recording_copies
+    runner = Runner()
+    widget = SimilarPanel(library, runner)
+    qtbot.addWidget(widget)
+    widget.show()
+    try:
+        widget.show_track(ids["tagged.ogg"])
+        qtbot.waitUntil(lambda: widget.neighbour_ids() != [], timeout=TIMEOUT_MS)
+        assert widget.neighbour_ids() == [ids["muldjord-chaos_god-0m30s-12s.ogg"]]
+        assert widget.status.text() == (
+            "1 nearest by sound, best first. The same recording is also in 1 other file: tagged_copy.mp3."
+        )
+        assert widget.status.toolTip().endswith("tagged_copy.mp3")
+    finally:
+        runner.shutdown()
+
+
 def dock_of(widget):
     """The dock a side panel sits in (inside the dock's scroll area)."""
     while widget is not None and not isinstance(widget, QDockWidget):

@@ -5,12 +5,11 @@
 excerpt is another recording.
 """
 
-import shutil
+import json
 from dataclasses import replace
 
 import numpy as np
-import pytest
-from conftest import DATA, JAZZ, METAL
+from conftest import COPY, JAZZ, METAL
 from sqlalchemy import select
 
 from musictagger.gui.review_panel import field_view
@@ -25,7 +24,6 @@ from musictagger.library.recordings import (
 from musictagger.library.review_decisions import load_review_state
 from musictagger.library.schema import Analysis, Track
 from musictagger.library.similar import SIMILARITY_MODELS, similarity_index
-from musictagger.services.analysis import Models, scan_and_analyse
 from musictagger.services.similar import more_like
 from musictagger.services.suggest import write_floor
 from musictagger.services.writes import format_diff, plan_write, undo, write
@@ -33,25 +31,9 @@ from musictagger.settings import Settings
 from musictagger.tags import read_tags
 from musictagger.taxonomy import SelectionPolicy
 
-COPY = DATA / "audio" / "tagged_copy.mp3"
 
-
-@pytest.fixture
-def crate(library, analyzer, vocabulary, tmp_path):
-    """The two copies and the metal excerpt, scanned and analysed in library mode as the app does."""
-    folder = tmp_path / "Music"
-    folder.mkdir()
-    for source in (JAZZ, COPY, METAL):
-        shutil.copyfile(source, folder / source.name)
-    _, report = scan_and_analyse(library, [folder], Models(analyzer, vocabulary, patch_budget=16))
-    assert report.analysed == 3 and not report.errors
-    with library.session() as session:
-        ids = {name: tid for tid, name in session.execute(select(Track.id, Track.path))}
-    return library, {path.rsplit("/", 1)[1]: tid for path, tid in ids.items()}
-
-
-def test_an_encoding_of_a_track_is_the_same_recording_and_another_track_is_not(crate):
-    library, ids = crate
+def test_an_encoding_of_a_track_is_the_same_recording_and_another_track_is_not(recording_copies):
+    library, ids = recording_copies
     ogg, mp3, metal = ids[JAZZ.name], ids[COPY.name], ids[METAL.name]
     with library.session() as session:
         fingerprints = {tid: fp for tid, fp in session.execute(select(Track.id, Track.fingerprint))}
@@ -63,17 +45,17 @@ def test_an_encoding_of_a_track_is_the_same_recording_and_another_track_is_not(c
         assert copies_of(session, index, metal) == []
 
 
-def test_more_like_this_leaves_out_the_tracks_own_copies(crate):
-    library, ids = crate
+def test_more_like_this_leaves_out_the_tracks_own_copies(recording_copies):
+    library, ids = recording_copies
     with library.session() as session:
         found = [n.track_id for n in more_like(session, ids[JAZZ.name])]
     assert found == [ids[METAL.name]]
 
 
-def test_the_same_mean_sound_in_another_order_is_another_recording(crate):
+def test_the_same_mean_sound_in_another_order_is_another_recording(recording_copies):
     """The rule's point: two tracks whose patches average out the same (equal embeddings, equal track
     scores) are not one recording unless they also unfold the same way over time."""
-    library, ids = crate
+    library, ids = recording_copies
     with library.session() as session:
         prints = read_prints(session, ids.values(), SIMILARITY_MODELS)
     ogg, mp3 = prints[ids[JAZZ.name]], prints[ids[COPY.name]]
@@ -92,11 +74,11 @@ def test_the_same_mean_sound_in_another_order_is_another_recording(crate):
     np.testing.assert_array_equal(sorted(ogg.rows["MSD_musicnn"]), np.arange(6))
 
 
-def test_a_write_fills_an_empty_genre_from_the_same_recordings_other_file(crate, vocabulary):
+def test_a_write_fills_an_empty_genre_from_the_same_recordings_other_file(recording_copies, vocabulary):
     """The MP3 has no tags and no confident genre of its own (Electronic 0.31, Jazz 0.25: under their
     thresholds); its Ogg copy says Jazz. A write gives the MP3 that Jazz, says where it came from, and
     undo takes it back; with ``from_copies`` off the field is left as it is."""
-    library, ids = crate
+    library, ids = recording_copies
     mp3 = ids[COPY.name]
     settings = Settings()
     (plan,) = plan_write(library, vocabulary, [mp3], settings)
@@ -118,8 +100,10 @@ def test_a_write_fills_an_empty_genre_from_the_same_recordings_other_file(crate,
     assert "genre" not in read_tags(plan.path)
 
 
-def test_copies_that_disagree_give_no_genre_and_the_review_panel_says_what_a_write_does(crate, vocabulary):
-    library, ids = crate
+def test_copies_that_disagree_give_no_genre_and_the_review_panel_says_what_a_write_does(
+    recording_copies, vocabulary
+):
+    library, ids = recording_copies
     ogg, mp3 = ids[JAZZ.name], ids[COPY.name]
     policy = Settings().write_policy()
     state = load_review_state(library, [mp3], SelectionPolicy(), write_floor(policy, vocabulary))
@@ -150,3 +134,23 @@ def test_copies_that_disagree_give_no_genre_and_the_review_panel_says_what_a_wri
         assert copies_of(session, similarity_index(session), mp3) == sorted([ogg, third.id])
     with library.session() as session:
         assert tags_from_copies(session, [mp3], ["genre"]) == {}
+
+
+def test_list_duplicates_names_each_recordings_files_lossless_first(recording_copies, library_url, capsys):
+    from musictagger.cli import main
+
+    _, ids = recording_copies
+    assert main(["list", "--duplicates", "--db", library_url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "recording 1: 2 files, 20.0 s"
+    assert lines[1].strip().split("  ")[0].endswith(JAZZ.name) and lines[1].endswith("genre: Jazz  mood: -")
+    assert lines[2].strip().split("  ")[0].endswith(COPY.name) and lines[2].endswith("genre: -  mood: -")
+    assert lines[3] == "1 recording in more than one file: 1 file more than one per recording"
+
+    assert main(["list", "--duplicates", "--json", "--search", "copy", "--db", library_url]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [f["track_id"] for f in record["files"]] == [ids[JAZZ.name], ids[COPY.name]]
+    assert [(f["codec"], f["lossless"]) for f in record["files"]] == [("vorbis", False), ("mp3", False)]
+    assert main(["list", "--duplicates", "--search", "chaos", "--db", library_url]) == 0
+    assert capsys.readouterr().out == "0 recordings in more than one file\n"
+    assert main(["list", "--duplicates", "--like", str(JAZZ), "--db", library_url]) == 2

@@ -1,9 +1,10 @@
 """``list``: query the library index by genre, mood, text, energy, BPM and key (the app's filter), or for
-the tracks that sound like one."""
+the tracks that sound like one, or for the recordings held in more than one file."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -13,7 +14,9 @@ from musictagger.library.queries import tracks_by_id
 from musictagger.services.search import SORT_COLUMNS, TrackQuery, find
 from musictagger.services.similar import (
     DEFAULT_BPM_TOLERANCE,
+    RecordingFile,
     more_like,
+    recordings_in_several_files,
     similarity_models,
     track_id_at,
 )
@@ -36,6 +39,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_query_options(p)
     add_like_options(p)
+    p.add_argument(
+        "--duplicates",
+        action="store_true",
+        help="the recordings held in more than one file (a FLAC and its MP3, found by sound), each with "
+        "its files, lossless first; the other options narrow them to recordings one of whose files matches",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per track, with its reviews")
     add_db_option(p)
     p.set_defaults(run=run)
@@ -249,12 +258,22 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.duplicates and args.like is not None:
+        print(
+            "musictagger: --duplicates and --like ask two different questions: one at a time", file=sys.stderr
+        )
+        return 2
     settings = query_settings(args)
     vocabulary = settings.load_vocabulary()
     query = track_query(args)
     filtered = query != TrackQuery(sort=query.sort, min_score=query.min_score)  # anything narrows it
     notation = settings.display.key_notation
     with open_db(args) as library, library.session() as session:
+        if args.duplicates:
+            among = [t.id for t in find(session, vocabulary, query)] if filtered else None
+            groups = recordings_in_several_files(session, among=among, models=similarity_models(settings))
+            print_duplicates(groups, args.json)
+            return 0
         if args.like is None:
             tracks = find(session, vocabulary, query, limit=args.limit)
             rows = [(t.id, t.path, t.duration_s, {}) for t in tracks]
@@ -307,6 +326,27 @@ def run(args: argparse.Namespace) -> int:
                     line += f"  similarity: {extra['similarity']:.3f}"
                 print(line)
     return 0
+
+
+def print_duplicates(groups: list[list[RecordingFile]], as_json: bool) -> None:
+    """Each recording held in several files: its files (JSON: one object per recording), then a count."""
+    for number, files in enumerate(groups, 1):
+        if as_json:
+            record = {"recording": number, "files": [dataclasses.asdict(f) for f in files]}
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        duration = files[0].duration_s
+        print(f"recording {number}: {len(files)} files" + (f", {duration:.1f} s" if duration else ""))
+        for f in files:
+            kind = " ".join(filter(None, (f.container, f.codec, "lossless" if f.lossless else None)))
+            tags = f"genre: {'; '.join(f.genre) or '-'}  mood: {'; '.join(f.mood) or '-'}"
+            print(f"  {f.path}  {kind}  {f.size / 1e6:.1f} MB  {tags}")
+    if not as_json:
+        extra = sum(len(files) - 1 for files in groups)
+        print(
+            f"{len(groups)} recording{'s' if len(groups) != 1 else ''} in more than one file"
+            + (f": {extra} file{'s' if extra != 1 else ''} more than one per recording" if groups else "")
+        )
 
 
 def stored_style(track, vocabulary) -> dict | None:

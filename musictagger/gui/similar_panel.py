@@ -39,6 +39,7 @@ from musictagger.services.similar import (
     DEFAULT_BPM_TOLERANCE,
     SimilarityError,
     SimilarTrack,
+    copies_of_track,
     more_like,
     similarity_models,
 )
@@ -59,6 +60,7 @@ class SimilarAnswer:
     tracks: list[SimilarTrack]
     note: str | None = None
     not_analysed: bool = False  # the track itself has no current analysis yet
+    copies: tuple[str, ...] = ()  # the paths of the track's copies (the same recording in other files)
 
 
 def find_similar(
@@ -82,7 +84,8 @@ def find_similar(
                 note = "Not analysed yet: similar tracks appear once the library analysis reaches it."
                 return SimilarAnswer(track_id, [], note, not_analysed=True)
             return SimilarAnswer(track_id, [], f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
-    return SimilarAnswer(track_id, found, None if found else "No track matches.")
+        copies = tuple(copies_of_track(session, track_id, **options))
+    return SimilarAnswer(track_id, found, None if found else "No track matches.", copies=copies)
 
 
 def key_text(key: str | None, notation: KeyNotation = "camelot") -> str:
@@ -223,7 +226,17 @@ class SimilarPanel(QWidget):
                 self.table.setItem(row, column, item)
         self._paths = {track.track_id: track.path for track in answer.tracks}
         self._waiting_for_analysis = answer.not_analysed
-        self.status.setText(answer.note or f"{len(answer.tracks)} nearest by sound, best first.")
+        status = answer.note or f"{len(answer.tracks)} nearest by sound, best first."
+        if answer.copies:
+            # Left out of the list (they sound exactly alike): said, so a DJ knows the library holds them.
+            names = ", ".join(os.path.basename(path) for path in answer.copies[:3])
+            more = f" and {len(answer.copies) - 3} more" if len(answer.copies) > 3 else ""
+            count = len(answer.copies)
+            status += (
+                f" The same recording is also in {count} other file{'s' if count > 1 else ''}: {names}{more}."
+            )
+        self.status.setText(status)
+        self.status.setToolTip("\n".join(answer.copies))
 
     def _show_error(self, message: str) -> None:
         self.table.setRowCount(0)

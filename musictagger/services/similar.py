@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from musictagger.library.recordings import copies_of
+from musictagger.library.recordings import copies_of, recording_groups
 from musictagger.library.scanner import path_key_of
 from musictagger.library.schema import Track
 from musictagger.library.similar import (
@@ -31,9 +31,12 @@ __all__ = [
     "DEFAULT_BPM_TOLERANCE",
     "KEY_RULES",
     "KeyRule",
+    "RecordingFile",
     "SimilarTrack",
     "SimilarityError",
+    "copies_of_track",
     "more_like",
+    "recordings_in_several_files",
     "similarity_models",
     "track_id_at",
 ]
@@ -66,6 +69,14 @@ def track_id_at(session: Session, path: str | os.PathLike) -> int:
     if found is None:
         raise SimilarityError(f"{os.fspath(path)}: not in the library (scan its folder first)")
     return found
+
+
+def copies_of_track(session: Session, track_id: int, models: Sequence[str] = SIMILARITY_MODELS) -> list[str]:
+    """The paths of the other files that hold ``track_id``'s recording (library/recordings.py), by path."""
+    copies = copies_of(session, similarity_index(session, models), track_id)
+    if not copies:
+        return []
+    return sorted(session.scalars(select(Track.path).where(Track.id.in_(copies))))
 
 
 def more_like(
@@ -108,3 +119,61 @@ def more_like(
         path, title, artist, duration_s, bpm, key = facts[n.track_id]
         found.append(SimilarTrack(n.track_id, path, title, artist, duration_s, n.similarity, bpm, key))
     return found
+
+
+# Codecs that keep every sample: a DJ keeping one file of a recording usually keeps one of these.
+LOSSLESS_CODECS = frozenset({"flac", "alac", "wavpack", "ape", "tta", "truehd", "mlp"})
+
+
+@dataclass(frozen=True)
+class RecordingFile:
+    """One file of a recording the library holds more than once, as ``list --duplicates`` shows it."""
+
+    track_id: int
+    path: str
+    container: str | None
+    codec: str | None
+    lossless: bool
+    size: int
+    duration_s: float | None
+    genre: tuple[str, ...]  # what the file's own tags hold (as last scanned)
+    mood: tuple[str, ...]
+
+
+def recordings_in_several_files(
+    session: Session, *, among: Collection[int] | None = None, models: Sequence[str] = SIMILARITY_MODELS
+) -> list[list[RecordingFile]]:
+    """Every recording the library holds in more than one file (library/recordings.py), each as its
+    files, lossless first, then the larger first; with ``among``, only the recordings one of whose files
+    is among those track ids (a search's result)."""
+    groups = recording_groups(session, similarity_index(session, models))
+    if among is not None:
+        wanted = set(among)
+        groups = [group for group in groups if wanted.intersection(group)]
+    ids = [track_id for group in groups for track_id in group]
+    rows: dict[int, Track] = {}
+    for start in range(0, len(ids), 500):  # ids per IN (...) list: SQLite limits bound parameters
+        chunk = ids[start : start + 500]
+        rows.update((track.id, track) for track in session.scalars(select(Track).where(Track.id.in_(chunk))))
+    found = []
+    for group in groups:
+        files = [_recording_file(rows[track_id]) for track_id in group if track_id in rows]
+        if len(files) > 1:
+            found.append(sorted(files, key=lambda f: (not f.lossless, -f.size, f.path)))
+    return found
+
+
+def _recording_file(track: Track) -> RecordingFile:
+    codec = (track.codec or "").lower()
+    tags = track.file_tags or {}
+    return RecordingFile(
+        track.id,
+        track.path,
+        track.container,
+        track.codec,
+        codec in LOSSLESS_CODECS or codec.startswith("pcm_"),
+        track.size,
+        track.duration_s,
+        tuple(tags.get("genre", ())),
+        tuple(tags.get("mood", ())),
+    )

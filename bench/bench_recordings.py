@@ -1,0 +1,155 @@
+"""Is a file the same recording as another? How far apart copies are, and the nearest tracks that are not.
+
+    .venv/bin/python bench/bench_recordings.py [--shared ../shared] [--pairs 80]
+
+Copies: ``../shared/audio/formats``, one 20 s excerpt in 11 containers (AIFF, FLAC, ALAC, WAV, two MP3s,
+AAC, Ogg Vorbis, Opus, WMA: 55 pairs), scanned and analysed into a scratch index with the settings' own
+analysis (library mode), as the app does. Other tracks: the ``--pairs`` nearest pairs, by the similarity
+index's cosine, among the 623 clips of ``../shared/eval`` (mer4q, emotify, gtzan_mini: 30 or 60 s each,
+so the durations never tell two apart), each clip analysed the same way (library mode, 16 patches).
+
+For every pair: the cosine of the embeddings, and per model (the worst of the two) the taggrams' time
+correlation and the 99th percentile of their per-patch differences, the quantities the rule of
+``library/recordings.py`` reads; then the rule's verdict. Printed: each statistic's range over the
+copies and over the other pairs, the verdicts, and every pair of other clips the rule calls one
+recording (to check by ear: a dataset can hold a clip twice). The clips' embeddings come from the
+research cache (``MUSICTAGGER_CACHE_DIR``; a first run analyses all 623, about 40 minutes on 2 cores);
+the patch analyses take about 2 minutes. Needs ``../shared``: says so and exits 0 without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from musictagger.analysis import Analyzer, TrackAnalysis  # noqa: E402
+from musictagger.head_training.sources import dataset_tracks  # noqa: E402
+from musictagger.library import open_library  # noqa: E402
+from musictagger.library.recordings import (  # noqa: E402
+    MAX_PATCH_DIFFERENCE,
+    MIN_COSINE,
+    MIN_TIME_CORRELATION,
+    RecordingPrint,
+    read_prints,
+    same_recording,
+)
+from musictagger.library.similar import SIMILARITY_MODELS, similarity_index, track_vectors  # noqa: E402
+from musictagger.services.analysis import Models, scan_and_analyse  # noqa: E402
+from musictagger.settings import Settings  # noqa: E402
+
+SETS = ("mer4q", "emotify", "gtzan_mini")
+
+
+def statistics(a: RecordingPrint, b: RecordingPrint) -> tuple[float, float]:
+    """(the worst model's time correlation, the worst model's 99th-percentile difference) over the
+    patches both analysed."""
+    correlations, differences = [], []
+    for model, rows_a in a.rows.items():
+        shared = sorted(rows_a.keys() & b.rows[model].keys())
+        ga = np.stack([rows_a[i] for i in shared])
+        gb = np.stack([b.rows[model][i] for i in shared])
+        da, db = ga - ga.mean(axis=0), gb - gb.mean(axis=0)
+        norm = float(np.sqrt((da * da).sum() * (db * db).sum()))
+        correlations.append(float((da * db).sum()) / norm if norm else 0.0)
+        differences.append(float(np.quantile(np.abs(ga - gb), 0.99)))
+    return min(correlations), max(differences)
+
+
+def print_of(analysis: TrackAnalysis) -> RecordingPrint:
+    """What the index would store of ``analysis``, as read_prints reads it back."""
+    grid = np.rint(np.asarray(analysis.patch_starts_s) / analysis.patch_seconds).astype(int).tolist()
+    rows = {
+        model: dict(zip(grid, scores.taggram.astype(np.float16).astype(np.float32), strict=True))
+        for model, scores in analysis.models.items()
+    }
+    return RecordingPrint(analysis.duration_s, rows)
+
+
+def copies(shared: Path, settings: Settings) -> list[tuple[float, float, float, bool]]:
+    """(cosine, time correlation, difference, verdict) of every pair of the formats' 11 copies."""
+    with tempfile.TemporaryDirectory() as scratch, open_library(Path(scratch) / "index.sqlite") as library:
+        _, report = scan_and_analyse(library, [shared / "audio" / "formats"], Models.load(settings))
+        print(f"formats: {report.analysed} files analysed, {len(report.errors)} failed")
+        with library.session() as session:
+            index = similarity_index(session)
+            prints = read_prints(session, index.track_ids.tolist(), SIMILARITY_MODELS)
+            found = []
+            for i, j in itertools.combinations(range(len(index)), 2):
+                a, b = (prints[int(index.track_ids[k])] for k in (i, j))
+                cosine = float(index.matrix[i] @ index.matrix[j])
+                found.append((cosine, *statistics(a, b), cosine >= MIN_COSINE and same_recording(a, b)))
+    return found
+
+
+def nearest_other_clips(shared: Path, n_pairs: int) -> list[tuple[float, float, float, bool, str, str]]:
+    """The same for the ``n_pairs`` nearest pairs of the dev sets' clips, with the two files."""
+    embedder = Analyzer(device="cpu", heads=(), precision="fp32")
+    paths = []
+    for name in SETS:
+        with (shared / "eval" / name / "labels.csv").open(newline="", encoding="utf-8") as handle:
+            paths += [str(shared / "eval" / name / row["file"]) for row in csv.DictReader(handle)]
+    tracks = dataset_tracks(paths, [("-",)] * len(paths), [None] * len(paths), embedder)
+    vectors = track_vectors(
+        [np.stack([out[m].embedding for out in tracks.outputs]) for m in SIMILARITY_MODELS]
+    )
+    cosines = vectors @ vectors.T
+    upper = np.triu_indices(len(vectors), 1)
+    order = np.argsort(-cosines[upper])[:n_pairs]
+    pairs = [(int(upper[0][k]), int(upper[1][k])) for k in order]
+    analyzer = Models.load(Settings()).analyzer
+    prints = {
+        i: print_of(analyzer.analyse_file(tracks.paths[i], patch_budget=16))
+        for i in sorted({i for pair in pairs for i in pair})
+    }
+    found = []
+    for i, j in pairs:
+        cosine = float(cosines[i, j])
+        verdict = cosine >= MIN_COSINE and same_recording(prints[i], prints[j])
+        found.append((cosine, *statistics(prints[i], prints[j]), verdict, tracks.paths[i], tracks.paths[j]))
+    return found
+
+
+def _range(values) -> str:
+    return f"{min(values):.4f}..{max(values):.4f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    parser.add_argument("--pairs", type=int, default=80, help="nearest pairs of other clips (default 80)")
+    args = parser.parse_args(argv)
+    if not (args.shared / "audio" / "formats").is_dir() or not (args.shared / "eval").is_dir():
+        print(f"{args.shared} has no audio/formats or eval: nothing to measure")
+        return 0
+    same = copies(args.shared, Settings())
+    others = nearest_other_clips(args.shared, args.pairs)
+    print(
+        f"rule: cosine >= {MIN_COSINE}, time correlation >= {MIN_TIME_CORRELATION}, "
+        f"99th-percentile difference <= {MAX_PATCH_DIFFERENCE}, durations within 1 s"
+    )
+    for name, rows in (("copies (formats)", same), ("nearest other clips", others)):
+        print(
+            f"{name:<20} {len(rows):>3} pairs  cosine {_range([r[0] for r in rows])}  "
+            f"time correlation {_range([r[1] for r in rows])}  difference {_range([r[2] for r in rows])}  "
+            f"called one recording: {sum(r[3] for r in rows)}"
+        )
+    for cosine, correlation, difference, _, a, b in (r for r in others if r[3]):
+        print(
+            f"  one recording? {Path(a).name} {Path(b).name}: cosine {cosine:.4f}, "
+            f"time correlation {correlation:.3f}, difference {difference:.3f}"
+        )
+    missed = sum(not r[3] for r in same)
+    return 0 if missed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
