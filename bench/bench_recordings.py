@@ -1,6 +1,7 @@
 """Is a file the same recording as another? How far apart copies are, and the nearest tracks that are not.
 
     .venv/bin/python bench/bench_recordings.py [--shared ../shared] [--pairs 80]
+    .venv/bin/python bench/bench_recordings.py --scale 100000
 
 Copies: ``../shared/audio/formats``, one 20 s excerpt in 11 containers (AIFF, FLAC, ALAC, WAV, two MP3s,
 AAC, Ogg Vorbis, Opus, WMA: 55 pairs), scanned and analysed into a scratch index with the settings' own
@@ -15,6 +16,13 @@ copies and over the other pairs, the verdicts, and every pair of other clips the
 recording (to check by ear: a dataset can hold a clip twice). The clips' embeddings come from the
 research cache (``MUSICTAGGER_CACHE_DIR``; a first run analyses all 623, about 40 minutes on 2 cores);
 the patch analyses take about 2 minutes. Needs ``../shared``: says so and exits 0 without it.
+
+``--scale N``: how long ``recording_groups`` (``list --duplicates``) takes on a library of N tracks: a
+similarity index of N unit rows drawn around 1,000 "styles" (as bench_similar.py draws them), durations
+spread as a DJ library's (normal around 4 minutes, standard deviation 1 minute, whole milliseconds), 1 %
+of the tracks given a copy (its row nudged by 0.1 %, its duration by 20 ms). This times
+``candidate_pairs``, the search that grows with the library, and checks that it finds every copy made;
+``same_recording``, which then reads the taggrams of the few pairs it keeps, is measured above.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import csv
 import itertools
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +48,16 @@ from musictagger.library.recordings import (  # noqa: E402
     MIN_COSINE,
     MIN_TIME_CORRELATION,
     RecordingPrint,
+    candidate_pairs,
     read_prints,
     same_recording,
 )
-from musictagger.library.similar import SIMILARITY_MODELS, similarity_index, track_vectors  # noqa: E402
+from musictagger.library.similar import (  # noqa: E402
+    SIMILARITY_MODELS,
+    SimilarityIndex,
+    similarity_index,
+    track_vectors,
+)
 from musictagger.services.analysis import Models, scan_and_analyse  # noqa: E402
 from musictagger.settings import Settings  # noqa: E402
 
@@ -118,6 +133,33 @@ def nearest_other_clips(shared: Path, n_pairs: int) -> list[tuple[float, float, 
     return found
 
 
+def scale(n: int) -> int:
+    """Time the library-wide search for copies on ``n`` synthetic tracks; 0 when it finds the copies."""
+    rng = np.random.default_rng(7)
+    styles = rng.normal(size=(1000, 400)).astype(np.float32)
+    rows = styles[rng.integers(0, 1000, n)] + rng.normal(scale=0.6, size=(n, 400)).astype(np.float32)
+    durations = np.round(np.clip(rng.normal(240, 60, n), 30, 1200), 3).astype(np.float32)
+    originals = rng.choice(n, n // 100, replace=False)
+    copies = np.arange(n, n + len(originals))
+    rows = np.concatenate([rows, rows[originals] + 0.001 * rng.normal(size=(len(originals), 400))])
+    durations = np.concatenate([durations, durations[originals] + 0.02])
+    matrix = track_vectors([rows[:, :200], rows[:, 200:]])
+    unknown = np.full(len(matrix), np.nan, dtype=np.float32)
+    no_key = np.full(len(matrix), -1, dtype=np.int8)
+    ids = np.arange(len(matrix), dtype=np.int64)
+    index = SimilarityIndex(SIMILARITY_MODELS, ids, matrix, ids * 0, unknown, no_key, durations)
+    started = time.perf_counter()
+    found = {track for pair in candidate_pairs(index) for track in pair}
+    elapsed = time.perf_counter() - started
+    expected = set(originals.tolist()) | set(copies.tolist())
+    print(
+        f"{len(matrix):,} tracks ({len(originals):,} with a copy): candidate_pairs took {elapsed:.2f} s; "
+        f"{len(found)} tracks in candidate pairs; of the {len(expected)} tracks and copies made, "
+        f"{len(expected & found)} found"
+    )
+    return 0 if expected <= found else 1
+
+
 def _range(values) -> str:
     return f"{min(values):.4f}..{max(values):.4f}"
 
@@ -126,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--pairs", type=int, default=80, help="nearest pairs of other clips (default 80)")
+    parser.add_argument("--scale", type=int, metavar="N", help="time the search on N synthetic tracks")
     args = parser.parse_args(argv)
+    if args.scale:
+        return scale(args.scale)
     if not (args.shared / "audio" / "formats").is_dir() or not (args.shared / "eval").is_dir():
         print(f"{args.shared} has no audio/formats or eval: nothing to measure")
         return 0

@@ -42,6 +42,7 @@ __all__ = [
     "MIN_SHARED_PATCHES",
     "MIN_TIME_CORRELATION",
     "RecordingPrint",
+    "candidate_pairs",
     "copies_of",
     "read_prints",
     "recording_groups",
@@ -152,10 +153,11 @@ def copies_of(session: Session, index: SimilarityIndex, track_id: int) -> list[i
     return [c for c in candidates if c in prints and same_recording(prints[track_id], prints[c])]
 
 
-def recording_groups(session: Session, index: SimilarityIndex) -> list[list[int]]:
-    """Every recording the library holds in more than one file: its tracks' ids (ascending), the groups
-    ordered by their first id. Pairs are found within each track's duration window (the tracks sorted by
-    duration), so the work grows with the library times the tracks of about the same length."""
+def candidate_pairs(index: SimilarityIndex) -> list[tuple[int, int]]:
+    """Every pair of ``index``'s tracks (track ids, smaller first) within ``DURATION_TOLERANCE_S`` of each
+    other and at ``MIN_COSINE`` or more: rules 1 and 2, what ``same_recording`` then checks. Found within
+    each track's duration window (the tracks sorted by duration), so the work grows with the library times
+    the tracks of about the same length."""
     known = np.flatnonzero(np.isfinite(index.durations))
     order = known[np.argsort(index.durations[known], kind="stable")]
     durations = index.durations[order]
@@ -168,7 +170,15 @@ def recording_groups(session: Session, index: SimilarityIndex) -> list[list[int]
         for i, j in zip(*np.nonzero(cosines >= MIN_COSINE), strict=True):
             a, b = start + int(i), start + int(j)
             if b > a and durations[b] - durations[a] <= DURATION_TOLERANCE_S:
-                pairs.append((int(index.track_ids[order[a]]), int(index.track_ids[order[b]])))
+                first, second = int(index.track_ids[order[a]]), int(index.track_ids[order[b]])
+                pairs.append((min(first, second), max(first, second)))
+    return pairs
+
+
+def recording_groups(session: Session, index: SimilarityIndex) -> list[list[int]]:
+    """Every recording the library holds in more than one file: its tracks' ids (ascending), the groups
+    ordered by their first id (``candidate_pairs``, each pair then checked by ``same_recording``)."""
+    pairs = candidate_pairs(index)
     if not pairs:
         return []
     prints = read_prints(session, {t for pair in pairs for t in pair}, index.models)
