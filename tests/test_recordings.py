@@ -154,3 +154,22 @@ def test_list_duplicates_names_each_recordings_files_lossless_first(recording_co
     assert main(["list", "--duplicates", "--search", "chaos", "--db", library_url]) == 0
     assert capsys.readouterr().out == "0 recordings in more than one file\n"
     assert main(["list", "--duplicates", "--like", str(JAZZ), "--db", library_url]) == 2
+
+
+def test_tag_dry_run_says_where_a_copied_genre_comes_from_and_can_be_told_not_to(
+    recording_copies, library_url, capsys
+):
+    from musictagger.cli import main
+
+    library, _ = recording_copies
+    with library.session() as session:
+        folder = session.scalar(select(Track.folder).limit(1))
+    args = ["tag", "--dry-run", "--quiet", folder, "--db", library_url, "--device", "cpu"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    copy = f"{folder}/{COPY.name}"
+    assert f"{copy}\n  genre: (none) → Jazz  (as in {folder}/{JAZZ.name}: the same recording)" in out
+    assert main([*args, "--no-from-copies"]) == 0
+    out = capsys.readouterr().out
+    block = out[out.index(f"{copy}\n") :].split("\n/")[0]
+    assert "\n  genre: " not in block and "(no confident genre: left as it is)" in block

@@ -102,6 +102,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "shows no MOOD (default: [write] comment_block)",
     )
     w.add_argument(
+        "--from-copies",
+        action=argparse.BooleanOptionalAction,
+        help="fill an empty genre or mood no label fills with confidence from the same recording's other "
+        "files in the library, when they agree (default: [write] from_copies, on)",
+    )
+    w.add_argument(
         "--energy-policy",
         choices=ENERGY_MODES,
         help="the EnergyLevel field (1-10, as Mixed In Key writes it): fill only if empty, replace, or skip "
@@ -240,6 +246,7 @@ def write_settings(args: argparse.Namespace) -> Settings:
         max_moods=args.max_moods,
         min_score=args.min_score,
         comment_block=args.comment_block,
+        from_copies=args.from_copies,
         energy_mode=args.energy_policy,
         bpm_mode=args.bpm_policy,
         key_mode=args.key_policy,
