@@ -60,6 +60,10 @@ def test_metal_excerpt_is_drawn_and_explained(qtbot, window):
     assert "Rock  ✓" in shown and "Aggressive" in {
         label.text() for label in moods.findChildren(QLabel) if label.isVisibleTo(moods)
     }
+    # The style under the genres, beside its family (as the table's Genres column), with no bar: a raw
+    # tag's score is not calibrated.
+    assert view.suggestions.style.isVisibleTo(view.suggestions)
+    assert view.suggestions.style.text() == "Style: Rock › Metal  (a hint, not written)"
     # Energy and valence read as values on their own scales, never as percentages.
 
     values = view.suggestions.heads["energy_valence"]

@@ -14,6 +14,10 @@ WRITTEN_TIP = (
     "at its calibrated threshold: confident; a write takes the best of these, up to the field's maximum"
 )
 BELOW_TIP = "below its calibrated threshold: shown, not written"
+STYLE_TIP = (
+    "the style the models hear most, under the family it refines; a raw tag's score, not calibrated, so "
+    "never written (type it into the Review panel to write it)"
+)
 
 
 class _ScoredList(QWidget):
@@ -92,7 +96,14 @@ class SuggestionsPanel(QWidget):
         layout.setContentsMargins(8, 0, 0, 0)
         self.genres = _ScoredList("Genre")
         self.moods = _ScoredList("Mood")
+        # The style the models hear most, beside the family it refines (as the table's Genres column): a
+        # raw tag's score, not calibrated, so a line of text and no bar.
+        self.style = QLabel()
+        self.style.setWordWrap(True)
+        self.style.setToolTip(STYLE_TIP)
+        self.style.setVisible(False)
         layout.addWidget(self.genres)
+        layout.addWidget(self.style)
         layout.addWidget(self.moods)
         # One list per head (the shipped GTZAN genres and mood quadrants, and the user's own).
         self._heads_layout = QVBoxLayout()
@@ -107,6 +118,15 @@ class SuggestionsPanel(QWidget):
     ) -> None:
         self.genres.set_labels(genres, confident)
         self.moods.set_labels(moods, confident)
+
+    def set_style(self, hint: Mapping[str, str | None] | None) -> None:
+        """``services.suggest.style_hint``'s answer: ``{"label", "family"}`` or None (nothing shown)."""
+        if hint is None:
+            self.style.setVisible(False)
+            return
+        family = f"{hint['family']} › " if hint.get("family") else ""
+        self.style.setText(f"Style: {family}{hint['label']}  (a hint, not written)")
+        self.style.setVisible(True)
 
     def set_heads(self, heads: Mapping[str, HeadScores], top: int = 3) -> None:
         """The top ``top`` labels of each head, under the head's name."""
@@ -130,4 +150,5 @@ class SuggestionsPanel(QWidget):
 
     def clear(self) -> None:
         self.set_suggestions([], [])
+        self.set_style(None)
         self.set_heads({})

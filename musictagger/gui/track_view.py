@@ -25,6 +25,7 @@ from musictagger.gui import theme
 from musictagger.gui.explain_worker import ExplainWorker, explain_target, track_key
 from musictagger.gui.suggestions_panel import SuggestionsPanel
 from musictagger.gui.track_labels import (
+    SUGGESTION_POLICY,
     LabelRow,
     canonical_label_rows,
     dimension_rows,
@@ -33,6 +34,7 @@ from musictagger.gui.track_labels import (
     suggestions,
     upsample_over_time,
 )
+from musictagger.services.suggest import style_hint
 from musictagger.taxonomy import Vocabulary, load_vocabulary
 
 TAGGRAM_LABELS = 10
@@ -269,6 +271,10 @@ class TrackView(QWidget):
         # The Overlay menu's ✓, one definition: a genre or mood at its calibrated write threshold.
         confident = {row.name for row in canonical if row.confident and row.group in ("genre", "mood")}
         self.suggestions.set_suggestions(genres, moods, confident)
+        styles = self.vocabulary.select(analysis.label_scores(), "style", SUGGESTION_POLICY)
+        confident_genre = any(row.confident and row.group == "genre" for row in canonical)
+        hint = style_hint([(s.label, s.score) for s in styles], confident_genre, self.vocabulary)
+        self.suggestions.set_style(hint)
         self.suggestions.set_heads(analysis.heads)
 
     def _show_spectrogram(self, frames: np.ndarray) -> None:
