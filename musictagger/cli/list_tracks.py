@@ -338,9 +338,8 @@ def print_duplicates(groups: list[list[RecordingFile]], as_json: bool) -> None:
         duration = files[0].duration_s
         print(f"recording {number}: {len(files)} files" + (f", {duration:.1f} s" if duration else ""))
         for f in files:
-            kind = " ".join(filter(None, (f.container, f.codec, "lossless" if f.lossless else None)))
             tags = f"genre: {'; '.join(f.genre) or '-'}  mood: {'; '.join(f.mood) or '-'}"
-            print(f"  {f.path}  {kind}  {f.size / 1e6:.1f} MB  {tags}")
+            print(f"  {f.path}  {f.format_text}  {f.size / 1e6:.1f} MB  {tags}")
     if not as_json:
         extra = sum(len(files) - 1 for files in groups)
         print(

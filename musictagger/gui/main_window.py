@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from musictagger.about import about_text
 from musictagger.audio import AUDIO_EXTENSIONS
 from musictagger.gui import theme
+from musictagger.gui.duplicates_dialog import DuplicatesLauncher
 from musictagger.gui.export_actions import ExportActions
 from musictagger.gui.facets import FacetPanel
 from musictagger.gui.library_model import LibraryModel
@@ -209,6 +210,8 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.facets_dock.toggleViewAction())
         view_menu.addAction(self.search_action)
+        view_menu.addSeparator()
+        self.duplicates = DuplicatesLauncher(view_menu, self.library, self.runner, self._select_or_open, self)
         # -- plug-in point: review / settings / write dialogs add their actions to this menu --------------
         self.tags_menu = self.menuBar().addMenu("&Tags")
         help_menu = self.menuBar().addMenu("&Help")
@@ -314,6 +317,10 @@ class MainWindow(QMainWindow):
         self.set_status(f"Analysing {os.path.basename(path)}…")
         self.player.set_source(path)
         self.worker.analyse(path)
+
+    def _select_or_open(self, track_id: int, path: str) -> None:
+        """Select a track in the library table; open it when the table's filter hides it."""
+        self.library_view.select_track(track_id, otherwise=lambda: self.open_track(path))
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(url.isLocalFile() for url in event.mimeData().urls()):

@@ -139,6 +139,11 @@ class RecordingFile:
     genre: tuple[str, ...]  # what the file's own tags hold (as last scanned)
     mood: tuple[str, ...]
 
+    @property
+    def format_text(self) -> str:
+        """Container, codec and whether it is lossless, as a list shows them: "mp4 alac lossless"."""
+        return " ".join(filter(None, (self.container, self.codec, "lossless" if self.lossless else None)))
+
 
 def recordings_in_several_files(
     session: Session, *, among: Collection[int] | None = None, models: Sequence[str] = SIMILARITY_MODELS
