@@ -48,6 +48,7 @@ from musictagger.library.recordings import (  # noqa: E402
     MIN_COSINE,
     MIN_TIME_CORRELATION,
     RecordingPrint,
+    agreement,
     candidate_pairs,
     read_prints,
     same_recording,
@@ -62,21 +63,6 @@ from musictagger.services.analysis import Models, scan_and_analyse  # noqa: E402
 from musictagger.settings import Settings  # noqa: E402
 
 SETS = ("mer4q", "emotify", "gtzan_mini")
-
-
-def statistics(a: RecordingPrint, b: RecordingPrint) -> tuple[float, float]:
-    """(the worst model's time correlation, the worst model's 99th-percentile difference) over the
-    patches both analysed."""
-    correlations, differences = [], []
-    for model, rows_a in a.rows.items():
-        shared = sorted(rows_a.keys() & b.rows[model].keys())
-        ga = np.stack([rows_a[i] for i in shared])
-        gb = np.stack([b.rows[model][i] for i in shared])
-        da, db = ga - ga.mean(axis=0), gb - gb.mean(axis=0)
-        norm = float(np.sqrt((da * da).sum() * (db * db).sum()))
-        correlations.append(float((da * db).sum()) / norm if norm else 0.0)
-        differences.append(float(np.quantile(np.abs(ga - gb), 0.99)))
-    return min(correlations), max(differences)
 
 
 def print_of(analysis: TrackAnalysis) -> RecordingPrint:
@@ -101,7 +87,7 @@ def copies(shared: Path, settings: Settings) -> list[tuple[float, float, float, 
             for i, j in itertools.combinations(range(len(index)), 2):
                 a, b = (prints[int(index.track_ids[k])] for k in (i, j))
                 cosine = float(index.matrix[i] @ index.matrix[j])
-                found.append((cosine, *statistics(a, b), cosine >= MIN_COSINE and same_recording(a, b)))
+                found.append((cosine, *agreement(a, b), cosine >= MIN_COSINE and same_recording(a, b)))
     return found
 
 
@@ -129,7 +115,7 @@ def nearest_other_clips(shared: Path, n_pairs: int) -> list[tuple[float, float, 
     for i, j in pairs:
         cosine = float(cosines[i, j])
         verdict = cosine >= MIN_COSINE and same_recording(prints[i], prints[j])
-        found.append((cosine, *statistics(prints[i], prints[j]), verdict, tracks.paths[i], tracks.paths[j]))
+        found.append((cosine, *agreement(prints[i], prints[j]), verdict, tracks.paths[i], tracks.paths[j]))
     return found
 
 

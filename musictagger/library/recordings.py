@@ -42,6 +42,7 @@ __all__ = [
     "MIN_SHARED_PATCHES",
     "MIN_TIME_CORRELATION",
     "RecordingPrint",
+    "agreement",
     "candidate_pairs",
     "copies_of",
     "read_prints",
@@ -71,24 +72,35 @@ class RecordingPrint:
 def same_recording(a: RecordingPrint, b: RecordingPrint) -> bool:
     """Whether ``a`` and ``b`` are the same recording by rules 1 and 3 of the module's docstring (rule 2,
     the embeddings, is the caller's cheap first cut)."""
-    if abs(a.duration_s - b.duration_s) > DURATION_TOLERANCE_S or a.rows.keys() != b.rows.keys():
+    if abs(a.duration_s - b.duration_s) > DURATION_TOLERANCE_S:
         return False
+    measured = agreement(a, b)
+    return measured is not None and (
+        measured[0] >= MIN_TIME_CORRELATION and measured[1] <= MAX_PATCH_DIFFERENCE
+    )
+
+
+def agreement(a: RecordingPrint, b: RecordingPrint) -> tuple[float, float] | None:
+    """How alike ``a`` and ``b`` unfold, over the patches both analysed: (the lowest time correlation,
+    the largest 99th-percentile difference) over the models; None when they were not analysed by the
+    same models or share fewer than ``MIN_SHARED_PATCHES`` patches."""
+    if a.rows.keys() != b.rows.keys():
+        return None
+    correlations, differences = [], []
     for model, rows_a in a.rows.items():
         rows_b = b.rows[model]
         shared = sorted(rows_a.keys() & rows_b.keys())
         if len(shared) < MIN_SHARED_PATCHES:
-            return False
+            return None
         ga = np.stack([rows_a[i] for i in shared])
         gb = np.stack([rows_b[i] for i in shared])
-        if np.quantile(np.abs(ga - gb), 0.99) > MAX_PATCH_DIFFERENCE:
-            return False
+        differences.append(float(np.quantile(np.abs(ga - gb), 0.99)))
         # Each label's course over the track, its own mean taken out: a steady track (a loop) has little
         # course, and then nothing says it is this recording rather than another take of the same loop.
         da, db = ga - ga.mean(axis=0), gb - gb.mean(axis=0)
         norm = float(np.sqrt((da * da).sum() * (db * db).sum()))
-        if norm == 0.0 or float((da * db).sum()) / norm < MIN_TIME_CORRELATION:
-            return False
-    return True
+        correlations.append(float((da * db).sum()) / norm if norm else 0.0)
+    return min(correlations), max(differences)
 
 
 def read_prints(
