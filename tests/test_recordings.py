@@ -45,11 +45,14 @@ def test_an_encoding_of_a_track_is_the_same_recording_and_another_track_is_not(r
         assert copies_of(session, index, metal) == []
 
 
-def test_more_like_this_leaves_out_the_tracks_own_copies(recording_copies):
+def test_more_like_this_leaves_out_the_tracks_own_copies_and_lists_a_neighbours_once(recording_copies):
     library, ids = recording_copies
     with library.session() as session:
-        found = [n.track_id for n in more_like(session, ids[JAZZ.name])]
-    assert found == [ids[METAL.name]]
+        found = [(n.track_id, n.copies) for n in more_like(session, ids[JAZZ.name])]
+        assert found == [(ids[METAL.name], 0)]
+        # From the metal track, the Ogg and its MP3 are one neighbour, at its nearer file, with one copy.
+        (neighbour,) = more_like(session, ids[METAL.name])
+    assert neighbour.track_id in (ids[JAZZ.name], ids[COPY.name]) and neighbour.copies == 1
 
 
 def test_the_same_mean_sound_in_another_order_is_another_recording(recording_copies):
@@ -173,3 +176,17 @@ def test_tag_dry_run_says_where_a_copied_genre_comes_from_and_can_be_told_not_to
     out = capsys.readouterr().out
     block = out[out.index(f"{copy}\n") :].split("\n/")[0]
     assert "\n  genre: " not in block and "(no confident genre: left as it is)" in block
+
+
+def test_list_like_lists_a_recording_in_several_files_once(recording_copies, library_url, capsys):
+    from musictagger.cli import main
+
+    library, ids = recording_copies
+    with library.session() as session:
+        metal = session.get(Track, ids[METAL.name]).path
+    assert main(["list", "--like", metal, "--db", library_url]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.endswith("  (+1 copy)") and line.split("  ")[0].endswith((JAZZ.name, COPY.name))
+    assert main(["list", "--like", metal, "--json", "--db", library_url]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["copies"] == 1

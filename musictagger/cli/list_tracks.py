@@ -291,7 +291,8 @@ def run(args: argparse.Namespace) -> int:
                 models=similarity_models(settings),
             )
             rows = [
-                (n.track_id, n.path, n.duration_s, {"similarity": round(n.similarity, 4)}) for n in neighbours
+                (n.track_id, n.path, n.duration_s, {"similarity": round(n.similarity, 4), "copies": n.copies})
+                for n in neighbours
             ]
             tracks = list(tracks_by_id(session, [n.track_id for n in neighbours]).values())
         dj = {t.id: dj_fields(t.bpm, t.key, t.energy, t.valence) for t in tracks}
@@ -324,6 +325,9 @@ def run(args: argparse.Namespace) -> int:
                 line += _dj_text(dj[track_id], notation)
                 if extra:
                     line += f"  similarity: {extra['similarity']:.3f}"
+                    # The neighbour's further files, listed once: "(+10 copies)", as the app's panel says.
+                    copies = extra["copies"]
+                    line += f"  (+{copies} cop{'ies' if copies > 1 else 'y'})" if copies else ""
                 print(line)
     return 0
 

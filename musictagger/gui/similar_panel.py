@@ -211,6 +211,8 @@ class SimilarPanel(QWidget):
             name = track.title or os.path.basename(track.path)
             if track.artist:
                 name = f"{name} — {track.artist}"
+            if track.copies:  # the same recording in more files: listed once, here
+                name += f"  (+{track.copies} cop{'ies' if track.copies > 1 else 'y'})"
             cells = {
                 COL_MATCH: f"{track.similarity:.0%}",
                 COL_TRACK: name,

@@ -45,6 +45,7 @@ __all__ = [
     "agreement",
     "candidate_pairs",
     "copies_of",
+    "one_per_recording",
     "read_prints",
     "recording_groups",
     "same_recording",
@@ -231,3 +232,35 @@ def tags_from_copies(
             if held and len({tuple(v.casefold() for v in values) for _, values in held}) == 1:
                 found.setdefault(track_id, {})[name] = (held[0][1], held[0][0])
     return found
+
+
+def one_per_recording(
+    session: Session, index: SimilarityIndex, track_ids: Sequence[int]
+) -> dict[int, list[int]]:
+    """``track_ids`` (a ranked list, e.g. a track's neighbours) with each recording kept once, at its
+    first place: ``{kept track id: [the later ids that are its copies]}``, in the list's order. Only the
+    pairs of the list are compared (rules 1 and 2 first), so a short list costs a short read."""
+    places = [place for place, track_id in enumerate(track_ids) if index.row_of(track_id) is not None]
+    rows = np.array([index.row_of(track_ids[place]) for place in places], dtype=np.int64)
+    durations = index.durations[rows]
+    near = np.triu(
+        (index.matrix[rows] @ index.matrix[rows].T >= MIN_COSINE)
+        & (np.abs(durations[:, None] - durations[None, :]) <= DURATION_TOLERANCE_S),
+        k=1,
+    )
+    pairs = [(places[i], places[j]) for i, j in zip(*np.nonzero(near), strict=True)]
+    prints = (
+        read_prints(session, {track_ids[i] for pair in pairs for i in pair}, index.models) if pairs else {}
+    )
+    copy_of: dict[int, int] = {}  # a later place -> the first place of its recording
+    for earlier, later in pairs:
+        a, b = track_ids[earlier], track_ids[later]
+        if later not in copy_of and a in prints and b in prints and same_recording(prints[a], prints[b]):
+            copy_of[later] = copy_of.get(earlier, earlier)
+    kept: dict[int, list[int]] = {}
+    for place, track_id in enumerate(track_ids):
+        if place in copy_of:
+            kept[track_ids[copy_of[place]]].append(track_id)
+        else:
+            kept[track_id] = []
+    return kept

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from musictagger.library.recordings import copies_of, recording_groups
+from musictagger.library.recordings import copies_of, one_per_recording, recording_groups
 from musictagger.library.scanner import path_key_of
 from musictagger.library.schema import Track
 from musictagger.library.similar import (
@@ -54,6 +54,8 @@ class SimilarTrack:
     similarity: float  # cosine, -1..1
     bpm: float | None
     key: str | None  # canonical musical name ("A minor"), None when unknown
+    # Further files of this recording among the neighbours (library/recordings.py), shown once: here.
+    copies: int = 0
 
 
 def similarity_models(settings: Settings | None) -> tuple[str, ...]:
@@ -94,11 +96,13 @@ def more_like(
     ``key_rule`` ("same" / "compatible") and ``bpm_tolerance`` (a fraction, half and double tempo
     included unless ``half_double`` is off) only those a DJ could mix into it; with ``among`` only those
     track ids (a search's result). The track's copies in other files (library/recordings.py) are left
-    out."""
+    out, and a neighbour in several files is listed once (``copies``: how many more)."""
     index = similarity_index(session, models)
+    # More than asked for: a recording in several files is listed once, at its nearest file, and the
+    # list is then filled from further down.
     neighbours = index.nearest(
         track_id,
-        limit,
+        2 * limit + 20,
         key_rule=key_rule,
         bpm_tolerance=bpm_tolerance,
         half_double=half_double,
@@ -107,6 +111,8 @@ def more_like(
         # other tracks.
         exclude=copies_of(session, index, track_id),
     )
+    folded = one_per_recording(session, index, [n.track_id for n in neighbours])
+    neighbours = [n for n in neighbours if n.track_id in folded][:limit]
     if not neighbours:
         return []
     columns = (Track.id, Track.path, Track.title, Track.artist, Track.duration_s, Track.bpm, Track.key)
@@ -117,7 +123,10 @@ def more_like(
         if n.track_id not in facts:  # deleted since the index was built
             continue
         path, title, artist, duration_s, bpm, key = facts[n.track_id]
-        found.append(SimilarTrack(n.track_id, path, title, artist, duration_s, n.similarity, bpm, key))
+        copies = len(folded[n.track_id])
+        found.append(
+            SimilarTrack(n.track_id, path, title, artist, duration_s, n.similarity, bpm, key, copies)
+        )
     return found
 
 
