@@ -76,16 +76,23 @@ def find_similar(
     options = {} if models is None else {"models": tuple(models)}
     with library.session() as session:
         try:
+            copies = copies_of_track(session, track_id, **options)
             found = more_like(
-                session, track_id, limit=LIMIT, key_rule=key_rule, bpm_tolerance=bpm_tolerance, **options
+                session,
+                track_id,
+                limit=LIMIT,
+                key_rule=key_rule,
+                bpm_tolerance=bpm_tolerance,
+                own_copies=[copy_id for copy_id, _ in copies],
+                **options,
             )
         except SimilarityError as exc:
             if "no current analysis" in str(exc):
                 note = "Not analysed yet: similar tracks appear once the library analysis reaches it."
                 return SimilarAnswer(track_id, [], note, not_analysed=True)
             return SimilarAnswer(track_id, [], f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
-        copies = tuple(copies_of_track(session, track_id, **options))
-    return SimilarAnswer(track_id, found, None if found else "No track matches.", copies=copies)
+    paths = tuple(path for _, path in copies)
+    return SimilarAnswer(track_id, found, None if found else "No track matches.", copies=paths)
 
 
 def key_text(key: str | None, notation: KeyNotation = "camelot") -> str:

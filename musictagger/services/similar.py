@@ -73,12 +73,16 @@ def track_id_at(session: Session, path: str | os.PathLike) -> int:
     return found
 
 
-def copies_of_track(session: Session, track_id: int, models: Sequence[str] = SIMILARITY_MODELS) -> list[str]:
-    """The paths of the other files that hold ``track_id``'s recording (library/recordings.py), by path."""
+def copies_of_track(
+    session: Session, track_id: int, models: Sequence[str] = SIMILARITY_MODELS
+) -> list[tuple[int, str]]:
+    """The other files that hold ``track_id``'s recording (library/recordings.py): (track id, path), by
+    path."""
     copies = copies_of(session, similarity_index(session, models), track_id)
     if not copies:
         return []
-    return sorted(session.scalars(select(Track.path).where(Track.id.in_(copies))))
+    rows = session.execute(select(Track.id, Track.path).where(Track.id.in_(copies)).order_by(Track.path))
+    return [(copy_id, path) for copy_id, path in rows]
 
 
 def more_like(
@@ -91,12 +95,14 @@ def more_like(
     half_double: bool = True,
     among: Collection[int] | None = None,
     models: Sequence[str] = SIMILARITY_MODELS,
+    own_copies: Collection[int] | None = None,
 ) -> list[SimilarTrack]:
     """The ``limit`` tracks that sound most like ``track_id``, best first (library/similar.py); with
     ``key_rule`` ("same" / "compatible") and ``bpm_tolerance`` (a fraction, half and double tempo
     included unless ``half_double`` is off) only those a DJ could mix into it; with ``among`` only those
-    track ids (a search's result). The track's copies in other files (library/recordings.py) are left
-    out, and a neighbour in several files is listed once (``copies``: how many more)."""
+    track ids (a search's result). The track's copies in other files (library/recordings.py; found here
+    unless the caller has them, ``own_copies``) are left out, and a neighbour in several files is listed
+    once (``copies``: how many more)."""
     index = similarity_index(session, models)
     # More than asked for: a recording in several files is listed once, at its nearest file, and the
     # list is then filled from further down.
@@ -109,7 +115,7 @@ def more_like(
         among=among,
         # The track's copies in other files sound exactly like it: a DJ asking what to play next wants
         # other tracks.
-        exclude=copies_of(session, index, track_id),
+        exclude=copies_of(session, index, track_id) if own_copies is None else own_copies,
     )
     folded = one_per_recording(session, index, [n.track_id for n in neighbours])
     neighbours = [n for n in neighbours if n.track_id in folded][:limit]
