@@ -498,7 +498,6 @@ def nearest_tracks(
     bpm_tolerance: float | None = None,
     half_double: bool = True,
     among: Collection[int] | None = None,
-    exclude: Collection[int] = (),
 ) -> list[Neighbour]:
     """``SimilarityIndex.nearest`` on the library's (cached) index."""
     index = similarity_index(session, models)
@@ -509,5 +508,4 @@ def nearest_tracks(
         bpm_tolerance=bpm_tolerance,
         half_double=half_double,
         among=among,
-        exclude=exclude,
     )
