@@ -16,6 +16,7 @@ from musictagger.gui.review_panel import field_view
 from musictagger.library.recordings import (
     DURATION_TOLERANCE_S,
     copies_of,
+    copies_of_each,
     read_prints,
     recording_groups,
     same_recording,
@@ -137,6 +138,34 @@ def test_copies_that_disagree_give_no_genre_and_the_review_panel_says_what_a_wri
         assert copies_of(session, similarity_index(session), mp3) == sorted([ogg, third.id])
     with library.session() as session:
         assert tags_from_copies(session, [mp3], ["genre"]) == {}
+
+
+def test_many_tracks_find_their_copies_in_one_pass_as_one_by_one(recording_copies, monkeypatch):
+    from musictagger.library import recordings
+
+    library, ids = recording_copies
+    ogg, mp3, metal = ids[JAZZ.name], ids[COPY.name], ids[METAL.name]
+    with library.session() as session:
+        index = similarity_index(session)
+        one_by_one = copies_of_each(session, index, [ogg, mp3, metal])
+        monkeypatch.setattr(recordings, "_ONE_PASS_FROM", 0)  # a selection large enough for one pass
+        assert copies_of_each(session, index, [ogg, mp3, metal]) == one_by_one == {ogg: [mp3], mp3: [ogg]}
+        assert copies_of_each(session, index, [metal, mp3]) == {mp3: [ogg]}
+
+
+def test_the_review_panel_counts_a_selections_tracks_that_take_a_genre_from_a_copy(
+    recording_copies, vocabulary
+):
+    """Before, a selection's line said "no confident genre" of a track the write then filled from its copy."""
+    library, ids = recording_copies
+    mp3, metal = ids[COPY.name], ids[METAL.name]
+    policy = Settings().write_policy()
+    state = load_review_state(library, [mp3, metal], SelectionPolicy(), write_floor(policy, vocabulary))
+    assert state.copy_values == {mp3: {"genre": (["Jazz"], state.copy_values[mp3]["genre"][1])}}
+    *_, described, _placeholder = field_view(state, "genre", vocabulary, policy)
+    assert "A write has a genre for 2 of them (1 from the same recording in another file)." in described
+    *_, described, _placeholder = field_view(state, "genre", vocabulary, replace(policy, from_copies=False))
+    assert "A write has a genre for 1 of them; 1 has no confident genre." in described
 
 
 def test_list_duplicates_names_each_recordings_files_lossless_first(recording_copies, library_url, capsys):

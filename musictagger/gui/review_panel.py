@@ -484,7 +484,7 @@ def _coverage(state: ReviewState, field: str, vocabulary: Vocabulary, policy: Wr
     the file's own values): what a DJ checks before writing a whole crate."""
     if policy.mode(field) == "skip":
         return f"The settings do not write {field}s."
-    counts = {"with": 0, "none": 0, "rejected": 0, "bare": 0}
+    counts = {"with": 0, "copy": 0, "none": 0, "rejected": 0, "bare": 0}
     for track_id in state.track_ids:
         review = state.review(track_id, field)
         if review is not None and review.status == "rejected":
@@ -496,8 +496,13 @@ def _coverage(state: ReviewState, field: str, vocabulary: Vocabulary, policy: Wr
         _mode, written = write_decision(
             field, state.all_suggestions(track_id, field), review, policy, vocabulary
         )
-        counts["with" if written else "none"] += 1
-    parts = [f"A write has a {field} for {counts['with']} of them"]
+        if not written and policy.from_copies and field in state.copy_values.get(track_id, {}):
+            counts["copy"] += 1  # the same recording's other files fill the empty field
+        else:
+            counts["with" if written else "none"] += 1
+    parts = [f"A write has a {field} for {counts['with'] + counts['copy']} of them"]
+    if counts["copy"]:
+        parts[0] += f" ({counts['copy']} from the same recording in another file)"
     if counts["none"]:
         parts.append(f"{counts['none']} {_have(counts['none'])} no confident {field}")
     if counts["rejected"]:

@@ -45,6 +45,7 @@ __all__ = [
     "agreement",
     "candidate_pairs",
     "copies_of",
+    "copies_of_each",
     "one_per_recording",
     "read_prints",
     "recording_groups",
@@ -59,6 +60,9 @@ MAX_PATCH_DIFFERENCE = 0.12
 MIN_SHARED_PATCHES = 4
 _ID_CHUNK = 500  # ids per IN (...) list
 _PAIR_BLOCK = 256  # rows compared with their duration window at once
+# Past this many tracks one library-wide pass (candidate_pairs: 0.13 s on 10,100 tracks) is cheaper than
+# one search per track (a cosine with every row of the index each).
+_ONE_PASS_FROM = 64
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,27 @@ def recording_groups(session: Session, index: SimilarityIndex) -> list[list[int]
     return sorted(groups.values(), key=lambda g: g[0])
 
 
+def copies_of_each(
+    session: Session, index: SimilarityIndex, track_ids: Iterable[int]
+) -> dict[int, list[int]]:
+    """``copies_of`` for many tracks at once: {track id: its copies (ascending ids)}, tracks with none left
+    out. A few tracks are searched one by one; more take one pass over the library's candidate pairs."""
+    ids = sorted(set(track_ids))
+    if len(ids) <= _ONE_PASS_FROM:
+        found = {track_id: copies_of(session, index, track_id) for track_id in ids}
+        return {track_id: copies for track_id, copies in found.items() if copies}
+    wanted = set(ids)
+    pairs = [(a, b) for a, b in candidate_pairs(index) if a in wanted or b in wanted]
+    prints = read_prints(session, {t for pair in pairs for t in pair}, index.models)
+    copies: dict[int, list[int]] = {}
+    for a, b in pairs:
+        if a in prints and b in prints and same_recording(prints[a], prints[b]):
+            for track_id, other in ((a, b), (b, a)):
+                if track_id in wanted:
+                    copies.setdefault(track_id, []).append(other)
+    return {track_id: sorted(others) for track_id, others in copies.items()}
+
+
 def tags_from_copies(
     session: Session, track_ids: Iterable[int], fields: Sequence[str]
 ) -> dict[int, dict[str, tuple[list[str], str]]]:
@@ -218,17 +243,20 @@ def tags_from_copies(
     ids = list(track_ids)
     if not ids:
         return {}
-    index = similarity_index(session, SIMILARITY_MODELS)
+    copies = copies_of_each(session, similarity_index(session, SIMILARITY_MODELS), ids)
+    held_by = {}
+    every_copy = sorted({c for others in copies.values() for c in others})
+    for start in range(0, len(every_copy), _ID_CHUNK):
+        chunk = every_copy[start : start + _ID_CHUNK]
+        for track_id, path, tags in session.execute(
+            select(Track.id, Track.path, Track.file_tags).where(Track.id.in_(chunk))
+        ):
+            held_by[track_id] = (path, tags or {})
     found: dict[int, dict[str, tuple[list[str], str]]] = {}
-    for track_id in ids:
-        copies = copies_of(session, index, track_id)
-        if not copies:
-            continue
-        rows = session.execute(
-            select(Track.path, Track.file_tags).where(Track.id.in_(copies)).order_by(Track.path, Track.id)
-        ).all()
+    for track_id, others in copies.items():
+        rows = sorted((held_by[c] for c in others if c in held_by), key=lambda row: row[0])
         for name in fields:
-            held = [(path, list(tags[name])) for path, tags in rows if tags and tags.get(name)]
+            held = [(path, list(tags[name])) for path, tags in rows if tags.get(name)]
             if held and len({tuple(v.casefold() for v in values) for _, values in held}) == 1:
                 found.setdefault(track_id, {})[name] = (held[0][1], held[0][0])
     return found

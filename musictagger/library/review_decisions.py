@@ -16,6 +16,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from musictagger.library.db import Library
 from musictagger.library.policy import LABEL_FIELDS
 from musictagger.library.recordings import tags_from_copies
@@ -25,6 +28,7 @@ from musictagger.tags import TagReadError, read_tags
 from musictagger.taxonomy import SelectionPolicy
 
 DECISIONS = ("accept_all", "edit", "reset", "accept_one", "reject_one")
+_ID_CHUNK = 500  # ids per IN (...) list
 
 
 @dataclass(frozen=True)
@@ -42,10 +46,15 @@ class ReviewState:
     # takes at a calibrated threshold under the display threshold is known too; only those at or above
     # the display threshold are shown.
     floor: float | None = None
-    # What the first track's copies (the same recording in other files) hold where its file is empty:
-    # {field: (values, that copy's path)}, what a write fills in when no label is confident
-    # (WritePolicy.from_copies).
-    first_copy_values: dict[str, tuple[list[str], str]] = field(default_factory=dict)
+    # What the tracks' copies (the same recording in other files) hold: {track id: {field: (values, that
+    # copy's path)}}, what a write fills in where no label is confident (WritePolicy.from_copies). For a
+    # selection of several, only the fields a track's file was empty in when last scanned, as the write
+    # weighs them.
+    copy_values: dict[int, dict[str, tuple[list[str], str]]] = field(default_factory=dict)
+
+    @property
+    def first_copy_values(self) -> dict[str, tuple[list[str], str]]:
+        return self.copy_values.get(self.track_ids[0], {}) if self.track_ids else {}
 
     def shown_suggestions(self, track_id: int, name: str) -> list[tuple[str, float]]:
         shown = [s for s in self.all_suggestions(track_id, name) if s[1] >= self.selection.min_score]
@@ -87,7 +96,9 @@ def load_review_state(
         title = (first.title or os.path.basename(first.path)) if first is not None else ""
         path = os.fsdecode(first.path_key) if first is not None else None
         stored = dict(first.file_tags or {}) if first is not None else {}
-        copies = tags_from_copies(session, [first.id], LABEL_FIELDS).get(first.id, {}) if first else {}
+        copies = (
+            tags_from_copies(session, [first.id], LABEL_FIELDS) if first else _copies_for_empty(session, ids)
+        )
     values: dict[str, list[str]] = {}
     if path is not None:
         try:
@@ -96,6 +107,25 @@ def load_review_state(
             tags = stored
         values = {name: list(tags.get(name, [])) for name in LABEL_FIELDS}
     return ReviewState(ids, suggestions, reviews, selection, title, values, floor, copies)
+
+
+def _copies_for_empty(session: Session, ids: Sequence[int]) -> dict[int, dict[str, tuple[list[str], str]]]:
+    """``tags_from_copies`` for the tracks of a selection whose files were empty, when last scanned, in a
+    field their copies hold, that field only."""
+    empty: dict[int, set[str]] = {}
+    for start in range(0, len(ids), _ID_CHUNK):
+        for track_id, tags in session.execute(
+            select(Track.id, Track.file_tags).where(Track.id.in_(ids[start : start + _ID_CHUNK]))
+        ):
+            missing = {name for name in LABEL_FIELDS if not (tags or {}).get(name)}
+            if missing:
+                empty[track_id] = missing
+    found = tags_from_copies(session, empty, LABEL_FIELDS)
+    kept = {
+        track_id: {name: held for name, held in fields.items() if name in empty[track_id]}
+        for track_id, fields in found.items()
+    }
+    return {track_id: fields for track_id, fields in kept.items() if fields}
 
 
 def decide(
