@@ -267,21 +267,23 @@ def _mid_end_pools(paths: list[str]) -> np.ndarray:
     return np.stack([clip.mean(axis=0) for clip in clips]).astype(float)
 
 
-def _nested_patches(clips: list[np.ndarray], y: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
-    """A logistic regression fitted on every patch's embedding (each with its clip's quadrant); a clip's
-    quadrant is the one with the highest mean log-probability over its patches. C by inner group CV."""
+def patch_log_proba(clips: list[np.ndarray], y: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
+    """Out-of-fold log-probabilities of the per-patch logistic regression: a clip's mean log-probability
+    over its patches, renormalised."""
     owner = np.concatenate([np.full(len(clip), k) for k, clip in enumerate(clips)])
     x = np.concatenate(clips).astype(float)
+    counts = np.array([len(clip) for clip in clips], dtype=float)
 
     def clip_log_p(train: np.ndarray, test: np.ndarray, c: float) -> np.ndarray:
         fit = np.isin(owner, train)
         model = _logistic(c).fit(x[fit], y[owner[fit]])
-        out = np.zeros((len(clips), len(QUADRANTS)))
+        summed = np.zeros((len(clips), len(QUADRANTS)))
         scored = np.isin(owner, test)
-        np.add.at(out, owner[scored], model.predict_log_proba(x[scored]))
-        return out[test]
+        np.add.at(summed, owner[scored], model.predict_log_proba(x[scored]))
+        mean = summed[test] / counts[test, None]
+        return mean - np.logaddexp.reduce(mean, axis=1, keepdims=True)
 
-    predicted = np.zeros(len(y), dtype=int)
+    out = np.zeros((len(y), len(QUADRANTS)))
     for k, (train, test) in enumerate(group_splits(y, groups, 5, seed)):
         inner = group_splits(y[train], groups[train], 5, seed + k + 1)
         scores = [
@@ -290,8 +292,14 @@ def _nested_patches(clips: list[np.ndarray], y: np.ndarray, groups: np.ndarray, 
             )
             for c in C_GRID
         ]
-        predicted[test] = clip_log_p(train, test, C_GRID[int(np.argmax(scores))]).argmax(1)
-    return predicted
+        out[test] = clip_log_p(train, test, C_GRID[int(np.argmax(scores))])
+    return out
+
+
+def _nested_patches(clips: list[np.ndarray], y: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
+    """A logistic regression fitted on every patch's embedding (each with its clip's quadrant); a clip's
+    quadrant is the one with the highest mean log-probability over its patches. C by inner group CV."""
+    return patch_log_proba(clips, y, groups, seed).argmax(1)
 
 
 def _vgg_features(paths: list[str], tf_python: str, musicnn_pkg: str) -> np.ndarray | None:
@@ -350,6 +358,31 @@ def _nested_with_mood_words(
     return predicted
 
 
+def load_mer4q(shared: Path):
+    """mer4q's analysed clips as the quadrant benches read them: ``(tracks, label rows, quadrant indices,
+    artist groups, MSD + MTT embeddings)``, or None (said) without ``shared``. Analyses are cached
+    (``MUSICTAGGER_CACHE_DIR``)."""
+    root = shared / "eval" / "mer4q"
+    if not (root / "labels.csv").is_file():
+        print(f"{root} not found: nothing to measure")
+        return None
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    with (root / "labels.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    paths = [str(root / row["file"]) for row in rows]
+    tracks = dataset_tracks(
+        paths, [("-",)] * len(paths), [None] * len(paths), Analyzer(device="cpu", heads=(), precision="fp32")
+    )
+    kept = set(tracks.paths)
+    rows = [row for row, path in zip(rows, paths, strict=True) if path in kept]
+    embeddings = np.stack([np.concatenate([o[m].embedding for m in INPUTS]) for o in tracks.outputs]).astype(
+        float
+    )
+    y = np.array([QUADRANTS.index(row["quadrant"]) for row in rows])
+    groups = np.array([f"mer4q:{row.get('artist') or row['file']}" for row in rows])
+    return tracks, rows, y, groups, embeddings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
@@ -383,27 +416,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tf-python", default="/tmp/tfvenv/bin/python")
     parser.add_argument("--musicnn-pkg", default="/tmp/musicnn_pkg/musicnn")
     args = parser.parse_args(argv)
-    root = args.shared / "eval" / "mer4q"
-    if not (root / "labels.csv").is_file():
-        print(f"{root} not found: nothing to measure")
+    clips = load_mer4q(args.shared)
+    if clips is None:
         return 0
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    with (root / "labels.csv").open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    paths = [str(root / row["file"]) for row in rows]
-    tracks = dataset_tracks(
-        paths, [("-",)] * len(paths), [None] * len(paths), Analyzer(device="cpu", heads=(), precision="fp32")
-    )
-    kept = set(tracks.paths)
-    rows = [row for row, path in zip(rows, paths, strict=True) if path in kept]
-    embeddings = np.stack([np.concatenate([o[m].embedding for m in INPUTS]) for o in tracks.outputs]).astype(
-        float
-    )
+    tracks, rows, y, groups, embeddings = clips
     tag_probs = np.stack([np.concatenate([o[m].scores for m in INPUTS]) for o in tracks.outputs]).astype(
         float
     )
-    y = np.array([QUADRANTS.index(row["quadrant"]) for row in rows])
-    groups = np.array([f"mer4q:{row.get('artist') or row['file']}" for row in rows])
     started = time.time()
     key = _key_features(tracks.paths)
     print(f"{len(y)} clips; tempo/key of every clip in {time.time() - started:.0f} s")

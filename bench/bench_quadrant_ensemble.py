@@ -22,10 +22,8 @@ the taggers per patch (~5 minutes). Needs ``../shared``: says so and exits 0 wit
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
-import warnings
 from itertools import combinations
 from pathlib import Path
 
@@ -37,19 +35,17 @@ sys.path.insert(0, str(BENCH))
 
 from bench_quadrant_alternatives import (  # noqa: E402
     C_WIDE,
-    INPUTS,
     QUADRANTS,
     _descriptors,
     _logistic,
     _per_patch,
     _vgg_features,
+    load_mer4q,
+    patch_log_proba,
 )
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import cross_val_predict  # noqa: E402
 
-from musictagger.analysis import Analyzer  # noqa: E402
 from musictagger.head_training.calibration import C_GRID, group_splits  # noqa: E402
-from musictagger.head_training.sources import dataset_tracks  # noqa: E402
 from musictagger.paths import cache_dir  # noqa: E402
 
 
@@ -79,35 +75,6 @@ def _oof_log_proba(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int, 
     return out
 
 
-def _oof_patch_log_proba(clips: list[np.ndarray], y: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
-    """Out-of-fold log-probabilities of the per-patch logistic regression: a clip's mean log-probability
-    over its patches, renormalised."""
-    owner = np.concatenate([np.full(len(clip), k) for k, clip in enumerate(clips)])
-    x = np.concatenate(clips).astype(float)
-    counts = np.array([len(clip) for clip in clips], dtype=float)
-
-    def clip_log_p(train: np.ndarray, test: np.ndarray, c: float) -> np.ndarray:
-        fit = np.isin(owner, train)
-        model = _logistic(c).fit(x[fit], y[owner[fit]])
-        summed = np.zeros((len(clips), len(QUADRANTS)))
-        scored = np.isin(owner, test)
-        np.add.at(summed, owner[scored], model.predict_log_proba(x[scored]))
-        mean = summed[test] / counts[test, None]
-        return mean - np.logaddexp.reduce(mean, axis=1, keepdims=True)
-
-    out = np.zeros((len(y), len(QUADRANTS)))
-    for k, (train, test) in enumerate(group_splits(y, groups, 5, seed)):
-        inner = group_splits(y[train], groups[train], 5, seed + k + 1)
-        scores = [
-            np.mean(
-                np.concatenate([clip_log_p(train[a], train[b], c).argmax(1) == y[train[b]] for a, b in inner])
-            )
-            for c in C_GRID
-        ]
-        out[test] = clip_log_p(train, test, C_GRID[int(np.argmax(scores))])
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=BENCH.parent.parent / "shared")
@@ -116,29 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tf-python", default="/tmp/tfvenv/bin/python")
     parser.add_argument("--musicnn-pkg", default="/tmp/musicnn_pkg/musicnn")
     args = parser.parse_args(argv)
-    root = args.shared / "eval" / "mer4q"
-    if not (root / "labels.csv").is_file():
-        print(f"{root} not found: nothing to measure")
+    mer4q = load_mer4q(args.shared)
+    if mer4q is None:
         return 0
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    with (root / "labels.csv").open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    paths = [str(root / row["file"]) for row in rows]
-    tracks = dataset_tracks(
-        paths, [("-",)] * len(paths), [None] * len(paths), Analyzer(device="cpu", heads=(), precision="fp32")
-    )
-    kept = set(tracks.paths)
-    rows = [row for row, path in zip(rows, paths, strict=True) if path in kept]
-    y = np.array([QUADRANTS.index(row["quadrant"]) for row in rows])
-    groups = np.array([f"mer4q:{row.get('artist') or row['file']}" for row in rows])
-    embeddings = np.stack([np.concatenate([o[m].embedding for m in INPUTS]) for o in tracks.outputs]).astype(
-        float
-    )
+    tracks, _rows, y, groups, embeddings = mer4q
     clips = _per_patch(tracks.paths, "patches", lambda out: out.penultimate)
     descriptors = _cached_descriptors(tracks.paths)
     members = {
         "embeddings": lambda seed: _oof_log_proba(embeddings, y, groups, seed, C_GRID),
-        "patches": lambda seed: _oof_patch_log_proba(clips, y, groups, seed),
+        "patches": lambda seed: patch_log_proba(clips, y, groups, seed),
         "descriptors": lambda seed: _oof_log_proba(descriptors, y, groups, seed, C_WIDE),
     }
     if not args.no_vgg:
