@@ -166,6 +166,16 @@ def test_the_review_panel_counts_a_selections_tracks_that_take_a_genre_from_a_co
     assert "A write has a genre for 2 of them (1 from the same recording in another file)." in described
     *_, described, _placeholder = field_view(state, "genre", vocabulary, replace(policy, from_copies=False))
     assert "A write has a genre for 1 of them; 1 has no confident genre." in described
+    # The Ogg holds Jazz in its file and no genre is confident for it: the write keeps that, and says so.
+    state = load_review_state(
+        library, [ids[JAZZ.name], mp3], SelectionPolicy(), write_floor(policy, vocabulary)
+    )
+    assert state.file_fields == {ids[JAZZ.name]: frozenset({"genre"})}
+    *_, described, _placeholder = field_view(state, "genre", vocabulary, policy)
+    assert described.endswith(
+        "A write has a genre for 1 of them (1 from the same recording in another file); 1 with no confident "
+        "genre keeps the file's own."
+    )
 
 
 def test_list_duplicates_names_each_recordings_files_lossless_first(recording_copies, library_url, capsys):

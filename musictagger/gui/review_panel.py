@@ -481,10 +481,12 @@ def field_view(state: ReviewState, field: str, vocabulary: Vocabulary, policy: W
 
 def _coverage(state: ReviewState, field: str, vocabulary: Vocabulary, policy: WritePolicy) -> str:
     """How many of the selected tracks a write would give a value of ``field`` (before fill / merge weigh
-    the file's own values): what a DJ checks before writing a whole crate."""
+    the file's own values; from a copy, the same recording in another file, counted too), how many have no
+    confident value and keep the one their file held when last scanned, and how many would have none: what
+    a DJ checks before writing a whole crate."""
     if policy.mode(field) == "skip":
         return f"The settings do not write {field}s."
-    counts = {"with": 0, "copy": 0, "none": 0, "rejected": 0, "bare": 0}
+    counts = {"with": 0, "copy": 0, "kept": 0, "none": 0, "rejected": 0, "bare": 0}
     for track_id in state.track_ids:
         review = state.review(track_id, field)
         if review is not None and review.status == "rejected":
@@ -496,13 +498,20 @@ def _coverage(state: ReviewState, field: str, vocabulary: Vocabulary, policy: Wr
         _mode, written = write_decision(
             field, state.all_suggestions(track_id, field), review, policy, vocabulary
         )
-        if not written and policy.from_copies and field in state.copy_values.get(track_id, {}):
+        if written:
+            counts["with"] += 1
+        elif policy.from_copies and field in state.copy_values.get(track_id, {}):
             counts["copy"] += 1  # the same recording's other files fill the empty field
+        elif field in state.file_fields.get(track_id, ()):
+            counts["kept"] += 1  # nothing confident: the write leaves the file's own value
         else:
-            counts["with" if written else "none"] += 1
+            counts["none"] += 1
     parts = [f"A write has a {field} for {counts['with'] + counts['copy']} of them"]
     if counts["copy"]:
         parts[0] += f" ({counts['copy']} from the same recording in another file)"
+    if counts["kept"]:
+        kept = counts["kept"]
+        parts.append(f"{kept} with no confident {field} keep{'s' if kept == 1 else ''} the file's own")
     if counts["none"]:
         parts.append(f"{counts['none']} {_have(counts['none'])} no confident {field}")
     if counts["rejected"]:

@@ -51,6 +51,9 @@ class ReviewState:
     # selection of several, only the fields a track's file was empty in when last scanned, as the write
     # weighs them.
     copy_values: dict[int, dict[str, tuple[list[str], str]]] = field(default_factory=dict)
+    # For a selection of several: the label fields each track's file held when last scanned, which a
+    # write with no confident label for them leaves as they are.
+    file_fields: dict[int, frozenset[str]] = field(default_factory=dict)
 
     @property
     def first_copy_values(self) -> dict[str, tuple[list[str], str]]:
@@ -96,9 +99,15 @@ def load_review_state(
         title = (first.title or os.path.basename(first.path)) if first is not None else ""
         path = os.fsdecode(first.path_key) if first is not None else None
         stored = dict(first.file_tags or {}) if first is not None else {}
-        copies = (
-            tags_from_copies(session, [first.id], LABEL_FIELDS) if first else _copies_for_empty(session, ids)
-        )
+        if first is not None:
+            held: dict[int, frozenset[str]] = {}
+            copies = tags_from_copies(session, [first.id], LABEL_FIELDS)
+        else:
+            held = _fields_held(session, ids)
+            empty = {track_id: set(LABEL_FIELDS) - held.get(track_id, frozenset()) for track_id in ids}
+            copies = _for_empty_fields(
+                tags_from_copies(session, [t for t, e in empty.items() if e], LABEL_FIELDS), empty
+            )
     values: dict[str, list[str]] = {}
     if path is not None:
         try:
@@ -106,24 +115,29 @@ def load_review_state(
         except TagReadError:
             tags = stored
         values = {name: list(tags.get(name, [])) for name in LABEL_FIELDS}
-    return ReviewState(ids, suggestions, reviews, selection, title, values, floor, copies)
+    return ReviewState(ids, suggestions, reviews, selection, title, values, floor, copies, held)
 
 
-def _copies_for_empty(session: Session, ids: Sequence[int]) -> dict[int, dict[str, tuple[list[str], str]]]:
-    """``tags_from_copies`` for the tracks of a selection whose files were empty, when last scanned, in a
-    field their copies hold, that field only."""
-    empty: dict[int, set[str]] = {}
+def _fields_held(session: Session, ids: Sequence[int]) -> dict[int, frozenset[str]]:
+    """Which label fields each track's file held when last scanned (tracks holding none left out)."""
+    held: dict[int, frozenset[str]] = {}
     for start in range(0, len(ids), _ID_CHUNK):
         for track_id, tags in session.execute(
             select(Track.id, Track.file_tags).where(Track.id.in_(ids[start : start + _ID_CHUNK]))
         ):
-            missing = {name for name in LABEL_FIELDS if not (tags or {}).get(name)}
-            if missing:
-                empty[track_id] = missing
-    found = tags_from_copies(session, empty, LABEL_FIELDS)
+            fields = frozenset(name for name in LABEL_FIELDS if (tags or {}).get(name))
+            if fields:
+                held[track_id] = fields
+    return held
+
+
+def _for_empty_fields(
+    copies: dict[int, dict[str, tuple[list[str], str]]], empty: dict[int, set[str]]
+) -> dict[int, dict[str, tuple[list[str], str]]]:
+    """``copies`` kept to the fields each track's file was empty in: the only ones a write fills."""
     kept = {
-        track_id: {name: held for name, held in fields.items() if name in empty[track_id]}
-        for track_id, fields in found.items()
+        track_id: {name: found for name, found in fields.items() if name in empty[track_id]}
+        for track_id, fields in copies.items()
     }
     return {track_id: fields for track_id, fields in kept.items() if fields}
 
