@@ -28,23 +28,17 @@ from sqlalchemy.orm import Session, selectinload
 from musictagger.atomic import write_atomically
 from musictagger.library import search_text
 from musictagger.library.folding import COLUMN_SEPARATOR, fold_text, register_fold
+from musictagger.library.id_chunks import id_chunks
 from musictagger.library.scanner import path_key_of
 from musictagger.library.schema import FILTER_CATEGORIES, LabelFacet, Track, TrackLabel
-
-#: Ids per ``IN (...)`` list: SQLite bounds the parameters of one statement.
-_ID_CHUNK = 500
 
 
 def tracks_by_id(session: Session, ids: Sequence[int]) -> dict[int, Track]:
     """The index rows of ``ids`` (each with its labels loaded), by id; ids not in the index are absent."""
     ids = list(dict.fromkeys(ids))
     rows: dict[int, Track] = {}
-    for start in range(0, len(ids), _ID_CHUNK):
-        query = (
-            select(Track)
-            .where(Track.id.in_(ids[start : start + _ID_CHUNK]))
-            .options(selectinload(Track.labels))
-        )
+    for chunk in id_chunks(ids):
+        query = select(Track).where(Track.id.in_(chunk)).options(selectinload(Track.labels))
         rows.update((track.id, track) for track in session.scalars(query))
     return rows
 

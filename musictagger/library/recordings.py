@@ -32,6 +32,7 @@ from scipy.sparse.csgraph import connected_components
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from musictagger.library.id_chunks import id_chunks
 from musictagger.library.schema import Analysis, Track
 from musictagger.library.similar import SIMILARITY_MODELS, SimilarityIndex, similarity_index
 
@@ -58,7 +59,6 @@ MIN_COSINE = 0.99
 MIN_TIME_CORRELATION = 0.8
 MAX_PATCH_DIFFERENCE = 0.12
 MIN_SHARED_PATCHES = 4
-_ID_CHUNK = 500  # ids per IN (...) list
 _PAIR_BLOCK = 256  # rows compared with their duration window at once
 # Past this many tracks one library-wide pass (candidate_pairs: 0.13 s on 10,100 tracks) is cheaper than
 # one search per track (a cosine with every row of the index each).
@@ -130,8 +130,7 @@ def read_prints(
         .where(Analysis.fingerprint.is_not_distinct_from(Track.fingerprint), Analysis.model.in_(models))
     )
     connection = session.connection()
-    for start in range(0, len(ids), _ID_CHUNK):
-        chunk = ids[start : start + _ID_CHUNK]
+    for chunk in id_chunks(ids):
         for track_id, model, blob, n, patch_s, starts_blob, duration in connection.execute(
             query.where(Analysis.track_id.in_(chunk))
         ):
@@ -246,8 +245,7 @@ def tags_from_copies(
     copies = copies_of_each(session, similarity_index(session, SIMILARITY_MODELS), ids)
     held_by = {}
     every_copy = sorted({c for others in copies.values() for c in others})
-    for start in range(0, len(every_copy), _ID_CHUNK):
-        chunk = every_copy[start : start + _ID_CHUNK]
+    for chunk in id_chunks(every_copy):
         for track_id, path, tags in session.execute(
             select(Track.id, Track.path, Track.file_tags).where(Track.id.in_(chunk))
         ):

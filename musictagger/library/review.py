@@ -20,13 +20,13 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from musictagger.library.id_chunks import id_chunks
 from musictagger.library.policy import LABEL_FIELDS, WritePolicy
 from musictagger.library.schema import Track, TrackLabel, TrackReview
 from musictagger.library.writing import FieldOverride, PlannedWrite, plan_writes
 from musictagger.taxonomy import Vocabulary
 
 STATUSES = ("accepted", "edited", "rejected")
-_ID_CHUNK = 500  # ids per IN (...) query: SQLite limits the number of bound parameters
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def set_review(
     now = _now()
     existing = {
         row.track_id: row
-        for chunk in _chunks(ids)
+        for chunk in id_chunks(ids)
         for row in session.scalars(
             select(TrackReview).where(TrackReview.track_id.in_(chunk), TrackReview.field == field)
         )
@@ -103,7 +103,7 @@ def set_review(
 
 def clear_reviews(session: Session, track_ids: Iterable[int], field: str | None = None) -> None:
     """Forget the decisions on `field` (both fields when None): the policy decides again. Caller commits."""
-    for chunk in _chunks(sorted(set(track_ids))):
+    for chunk in id_chunks(sorted(set(track_ids))):
         query = delete(TrackReview).where(TrackReview.track_id.in_(chunk))
         if field is not None:
             query = query.where(TrackReview.field == field)
@@ -114,7 +114,7 @@ def clear_reviews(session: Session, track_ids: Iterable[int], field: str | None 
 def reviews_for(session: Session, track_ids: Iterable[int]) -> dict[int, dict[str, Review]]:
     """{track id: {field: Review}} for the tracks that have any review."""
     found: dict[int, dict[str, Review]] = {}
-    for chunk in _chunks(sorted(set(track_ids))):
+    for chunk in id_chunks(sorted(set(track_ids))):
         for row in session.scalars(select(TrackReview).where(TrackReview.track_id.in_(chunk))):
             values = tuple(row.values) if row.values is not None else None
             found.setdefault(row.track_id, {})[row.field] = Review(
@@ -148,7 +148,7 @@ def suggestions_for(
 ) -> dict[int, dict[str, list[tuple[str, float]]]]:
     """{track id: {field: [(label, score), best first]}}: what the models suggest, for display."""
     found: dict[int, dict[str, list[tuple[str, float]]]] = {}
-    for chunk in _chunks(sorted(set(track_ids))):
+    for chunk in id_chunks(sorted(set(track_ids))):
         query = (
             select(TrackLabel.track_id, TrackLabel.category, TrackLabel.label, TrackLabel.score)
             .where(
@@ -161,11 +161,6 @@ def suggestions_for(
         for track_id, category, label, score in session.execute(query):
             found.setdefault(track_id, {}).setdefault(category, []).append((label, float(score)))
     return found
-
-
-def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), _ID_CHUNK):
-        yield ids[start : start + _ID_CHUNK]
 
 
 def _now() -> datetime:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from musictagger.library.db import Library
+from musictagger.library.id_chunks import id_chunks
 from musictagger.library.policy import LABEL_FIELDS
 from musictagger.library.recordings import tags_from_copies
 from musictagger.library.review import Review, clear_reviews, reviews_for, set_review, suggestions_for
@@ -28,7 +29,6 @@ from musictagger.tags import TagReadError, read_tags
 from musictagger.taxonomy import SelectionPolicy
 
 DECISIONS = ("accept_all", "edit", "reset", "accept_one", "reject_one")
-_ID_CHUNK = 500  # ids per IN (...) list
 
 
 @dataclass(frozen=True)
@@ -121,10 +121,8 @@ def load_review_state(
 def _fields_held(session: Session, ids: Sequence[int]) -> dict[int, frozenset[str]]:
     """Which label fields each track's file held when last scanned (tracks holding none left out)."""
     held: dict[int, frozenset[str]] = {}
-    for start in range(0, len(ids), _ID_CHUNK):
-        for track_id, tags in session.execute(
-            select(Track.id, Track.file_tags).where(Track.id.in_(ids[start : start + _ID_CHUNK]))
-        ):
+    for chunk in id_chunks(ids):
+        for track_id, tags in session.execute(select(Track.id, Track.file_tags).where(Track.id.in_(chunk))):
             fields = frozenset(name for name in LABEL_FIELDS if (tags or {}).get(name))
             if fields:
                 held[track_id] = fields

@@ -37,6 +37,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from musictagger.errors import MusictaggerError
 from musictagger.keys import ALL_KEYS, compatible_keys, try_parse_key
+from musictagger.library.id_chunks import ID_CHUNK, id_chunks
 from musictagger.library.schema import Analysis, Track
 
 __all__ = [
@@ -193,7 +194,6 @@ class SimilarityIndex:
 
 # -- building the index from the library -----------------------------------------------------------------
 
-_ID_CHUNK = 500  # ids per IN (...) list
 _ROWS_PER_BLOCK = 8192  # rows gathered before they become one numpy block
 
 
@@ -238,7 +238,7 @@ class _Embeddings:
 def _in_chunks(ids: np.ndarray | None) -> list[np.ndarray | None]:
     if ids is None:
         return [None]
-    return [ids[start : start + _ID_CHUNK] for start in range(0, len(ids), _ID_CHUNK)]
+    return list(id_chunks(ids))
 
 
 def _read_vectors(
@@ -285,7 +285,7 @@ def _read_facts(
     query = select(Track.id, Track.fingerprint, Track.bpm, Track.key, Track.duration_s)
     key_codes: dict[str, int] = {}
     connection = session.connection()
-    whole = n > _ID_CHUNK * 20  # many tracks: one pass over the table beats thousands of IN lists
+    whole = n > ID_CHUNK * 20  # many tracks: one pass over the table beats thousands of IN lists
     for chunk in _in_chunks(None if whole else track_ids):
         statement = query if chunk is None else query.where(Track.id.in_(chunk.tolist()))
         for track_id, fingerprint, tempo, key_text, duration in connection.execute(statement):

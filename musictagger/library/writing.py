@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from musictagger.keys import try_parse_key
 from musictagger.library.db import Library, LibraryError
+from musictagger.library.id_chunks import id_chunks
 from musictagger.library.policy import (
     LABEL_FIELDS,
     WritePolicy,
@@ -49,7 +50,6 @@ from musictagger.tags.safe_write import field_changes
 from musictagger.taxonomy import Vocabulary
 
 INTERRUPTED = "interrupted before writing"
-_ID_CHUNK = 500  # ids per IN (...) query: SQLite limits the number of bound parameters
 
 
 class UndoError(LibraryError):
@@ -231,8 +231,7 @@ def _labels_by_track(
     comment block of theirs is brought up to date (emptied) rather than left stale.
     """
     found: dict[int, dict[str, list[str]]] = {}
-    for start in range(0, len(track_ids), _ID_CHUNK):
-        chunk = track_ids[start : start + _ID_CHUNK]
+    for chunk in id_chunks(track_ids):
         query = (
             select(TrackLabel.track_id, TrackLabel.category, TrackLabel.label, TrackLabel.score)
             .where(TrackLabel.track_id.in_(chunk), TrackLabel.category.in_(LABEL_FIELDS))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from musictagger.analysis import AnalysisResult, TrackAnalysis
+from musictagger.library.id_chunks import id_chunks
 from musictagger.library.labelling import STYLE_HINT
 from musictagger.library.policy import LABEL_FIELDS, WritePolicy, unique_values
 from musictagger.library.review import Review, reviews_for, suggestions_for
@@ -35,7 +36,6 @@ SECTIONS = {
     "eras": "era",
     "instruments": "instrument/voice",
 }
-_ID_CHUNK = 500
 
 
 # -- a fresh analysis (no index) -------------------------------------------------------------------------
@@ -239,8 +239,8 @@ def head_suggestions(
         except ModelError:
             continue
         outputs: dict = {}
-        for start in range(0, len(ids), _ID_CHUNK):  # SQLite bounds the parameters of one query
-            outputs.update(stored_outputs(session, ids[start : start + _ID_CHUNK], orders))
+        for chunk in id_chunks(ids):
+            outputs.update(stored_outputs(session, chunk, orders))
         for track_id, by_model in outputs.items():
             if set(by_model) != set(card.inputs):
                 continue
