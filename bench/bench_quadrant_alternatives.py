@@ -16,17 +16,18 @@ regressions combined into a quadrant; the embeddings plus the key's mode, the te
 (the stage ``tag`` runs; valence is the weak axis and minor keys lean negative); with ``--descriptors``,
 another representation: 109 hand-made descriptors of timbre, dynamics, rhythm and tonality (librosa, in
 the spirit of Panda et al.'s features), alone and beside the embeddings; with ``--mid-end``, the taggers'
-mid-level features instead of their penultimate layer: the mean and max over time of the mid-end map
-(753 + 753 per tagger, the ``max_pool`` layer musicnn's authors offer for transfer learning), averaged
-over the clip's patches, alone and beside the embeddings; with ``--patches``, a logistic regression
-trained on every patch's embedding rather than on the clip's mean (a clip's quadrant: the highest mean
-log-probability over its patches); with ``--mood-words``, AllMusic's mood words (from which mer4q's
-quadrants were derived) as a second teacher for the training clips, by partial least squares and by
-stacking; with ``--vgg``, musicnn's VGG-style taggers (MSD_vgg, MTT_vgg: another architecture trained on
-the same tags), run by ``bench/musicnn_vgg_features.py`` in the original's scratch TensorFlow venv
-(``../shared/tools/README.md``), alone and beside the embeddings. Analyses are cached
-(``MUSICTAGGER_CACHE_DIR``); the tempo/key pass decodes the 426 clips again (about 1 minute). Needs
-``../shared``: says so and exits 0 without it.
+mid-level features instead of their penultimate layer: the mean and max over time of the mid-end map (753
++ 753 per tagger, the ``max_pool`` layer musicnn's authors offer for transfer learning), averaged over
+the clip's patches, alone and beside the embeddings; with ``--patches``, a logistic regression trained on
+every patch's embedding rather than on the clip's mean (a clip's quadrant: the highest mean
+log-probability over its patches); with ``--patch-stats``, the clip's mean embedding beside how its
+patches spread (their standard deviation) or peak (their maximum) over the clip; with ``--mood-words``,
+AllMusic's mood words (from which mer4q's quadrants were derived) as a second teacher for the training
+clips, by partial least squares and by stacking; with ``--vgg``, musicnn's VGG-style taggers (MSD_vgg,
+MTT_vgg: another architecture trained on the same tags), run by ``bench/musicnn_vgg_features.py`` in the
+original's scratch TensorFlow venv (``../shared/tools/README.md``), alone and beside the embeddings.
+Analyses are cached (``MUSICTAGGER_CACHE_DIR``); the tempo/key pass decodes the 426 clips again (about 1
+minute). Needs ``../shared``: says so and exits 0 without it.
 """
 
 from __future__ import annotations
@@ -404,6 +405,12 @@ def main(argv: list[str] | None = None) -> int:
         "(one pass of the taggers over the clips, ~5 minutes; ~10 minutes of fitting per repeat)",
     )
     parser.add_argument(
+        "--patch-stats",
+        action="store_true",
+        help="also the embeddings + the spread (std) or peak (max) of the patch embeddings over the clip "
+        "(the per-patch pass of --patches, cached; ~20 minutes of fitting)",
+    )
+    parser.add_argument(
         "--mood-words",
         action="store_true",
         help="also AllMusic's mood words as a second teacher (partial least squares; stacked ridge)",
@@ -455,6 +462,14 @@ def main(argv: list[str] | None = None) -> int:
             trials.append(("logistic, wider C grid, on the VGG taggers' features", vgg, wide))
             trials.append(
                 ("logistic, wider C grid, embeddings + VGG features", np.hstack([embeddings, vgg]), wide)
+            )
+    if args.patch_stats:
+        clips = _per_patch(tracks.paths, "patches", lambda out: out.penultimate)
+        wide = RECIPES["logistic, wider C grid"]
+        for how, pool in (("std", np.std), ("max", np.max)):
+            spread = np.stack([pool(clip, axis=0) for clip in clips]).astype(float)
+            trials.append(
+                (f"logistic, wider C grid, embeddings + patch {how}", np.hstack([embeddings, spread]), wide)
             )
     # Trials with x None: the recipe maps a split seed to out-of-fold predictions itself.
     if args.mood_words:
