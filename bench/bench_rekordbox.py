@@ -5,7 +5,7 @@
 Builds a fresh SQLite index of N synthetic track rows (paths with spaces, accents, '#' and parentheses,
 title / artist / album, duration, energy, BPM, key, a Mixed In Key comment on two in three, one confident
 genre and two confident moods each; no audio files: the export reads the index only) and times
-``export_rekordbox`` (the list filters: every track) and ``export_rekordbox_tracks`` (the same tracks by
+``export_collection`` (the list filters: every track) and ``export_collection_tracks`` (the same tracks by
 id, as the app's selection), then reading the file back. With ``--library`` it also exports a real index
 (for instance ``./run.sh scan ../shared/audio/music --db music.sqlite`` first) and checks that every
 Location names an existing file.
@@ -30,7 +30,7 @@ from musictagger.library import Track, TrackLabel, open_library  # noqa: E402
 from musictagger.library.rekordbox import write_rekordbox_xml  # noqa: E402
 from musictagger.library.rekordbox_reader import read_rekordbox_xml  # noqa: E402
 from musictagger.library.scanner import utc_now  # noqa: E402
-from musictagger.services.export import export_rekordbox_tracks, rekordbox_document  # noqa: E402
+from musictagger.services.export import export_collection_tracks, rekordbox_document  # noqa: E402
 from musictagger.services.search import TrackQuery, find  # noqa: E402
 from musictagger.settings import Settings  # noqa: E402
 
@@ -72,7 +72,7 @@ def export_and_check(library, out: Path, settings: Settings, files_exist: bool) 
         back = read_rekordbox_xml(out)
         read = time.perf_counter()
         ids = [t.id for t in tracks]
-    export_rekordbox_tracks(library, vocabulary, settings, out, ids)
+    export_collection_tracks(library, vocabulary, settings, out, ids)
     by_ids = time.perf_counter()
     print(
         f"{len(document.tracks):>7} tracks {len(document.playlists):>4} playlists  "

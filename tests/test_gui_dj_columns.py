@@ -6,6 +6,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,17 @@ def test_export_the_shown_tracks_to_rekordbox_xml_and_m3u8(qtbot, window, tmp_pa
     assert by_name["Amin"].tonality == "Am"
     assert Path(by_name["Amin"].path).name == "Amin é.wav" and Path(by_name["Amin"].path).is_file()
     assert "Exported 4 tracks" in window.statusBar().currentMessage()
+
+    # The same tracks for Traktor: File ▸ Export ▸ Traktor NML.
+    assert window.export_actions.traktor_action.isEnabled()
+    nml = tmp_path / "out dir" / "crate é.nml"
+    assert window.export_actions.export("traktor", str(nml))
+    qtbot.waitUntil(lambda: not window.runner.busy("export"), timeout=60_000)
+    entries = ET.parse(nml).getroot().findall("COLLECTION/ENTRY")
+    assert sorted(entry.get("TITLE") for entry in entries) == shown
+    amin = next(entry for entry in entries if entry.get("TITLE") == "Amin")
+    assert (amin.find("INFO").get("KEY"), amin.find("MUSICAL_KEY").get("VALUE")) == ("1m", "21")
+    assert amin.find("LOCATION").get("FILE") == "Amin é.wav"
 
     # Two rows selected: the selection, not the view, as an M3U8 playlist.
     table = window.library_view.table

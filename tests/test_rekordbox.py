@@ -28,7 +28,7 @@ from musictagger.library.rekordbox import (
 from musictagger.library.rekordbox_reader import read_rekordbox_xml
 from musictagger.library.review import set_review
 from musictagger.library.scanner import utc_now
-from musictagger.services.export import export_rekordbox, export_rekordbox_tracks
+from musictagger.services.export import export_collection, export_collection_tracks
 from musictagger.services.search import TrackQuery
 from musictagger.settings import Settings
 
@@ -103,7 +103,12 @@ MOOD_PLAYLISTS = {
 
 @pytest.fixture
 def music(library, tmp_path):
-    """Real files under odd names, indexed as the scanner would, labelled by hand: {name: Track id}."""
+    return index_crate(library, tmp_path)
+
+
+def index_crate(library, tmp_path):
+    """Real files under odd names, indexed as the scanner would, labelled by hand: (their folder,
+    {name: Track id}). The Traktor tests export the same crate."""
     folder = tmp_path / "Music"
     ids = {}
     with library.session() as session:
@@ -199,7 +204,7 @@ def test_kind_is_named_by_extension_as_rekordbox_names_it():
 def test_an_export_round_trips_every_field(library, music, vocabulary, tmp_path):
     folder, ids = music
     out = tmp_path / "export" / "rekordbox.xml"
-    done = export_rekordbox(library, vocabulary, Settings(), out)
+    done = export_collection(library, vocabulary, Settings(), out)
     assert (done.path, done.tracks, done.playlists, done.notes) == (out, 5, 10, ())
     assert stat.S_IMODE(out.stat().st_mode) == 0o644 and os.listdir(out.parent) == ["rekordbox.xml"]
 
@@ -233,7 +238,7 @@ def test_an_export_round_trips_every_field(library, music, vocabulary, tmp_path)
 
 def test_the_file_has_the_published_structure(library, music, vocabulary, tmp_path):
     out = tmp_path / "rekordbox.xml"
-    export_rekordbox(library, vocabulary, Settings(), out)
+    export_collection(library, vocabulary, Settings(), out)
     data = out.read_bytes()
     assert data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<DJ_PLAYLISTS Version="1.0.0">')
     root = ET.fromstring(data)
@@ -278,7 +283,7 @@ def test_reviews_and_the_write_settings_decide_genre_and_comment(library, music,
     halo, night = ids["Beyoncé/Beyoncé – Halo.flac"], ids["House Music/Deep Night (Original Mix).mp3"]
     out = tmp_path / "r.xml"
     merge = Settings().replace(write={"genre_mode": "merge", "max_moods": 1})
-    export_rekordbox(library, vocabulary, merge, out)
+    export_collection(library, vocabulary, merge, out)
     by_id = {t.track_id: t for t in read_rekordbox_xml(out).tracks}
     assert by_id[night].genre == "Deep House; Electronic"  # the file's genre, the suggestion added
     assert by_id[halo].comments == "[mood: Romantic | genre: Pop; R&B]"  # one mood at most
@@ -287,7 +292,7 @@ def test_reviews_and_the_write_settings_decide_genre_and_comment(library, music,
         set_review(session, [halo], "mood", None, "rejected")
         set_review(session, [night], "genre", ["Techno"], "edited")
         session.commit()
-    export_rekordbox(library, vocabulary, Settings(), out)
+    export_collection(library, vocabulary, Settings(), out)
     by_id = {t.track_id: t for t in read_rekordbox_xml(out).tracks}
     assert by_id[halo].comments == "[genre: Pop; R&B]"  # the rejected moods are not written
     assert by_id[night].genre == "Techno"  # an edited field is replaced, whatever the file had
@@ -297,7 +302,7 @@ def test_reviews_and_the_write_settings_decide_genre_and_comment(library, music,
 def test_the_filters_are_the_list_commands(library, music, vocabulary, tmp_path):
     _, ids = music
     out = tmp_path / "r.xml"
-    done = export_rekordbox(
+    done = export_collection(
         library, vocabulary, Settings(), out, TrackQuery(genres=("electronic",), moods=("Chill",))
     )
     document = read_rekordbox_xml(out)
@@ -306,11 +311,11 @@ def test_the_filters_are_the_list_commands(library, music, vocabulary, tmp_path)
     ]
     # The playlists hold only what was exported.
     assert {p.name for p in document.playlists} == {"All tracks", "Electronic", "Electronic › House", "Chill"}
-    export_rekordbox(
+    export_collection(
         library, vocabulary, Settings(), out, TrackQuery(text="TOKYO")
     )  # comments are not searched
     assert read_rekordbox_xml(out).tracks == ()
-    export_rekordbox(library, vocabulary, Settings(), out, TrackQuery(text="beyonce"))
+    export_collection(library, vocabulary, Settings(), out, TrackQuery(text="beyonce"))
     assert [t.name for t in read_rekordbox_xml(out).tracks] == ["Halo"]
 
 
@@ -320,7 +325,7 @@ def test_a_selection_is_exported_in_its_order_and_what_cannot_be_is_named(
     _, ids = music
     wanted = [ids["🎧 party 🎉.ogg"], 999_999, ids[GONE], ids["日本/東京の夜.m4a"], ids["🎧 party 🎉.ogg"]]
     out = tmp_path / "selection.xml"
-    done = export_rekordbox_tracks(library, vocabulary, Settings(), out, wanted)
+    done = export_collection_tracks(library, vocabulary, Settings(), out, wanted)
     assert done.tracks == 2 and len(done.notes) == 2
     assert "999999" in done.notes[0] and done.notes[1].endswith("file missing since the last scan")
     document = read_rekordbox_xml(out)
@@ -328,7 +333,7 @@ def test_a_selection_is_exported_in_its_order_and_what_cannot_be_is_named(
     assert [(p.name, len(p.track_ids)) for p in document.playlists] == [
         ("All tracks", 2), ("Electronic", 1), ("Electronic › House", 1)]  # fmt: skip
 
-    done = export_rekordbox_tracks(library, vocabulary, Settings(), out, [])
+    done = export_collection_tracks(library, vocabulary, Settings(), out, [])
     assert (done.tracks, done.playlists) == (0, 1)
     assert ET.parse(out).getroot().find("COLLECTION").get("Entries") == "0"
 

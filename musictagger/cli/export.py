@@ -1,5 +1,6 @@
 """``export OUT``: the indexed tracks ``list`` lists (genre, mood, text, energy, BPM, key) as an M3U8
-playlist, or with ``--format rekordbox`` as a Rekordbox XML collection with a playlist per genre and mood."""
+playlist, or with ``--format rekordbox`` / ``traktor`` as a Rekordbox XML / Traktor NML collection with a
+playlist per genre and mood."""
 
 from __future__ import annotations
 
@@ -8,23 +9,30 @@ import sys
 
 from musictagger.cli.common import add_db_option, open_db
 from musictagger.cli.list_tracks import add_query_options, query_settings, track_query
-from musictagger.services.export import export_playlist, export_rekordbox
+from musictagger.services.export import COLLECTION_WRITERS, export_collection, export_playlist
 
-FORMATS = ("m3u8", "rekordbox")
+#: --format: M3U8 (the default: a playlist), or a collection for the DJ software that reads it.
+FORMATS = ("m3u8", *COLLECTION_WRITERS)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="write an M3U8 playlist or a Rekordbox XML collection of tracks by genre/mood",
+        help="write an M3U8 playlist, or a Rekordbox XML or Traktor NML collection, of tracks by genre/mood",
         description="Write the tracks 'list' would list with the same options: an extended M3U8 playlist "
         "(Rekordbox, Serato, Traktor import it), or with --format rekordbox a Rekordbox XML collection "
-        "(Rekordbox, Lexicon and other DJ tools import it) whose tracks carry name, artist, album, genre, "
-        "the DJ comment block with the moods, and whose playlists are one per genre and mood.",
+        "(Rekordbox, Lexicon and other DJ tools import it), or with --format traktor the same as a "
+        "Traktor NML file (Traktor: Import Playlist): tracks with name, artist, album, genre, BPM, key and "
+        "the DJ comment block with the moods, and a playlist per genre and mood.",
     )
-    p.add_argument("out", metavar="OUT", help="the file to write (OUT.m3u8, or OUT.xml for rekordbox)")
     p.add_argument(
-        "--format", choices=FORMATS, default="m3u8", help="m3u8 (default) or rekordbox (DJ_PLAYLISTS XML)"
+        "out", metavar="OUT", help="the file to write (OUT.m3u8; OUT.xml for rekordbox, OUT.nml for traktor)"
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="m3u8",
+        help="m3u8 (default), rekordbox (DJ_PLAYLISTS XML) or traktor (NML)",
     )
     add_query_options(p)
     add_db_option(p)
@@ -36,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     vocabulary = settings.load_vocabulary()
     query = track_query(args)
     with open_db(args) as library:
-        if args.format == "rekordbox":
-            done = export_rekordbox(library, vocabulary, settings, args.out, query)
+        if args.format in COLLECTION_WRITERS:
+            done = export_collection(library, vocabulary, settings, args.out, query, software=args.format)
             for note in done.notes:
                 print(f"musictagger: {note}", file=sys.stderr)
             print(

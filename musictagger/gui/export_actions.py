@@ -1,5 +1,6 @@
 """File ▸ Export: the selected tracks (or, with one or none selected, every track the filter shows) as a
-Rekordbox XML collection or an M3U8 playlist, through the same services as ``export`` on the command line.
+Rekordbox XML or Traktor NML collection, or an M3U8 playlist, through the same services as ``export`` on
+the command line.
 
 The file is chosen on the GUI thread; the export runs on the runner's ``export`` lane with plain data (the
 library, the settings, the ids) and reports back in the status bar.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 from typing import Protocol
 
 from PySide6.QtGui import QAction
@@ -19,12 +21,16 @@ from musictagger.gui.library_view import LibraryView
 from musictagger.gui.runner import Runner
 from musictagger.gui.settings import AppSettings
 from musictagger.library.db import Library
-from musictagger.services.export import RekordboxExport, export_playlist_tracks, export_rekordbox_tracks
+from musictagger.services.export import CollectionExport, export_collection_tracks, export_playlist_tracks
 from musictagger.taxonomy import load_vocabulary
 
 LANE = "export"
 log = logging.getLogger("musictagger.gui.export")
-FILE_TYPES = {"rekordbox": (".xml", "Rekordbox XML (*.xml)"), "m3u8": (".m3u8", "M3U8 playlist (*.m3u8)")}
+FILE_TYPES = {
+    "rekordbox": (".xml", "Rekordbox XML (*.xml)"),
+    "traktor": (".nml", "Traktor NML (*.nml)"),
+    "m3u8": (".m3u8", "M3U8 playlist (*.m3u8)"),
+}
 
 
 class ExportHost(Protocol):
@@ -51,9 +57,14 @@ class ExportActions:
             "genre and mood: Rekordbox, Lexicon and other DJ software import it"
         )
         self.rekordbox_action.triggered.connect(lambda: self.export("rekordbox"))
+        self.traktor_action = QAction("&Traktor NML…", parent)
+        self.traktor_action.setToolTip(
+            "The same collection and playlists for Traktor (right-click Playlists ▸ Import Playlist)"
+        )
+        self.traktor_action.triggered.connect(lambda: self.export("traktor"))
         self.m3u8_action = QAction("&M3U8 playlist…", parent)
         self.m3u8_action.triggered.connect(lambda: self.export("m3u8"))
-        for action in (self.rekordbox_action, self.m3u8_action):
+        for action in (self.rekordbox_action, self.traktor_action, self.m3u8_action):
             action.setEnabled(window.library is not None)
             menu.addAction(action)
 
@@ -85,7 +96,7 @@ class ExportActions:
             )
             if not path:
                 return False
-        task = _export_rekordbox if kind == "rekordbox" else _export_m3u8
+        task = _export_m3u8 if kind == "m3u8" else partial(_export_collection, software=kind)
         self.window.statusBar().showMessage(f"Exporting {what}…")
         self.window.runner.submit(
             LANE,
@@ -99,12 +110,19 @@ class ExportActions:
         return True
 
 
-def _export_rekordbox(_ctx, library: Library, path: str, ids: list[int]) -> str:
-    result: RekordboxExport = export_rekordbox_tracks(
-        library, load_vocabulary(), AppSettings().current, path, ids
+def _export_collection(_ctx, library: Library, path: str, ids: list[int], software: str) -> str:
+    """Runs on the export lane: the collection for ``software`` ("rekordbox", "traktor"), and the status
+    bar's line; each track left out goes to the log."""
+    result = export_collection_tracks(
+        library, load_vocabulary(), AppSettings().current, path, ids, software=software
     )
+    return _said(result, software.capitalize())
+
+
+def _said(result: CollectionExport, software: str) -> str:
+    """The status bar's line for a collection export; each track left out goes to the log."""
     for note in result.notes:
-        log.warning("Rekordbox export: %s", note)
+        log.warning("%s export: %s", software, note)
     left_out = f"; {len(result.notes)} left out (see the log)" if result.notes else ""
     return f"Exported {result.tracks} tracks and {result.playlists} playlists to {result.path}{left_out}"
 

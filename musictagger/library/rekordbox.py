@@ -212,11 +212,11 @@ def _playlist_tree(root: ET.Element, playlists: Sequence[RekordboxPlaylist], ids
         for name in playlist.folders:
             here = (*parent, name)
             if here not in folders:
-                _claim_name(names, parent, name)
+                claim_name(names, parent, name)
                 folders[here] = ET.SubElement(folders[parent], "NODE", Type=FOLDER, Name=xml_text(name))
                 names[here] = set()
             parent = here
-        _claim_name(names, parent, playlist.name)
+        claim_name(names, parent, playlist.name)
         missing = [i for i in playlist.track_ids if i not in ids]
         if missing:
             raise RekordboxFormatError(
@@ -236,9 +236,13 @@ def _playlist_tree(root: ET.Element, playlists: Sequence[RekordboxPlaylist], ids
         folder.set("Count", str(len(folder)))
 
 
-def _claim_name(names: dict[tuple[str, ...], set[str]], parent: tuple[str, ...], name: str) -> None:
+def claim_name(
+    names: dict[tuple[str, ...], set[str]], parent: tuple[str, ...], name: str, *, root: str = "ROOT"
+) -> None:
+    """Note ``name`` as taken in the folder ``parent`` (a path of names below ``root``);
+    RekordboxFormatError if a node of that folder already has it (the DJ software would refuse it)."""
     if name in names[parent]:
-        where = "/".join(parent) or "ROOT"
+        where = "/".join(parent) or root
         raise RekordboxFormatError(f"two playlists or folders named {name!r} in {where}")
     names[parent].add(name)
 

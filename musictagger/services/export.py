@@ -1,13 +1,14 @@
-"""The library's tracks for DJ software: M3U8 playlists (Rekordbox, Serato and Traktor import them) and a
-Rekordbox XML collection with playlists per genre and mood (Rekordbox, Lexicon and most DJ tools import it).
+"""The library's tracks for DJ software: M3U8 playlists (Rekordbox, Serato and Traktor import them), and a
+collection with playlists per genre and mood as Rekordbox XML (Rekordbox, Lexicon and most DJ tools import
+it) or as Traktor NML (Traktor's Import Playlist): one document, two writers.
 
 Both take the tracks ``list`` would list (genre, mood, text, energy, BPM, key: services.search.find);
-the Rekordbox export also takes any track ids (the app's selection or filtered view).
+the collection exports also take any track ids (the app's selection or filtered view).
 
-What the Rekordbox XML says of a track is what a tag write with the user's settings would leave in the
+What the collection says of a track is what a tag write with the user's settings would leave in the
 file (reviews honoured, services.suggest): Genre is the file's genre after the write's fill / merge /
 replace, Comments the file's first comment with the DJ comment block ``[mood: … | genre: … | energy: 6]``
-set in it (always: DJ software has no mood column, so the block is how moods reach it). Importing the XML
+set in it (always: DJ software has no mood column, so the block is how moods reach it). Importing it
 thus gives the DJ software the tags without touching a file. Its playlists are the app's facets: one per
 confident genre (styles too) and mood, under ``musictagger/Genre`` and ``musictagger/Mood``, plus
 ``musictagger/All tracks``.
@@ -16,7 +17,7 @@ confident genre (styles too) and mood, under ``musictagger/Genre`` and ``musicta
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from musictagger.library.rekordbox import (
     write_rekordbox_xml,
 )
 from musictagger.library.schema import Track
+from musictagger.library.traktor_nml import write_traktor_nml
 from musictagger.services.search import TrackQuery, find
 from musictagger.services.suggest import FieldSuggestion, track_suggestions
 from musictagger.settings import Settings
@@ -59,7 +61,7 @@ def export_playlist(
 
 
 @dataclass(frozen=True)
-class RekordboxExport:
+class CollectionExport:
     """What an export wrote, and what it could not: ``notes`` name each track left out or changed."""
 
     path: Path
@@ -68,32 +70,44 @@ class RekordboxExport:
     notes: tuple[str, ...] = ()
 
 
-def export_rekordbox(
+#: What writes each collection format (``software`` below): one document, a writer per DJ program.
+COLLECTION_WRITERS: dict[str, Callable[[RekordboxDocument, str | os.PathLike], Path]] = {
+    "rekordbox": write_rekordbox_xml,
+    "traktor": write_traktor_nml,
+}
+
+
+def export_collection(
     library: Library,
     vocabulary: Vocabulary,
     settings: Settings,
     out: str | os.PathLike,
     query: TrackQuery | None = None,
-) -> RekordboxExport:
-    """Rekordbox XML of the tracks ``list`` would list for ``query`` (a label counts when it is confident,
-    as in the app's facets, or at its ``min_score``), written to ``out`` atomically."""
+    *,
+    software: str = "rekordbox",
+) -> CollectionExport:
+    """The collection and facet playlists of the tracks ``list`` would list for ``query`` (a label counts
+    when it is confident, as in the app's facets, or at its ``min_score``), written to ``out`` atomically
+    as ``software`` reads it (``COLLECTION_WRITERS``: Rekordbox XML, Traktor NML)."""
     with library.session() as session:
         tracks = find(session, vocabulary, query or TrackQuery())
-        return _export(session, tracks, vocabulary, settings, out, [])
+        return _export(session, tracks, vocabulary, settings, out, [], COLLECTION_WRITERS[software])
 
 
-def export_rekordbox_tracks(
+def export_collection_tracks(
     library: Library,
     vocabulary: Vocabulary,
     settings: Settings,
     out: str | os.PathLike,
     track_ids: Iterable[int],
-) -> RekordboxExport:
-    """Rekordbox XML of exactly these tracks, in this order (the app's selection or filtered view), written
-    to ``out`` atomically. Ids not in the index, and tracks whose file is missing, are left out (noted)."""
+    *,
+    software: str = "rekordbox",
+) -> CollectionExport:
+    """``export_collection`` of exactly these tracks, in this order (the app's selection or filtered view).
+    Ids not in the index, and tracks whose file is missing, are left out (noted)."""
     with library.session() as session:
         tracks, notes = _present_tracks(session, track_ids)
-        return _export(session, tracks, vocabulary, settings, out, notes)
+        return _export(session, tracks, vocabulary, settings, out, notes, COLLECTION_WRITERS[software])
 
 
 def export_playlist_tracks(
@@ -127,10 +141,11 @@ def _export(
     settings: Settings,
     out: str | os.PathLike,
     notes: list[str],
-) -> RekordboxExport:
+    write: Callable[[RekordboxDocument, str | os.PathLike], Path],
+) -> CollectionExport:
     document = rekordbox_document(session, tracks, vocabulary, settings, notes)
-    path = write_rekordbox_xml(document, out)
-    return RekordboxExport(path, len(document.tracks), len(document.playlists), tuple(notes))
+    path = write(document, out)
+    return CollectionExport(path, len(document.tracks), len(document.playlists), tuple(notes))
 
 
 def rekordbox_document(
