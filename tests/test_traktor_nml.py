@@ -57,9 +57,13 @@ def test_on_macos_the_startup_disk_is_named_as_volumes_names_it(tmp_path):
     (volumes / "Backup").mkdir()  # another disk: a folder, not the startup disk
     os.symlink("/", volumes / "Studio SSD")
     assert startup_volume(volumes) == "Studio SSD"
-    assert nml_location("/Users/dj/Music/a.mp3", platform="darwin", volumes=volumes) == NmlLocation(
+    startup = startup_volume(volumes)
+    assert nml_location("/Users/dj/Music/a.mp3", platform="darwin", startup_disk=startup) == NmlLocation(
         "Studio SSD", "/:Users/:dj/:Music/:", "a.mp3"
     )
+    document = RekordboxDocument((track(1, "a"),), (RekordboxPlaylist((), "p", (1,)),))
+    data = traktor_nml_bytes(document, platform="darwin", startup_disk=startup)
+    assert b'KEY="Studio SSD/:m/:a.mp3"' in data and b'VOLUME="Studio SSD"' in data
     assert startup_volume(tmp_path / "absent") == "Macintosh HD"
 
 

@@ -87,10 +87,11 @@ class NmlLocation:
 
 
 def nml_location(
-    path: str | os.PathLike, *, platform: str = sys.platform, volumes: str | os.PathLike = "/Volumes"
+    path: str | os.PathLike, *, platform: str = sys.platform, startup_disk: str | None = None
 ) -> NmlLocation:
-    """The NML location of an absolute ``path`` on ``platform`` (``sys.platform``'s names); ``volumes`` is
-    where macOS mounts its disks (the startup disk's name is read there). Module docstring for the rules."""
+    """The NML location of an absolute ``path`` on ``platform`` (``sys.platform``'s names); on macOS a
+    path outside ``/Volumes`` lies on ``startup_disk`` (default: ``startup_volume()``, read once per call,
+    so a caller naming many files reads it once and passes it). Module docstring for the rules."""
     text = os.fsdecode(os.fspath(path))
     if platform == "win32":
         windows = PureWindowsPath(text)
@@ -104,7 +105,7 @@ def nml_location(
     if platform == "darwin":
         if len(parts) > 2 and parts[0] == "Volumes":
             return _location(parts[1], parts[2:])
-        return _location(startup_volume(volumes), parts)
+        return _location(startup_disk if startup_disk is not None else startup_volume(), parts)
     for prefix in (("media", None), ("run", "media", None), ("mnt",)):
         # (None: the user's folder in the mount path, any name)
         depth = len(prefix)
@@ -148,7 +149,7 @@ def write_traktor_nml(document: RekordboxDocument, out: str | os.PathLike) -> Pa
 
 
 def traktor_nml_bytes(
-    document: RekordboxDocument, *, platform: str = sys.platform, volumes: str | os.PathLike = "/Volumes"
+    document: RekordboxDocument, *, platform: str = sys.platform, startup_disk: str | None = None
 ) -> bytes:
     """The document as Traktor NML, UTF-8; RekordboxFormatError for a track twice in the collection, a
     playlist naming a track not in it, or two nodes of one name in one folder (as the Rekordbox writer)."""
@@ -157,10 +158,12 @@ def traktor_nml_bytes(
     ET.SubElement(root, "MUSICFOLDERS")
     collection = ET.SubElement(root, "COLLECTION", ENTRIES=str(len(document.tracks)))
     keys: dict[int, str] = {}
+    if platform == "darwin" and startup_disk is None:
+        startup_disk = startup_volume()
     for track in document.tracks:
         if track.track_id in keys:
             raise RekordboxFormatError(f"track {track.track_id} appears twice in the collection")
-        location = nml_location(track.path, platform=platform, volumes=volumes)
+        location = nml_location(track.path, platform=platform, startup_disk=startup_disk)
         keys[track.track_id] = location.primary_key
         _entry(collection, track, location)
     ET.SubElement(root, "SETS", ENTRIES="0")
