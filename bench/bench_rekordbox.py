@@ -1,4 +1,5 @@
-"""Rekordbox XML export: how long an export takes, and whether it reads back field for field.
+"""Rekordbox XML export (and the same collection as Traktor NML): how long an export takes, and whether it
+reads back field for field.
 
     .venv/bin/python bench/bench_rekordbox.py [--tracks 10000] [--library PATH|URL]
 
@@ -6,9 +7,10 @@ Builds a fresh SQLite index of N synthetic track rows (paths with spaces, accent
 title / artist / album, duration, energy, BPM, key, a Mixed In Key comment on two in three, one confident
 genre and two confident moods each; no audio files: the export reads the index only) and times
 ``export_collection`` (the list filters: every track) and ``export_collection_tracks`` (the same tracks by
-id, as the app's selection), then reading the file back. With ``--library`` it also exports a real index
-(for instance ``./run.sh scan ../shared/audio/music --db music.sqlite`` first) and checks that every
-Location names an existing file.
+id, as the app's selection), then reading the file back, and the same tracks by id as Traktor NML
+(``software="traktor"``: timed, not read back; tests/test_traktor_nml.py checks its fields). With
+``--library`` it also exports a real index (for instance ``./run.sh scan ../shared/audio/music --db
+music.sqlite`` first) and checks that every Location names an existing file.
 
 Each export is read back and compared with the document that was written, every field of every track
 and every playlist; the last line says ``round trip: ok`` or names the first difference (exit 1).
@@ -74,10 +76,15 @@ def export_and_check(library, out: Path, settings: Settings, files_exist: bool) 
         ids = [t.id for t in tracks]
     export_collection_tracks(library, vocabulary, settings, out, ids)
     by_ids = time.perf_counter()
+    nml = export_collection_tracks(
+        library, vocabulary, settings, out.with_suffix(".nml"), ids, software="traktor"
+    )
+    traktor = time.perf_counter()
     print(
         f"{len(document.tracks):>7} tracks {len(document.playlists):>4} playlists  "
         f"export {exported - start:6.2f} s  by ids {by_ids - read:6.2f} s  "
-        f"read back {read - exported:5.2f} s  {out.stat().st_size / 1e6:6.1f} MB"
+        f"read back {read - exported:5.2f} s  {out.stat().st_size / 1e6:6.1f} MB  "
+        f"Traktor NML by ids {traktor - by_ids:6.2f} s  {nml.path.stat().st_size / 1e6:6.1f} MB"
     )
     for written, got in zip(document.tracks, back.tracks, strict=False):
         if written != got:
