@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from musictagger.gui.library_model import COL_BPM, COL_KEY, COL_TITLE
 from musictagger.library import open_library
 from musictagger.library.rekordbox_reader import read_rekordbox_xml
+from musictagger.library.serato_crates import read_crate
 from musictagger.settings import load_settings, save_settings
 
 SOURCE = Path(__file__).parent / "data" / "formats" / "untagged.wav"
@@ -149,6 +150,14 @@ def test_export_the_shown_tracks_to_rekordbox_xml_and_m3u8(qtbot, window, tmp_pa
     amin = next(entry for entry in entries if entry.get("TITLE") == "Amin")
     assert (amin.find("INFO").get("KEY"), amin.find("MUSICAL_KEY").get("VALUE")) == ("1m", "21")
     assert amin.find("LOCATION").get("FILE") == "Amin é.wav"
+
+    # And as Serato crates: File ▸ Export ▸ Serato crates, into a _Serato_ folder.
+    serato = tmp_path / "Music" / "_Serato_"
+    assert window.export_actions.export("serato", str(serato))
+    qtbot.waitUntil(lambda: not window.runner.busy("export"), timeout=60_000)
+    everything = read_crate((serato / "Subcrates" / "musictagger%%All tracks.crate").read_bytes())
+    assert sorted(Path(path).stem for path in everything) == sorted(f"{title} é" for title in shown)
+    assert "crates" in window.statusBar().currentMessage()
 
     # Two rows selected: the selection, not the view, as an M3U8 playlist.
     table = window.library_view.table

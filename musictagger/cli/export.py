@@ -18,21 +18,26 @@ FORMATS = ("m3u8", *COLLECTION_WRITERS)
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="write an M3U8 playlist, or a Rekordbox XML or Traktor NML collection, of tracks by genre/mood",
+        help="write an M3U8 playlist, a Rekordbox XML or Traktor NML collection, or Serato crates, of tracks "
+        "by genre/mood",
         description="Write the tracks 'list' would list with the same options: an extended M3U8 playlist "
         "(Rekordbox, Serato, Traktor import it), or with --format rekordbox a Rekordbox XML collection "
         "(Rekordbox, Lexicon and other DJ tools import it), or with --format traktor the same as a "
         "Traktor NML file (Traktor: Import Playlist): tracks with name, artist, album, genre, BPM, key and "
-        "the DJ comment block with the moods, and a playlist per genre and mood.",
+        "the DJ comment block with the moods, and a playlist per genre and mood; or with --format serato "
+        "those playlists as crates in the _Serato_ folder OUT (Serato reads the tags from the files).",
     )
     p.add_argument(
-        "out", metavar="OUT", help="the file to write (OUT.m3u8; OUT.xml for rekordbox, OUT.nml for traktor)"
+        "out",
+        metavar="OUT",
+        help="the file to write (OUT.m3u8; OUT.xml for rekordbox, OUT.nml for traktor), or for serato the "
+        "_Serato_ folder (~/Music/_Serato_, or _Serato_ at a USB drive's root)",
     )
     p.add_argument(
         "--format",
         choices=FORMATS,
         default="m3u8",
-        help="m3u8 (default), rekordbox (DJ_PLAYLISTS XML) or traktor (NML)",
+        help="m3u8 (default), rekordbox (DJ_PLAYLISTS XML), traktor (NML) or serato (crates)",
     )
     add_query_options(p)
     add_db_option(p)
@@ -49,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
             for note in done.notes:
                 print(f"musictagger: {note}", file=sys.stderr)
             print(
-                f"musictagger: {done.tracks} tracks and {done.playlists} playlists written to {done.path}",
+                f"musictagger: {done.tracks} tracks and {done.playlists} "
+                f"{'crates' if args.format == 'serato' else 'playlists'} written to {done.path}",
                 file=sys.stderr,
             )
             return 0

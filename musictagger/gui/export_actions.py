@@ -1,6 +1,6 @@
 """File ▸ Export: the selected tracks (or, with one or none selected, every track the filter shows) as a
-Rekordbox XML or Traktor NML collection, or an M3U8 playlist, through the same services as ``export`` on
-the command line.
+Rekordbox XML or Traktor NML collection, Serato crates or an M3U8 playlist, through the same services as
+``export`` on the command line.
 
 The file is chosen on the GUI thread; the export runs on the runner's ``export`` lane with plain data (the
 library, the settings, the ids) and reports back in the status bar.
@@ -62,9 +62,15 @@ class ExportActions:
             "The same collection and playlists for Traktor (right-click Playlists ▸ Import Playlist)"
         )
         self.traktor_action.triggered.connect(lambda: self.export("traktor"))
+        self.serato_action = QAction("&Serato crates…", parent)
+        self.serato_action.setToolTip(
+            "The same playlists as crates in a _Serato_ folder (~/Music/_Serato_, or a USB drive's): Serato "
+            "shows them at its next start and reads the tags from the files"
+        )
+        self.serato_action.triggered.connect(lambda: self.export("serato"))
         self.m3u8_action = QAction("&M3U8 playlist…", parent)
         self.m3u8_action.triggered.connect(lambda: self.export("m3u8"))
-        for action in (self.rekordbox_action, self.traktor_action, self.m3u8_action):
+        for action in (self.rekordbox_action, self.traktor_action, self.serato_action, self.m3u8_action):
             action.setEnabled(window.library is not None)
             menu.addAction(action)
 
@@ -86,6 +92,14 @@ class ExportActions:
             nothing = STILL_READING if what == STILL_READING else "Nothing to export: the view is empty."
             self.window.statusBar().showMessage(nothing, 5000)
             return False
+        if path is None and kind == "serato":
+            path = QFileDialog.getExistingDirectory(
+                self.window if isinstance(self.window, QWidget) else None,
+                f"Export {what} as crates into which _Serato_ folder?",
+                os.path.expanduser("~/Music/_Serato_"),
+            )
+            if not path:
+                return False
         if path is None:
             suffix, pattern = FILE_TYPES[kind]
             path, _ = QFileDialog.getSaveFileName(
@@ -124,7 +138,8 @@ def _said(result: CollectionExport, software: str) -> str:
     for note in result.notes:
         log.warning("%s export: %s", software, note)
     left_out = f"; {len(result.notes)} left out (see the log)" if result.notes else ""
-    return f"Exported {result.tracks} tracks and {result.playlists} playlists to {result.path}{left_out}"
+    lists = "crates" if software == "Serato" else "playlists"
+    return f"Exported {result.tracks} tracks and {result.playlists} {lists} to {result.path}{left_out}"
 
 
 def _export_m3u8(_ctx, library: Library, path: str, ids: list[int]) -> str:

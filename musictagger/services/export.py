@@ -1,6 +1,6 @@
 """The library's tracks for DJ software: M3U8 playlists (Rekordbox, Serato and Traktor import them), and a
 collection with playlists per genre and mood as Rekordbox XML (Rekordbox, Lexicon and most DJ tools import
-it) or as Traktor NML (Traktor's Import Playlist): one document, two writers.
+it), as Traktor NML (Traktor's Import Playlist) or as Serato crates: one document, a writer per format.
 
 Both take the tracks ``list`` would list (genre, mood, text, energy, BPM, key: services.search.find);
 the collection exports also take any track ids (the app's selection or filtered view).
@@ -36,6 +36,7 @@ from musictagger.library.rekordbox import (
     write_rekordbox_xml,
 )
 from musictagger.library.schema import Track
+from musictagger.library.serato_crates import write_serato_crates
 from musictagger.library.traktor_nml import write_traktor_nml
 from musictagger.services.search import TrackQuery, find
 from musictagger.services.suggest import FieldSuggestion, track_suggestions
@@ -70,10 +71,12 @@ class CollectionExport:
     notes: tuple[str, ...] = ()
 
 
-#: What writes each collection format (``software`` below): one document, a writer per DJ program.
-COLLECTION_WRITERS: dict[str, Callable[[RekordboxDocument, str | os.PathLike], Path]] = {
-    "rekordbox": write_rekordbox_xml,
-    "traktor": write_traktor_nml,
+#: What writes each collection format (``software`` below): one document, a writer per DJ program. Each
+#: takes the document, where to write it and the notes to add to (a track a format could not hold).
+COLLECTION_WRITERS: dict[str, Callable[[RekordboxDocument, str | os.PathLike, list[str]], Path]] = {
+    "rekordbox": lambda document, out, _notes: write_rekordbox_xml(document, out),
+    "traktor": lambda document, out, _notes: write_traktor_nml(document, out),
+    "serato": write_serato_crates,
 }
 
 
@@ -88,7 +91,8 @@ def export_collection(
 ) -> CollectionExport:
     """The collection and facet playlists of the tracks ``list`` would list for ``query`` (a label counts
     when it is confident, as in the app's facets, or at its ``min_score``), written to ``out`` atomically
-    as ``software`` reads it (``COLLECTION_WRITERS``: Rekordbox XML, Traktor NML)."""
+    as ``software`` reads it (``COLLECTION_WRITERS``: Rekordbox XML, Traktor NML; for Serato ``out`` is a
+    ``_Serato_`` folder and the playlists become crates in it)."""
     with library.session() as session:
         tracks = find(session, vocabulary, query or TrackQuery())
         return _export(session, tracks, vocabulary, settings, out, [], COLLECTION_WRITERS[software])
@@ -141,10 +145,10 @@ def _export(
     settings: Settings,
     out: str | os.PathLike,
     notes: list[str],
-    write: Callable[[RekordboxDocument, str | os.PathLike], Path],
+    write: Callable[[RekordboxDocument, str | os.PathLike, list[str]], Path],
 ) -> CollectionExport:
     document = rekordbox_document(session, tracks, vocabulary, settings, notes)
-    path = write(document, out)
+    path = write(document, out, notes)
     return CollectionExport(path, len(document.tracks), len(document.playlists), tuple(notes))
 
 
