@@ -4,7 +4,9 @@ read back by an independent parser, serato-tools' ``Crate`` (library/serato_crat
 services/export.py, the CLI)."""
 
 import os
+import shutil
 import struct
+from pathlib import Path
 
 import pytest
 from serato_tools.crate import Crate
@@ -141,20 +143,16 @@ def test_tracks_on_another_drive_are_left_out_and_named(library, music, vocabula
         or drive_root(tmp_path) == drive_root(other)
     ):
         pytest.skip("needs a second writable mount (/dev/shm) beside the test files' drive")
-    serato = tmp_path.name + "-_Serato_"
-    target = os.path.join(other, serato)
+    holder = os.path.join(other, f"musictagger-test-{tmp_path.name}")  # a USB drive's root, say
     try:
-        done = export_collection(library, vocabulary, Settings(), target, software="serato")
-        assert len(done.notes) == 5
+        done = export_collection(library, vocabulary, Settings(), holder, software="serato")
+        assert done.path == Path(holder) / "_Serato_" / "Subcrates" and len(done.notes) == 5
         assert all(
             "not on the drive of" in note and "_Serato_ folder at its root" in note for note in done.notes
         )
         assert all(tracks == [] for tracks in _crates(done.path).values())
     finally:
-        for file in os.listdir(os.path.join(target, "Subcrates")):
-            os.unlink(os.path.join(target, "Subcrates", file))
-        os.rmdir(os.path.join(target, "Subcrates"))
-        os.rmdir(target)
+        shutil.rmtree(holder, ignore_errors=True)
 
 
 def test_export_format_serato_on_the_command_line(library_url, music, tmp_path, capsys):

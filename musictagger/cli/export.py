@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "out",
         metavar="OUT",
         help="the file to write (OUT.m3u8; OUT.xml for rekordbox, OUT.nml for traktor), or for serato the "
-        "_Serato_ folder (~/Music/_Serato_, or _Serato_ at a USB drive's root)",
+        "_Serato_ folder or the folder holding it (~/Music, a USB drive's root)",
     )
     p.add_argument(
         "--format",

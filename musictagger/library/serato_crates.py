@@ -38,6 +38,7 @@ from musictagger.atomic import write_atomically
 from musictagger.library.rekordbox import RekordboxDocument
 
 VERSION = "1.0/Serato ScratchLive Crate"
+SERATO_FOLDER = "_Serato_"
 SUBCRATES = "Subcrates"
 #: Serato's separator between a crate and the crates it sits in, in a crate's file name.
 NESTING = "%%"
@@ -128,10 +129,13 @@ def write_serato_crates(
     document: RekordboxDocument, serato_folder: str | os.PathLike, notes: list[str]
 ) -> Path:
     """Each playlist of ``document`` as a crate in ``serato_folder``/Subcrates, and each folder above it as
-    an empty one; crates of the same top folders that this export no longer writes are removed. A track on
-    another drive than the folder's is left out of every crate, and ``notes`` says so. The Subcrates
+    an empty one; crates of the same top folders that this export no longer writes are removed. A folder
+    not named ``_Serato_`` (``~/Music``, a USB drive's root) means the ``_Serato_`` folder in it. A track
+    on another drive than the folder's is left out of every crate, and ``notes`` says so. The Subcrates
     folder is returned."""
     folder = Path(serato_folder).expanduser()
+    if folder.name != SERATO_FOLDER:
+        folder = folder / SERATO_FOLDER
     subcrates = folder / SUBCRATES
     subcrates.mkdir(parents=True, exist_ok=True)
     root = drive_root(folder)
@@ -157,10 +161,11 @@ def write_serato_crates(
             raise ValueError(f"two playlists would be the same crate {name!r}")
         from_playlists.add(name)
         crates[name] = [p for i in playlist.track_ids if (p := paths.get(i)) is not None]
+    for name, members in crates.items():
+        write_atomically(subcrates / name, crate_bytes(members))
+    # Only once the new crates are whole: the ones an earlier export left that this one no longer has.
     tops = {name.split(NESTING)[0].removesuffix(".crate") for name in crates}
     for old in subcrates.glob("*.crate"):
         if old.name not in crates and old.name.split(NESTING)[0].removesuffix(".crate") in tops:
             old.unlink()
-    for name, members in crates.items():
-        write_atomically(subcrates / name, crate_bytes(members))
     return subcrates
