@@ -8,7 +8,8 @@ title / artist / album, duration, energy, BPM, key, a Mixed In Key comment on tw
 genre and two confident moods each; no audio files: the export reads the index only) and times
 ``export_collection`` (the list filters: every track) and ``export_collection_tracks`` (the same tracks by
 id, as the app's selection), then reading the file back, and the same tracks by id as Traktor NML
-(``software="traktor"``: timed, not read back; tests/test_traktor_nml.py checks its fields). With
+(``software="traktor"``) and as Serato crates (``software="serato"``): timed, not read back
+(tests/test_traktor_nml.py and test_serato_crates.py check their fields). With
 ``--library`` it also exports a real index (for instance ``./run.sh scan ../shared/audio/music --db
 music.sqlite`` first) and checks that every Location names an existing file.
 
@@ -80,11 +81,17 @@ def export_and_check(library, out: Path, settings: Settings, files_exist: bool) 
         library, vocabulary, settings, out.with_suffix(".nml"), ids, software="traktor"
     )
     traktor = time.perf_counter()
+    crates = export_collection_tracks(
+        library, vocabulary, settings, out.parent / f"{out.stem}-serato", ids, software="serato"
+    )
+    serato = time.perf_counter()
     print(
         f"{len(document.tracks):>7} tracks {len(document.playlists):>4} playlists  "
         f"export {exported - start:6.2f} s  by ids {by_ids - read:6.2f} s  "
         f"read back {read - exported:5.2f} s  {out.stat().st_size / 1e6:6.1f} MB  "
-        f"Traktor NML by ids {traktor - by_ids:6.2f} s  {nml.path.stat().st_size / 1e6:6.1f} MB"
+        f"Traktor NML by ids {traktor - by_ids:6.2f} s  {nml.path.stat().st_size / 1e6:6.1f} MB  "
+        f"Serato crates by ids {serato - traktor:6.2f} s ({len(list(crates.path.iterdir()))} files, "
+        f"{len(crates.notes)} left out)"
     )
     for written, got in zip(document.tracks, back.tracks, strict=False):
         if written != got:
