@@ -1,6 +1,6 @@
 """``export OUT``: the indexed tracks ``list`` lists (genre, mood, text, energy, BPM, key) as an M3U8
-playlist, or with ``--format rekordbox`` / ``traktor`` as a Rekordbox XML / Traktor NML collection with a
-playlist per genre and mood."""
+playlist, or with ``--format rekordbox`` / ``traktor`` / ``serato`` as a Rekordbox XML / Traktor NML
+collection or Serato crates, with a playlist (crate) per genre and mood."""
 
 from __future__ import annotations
 

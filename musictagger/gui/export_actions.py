@@ -125,8 +125,8 @@ class ExportActions:
 
 
 def _export_collection(_ctx, library: Library, path: str, ids: list[int], software: str) -> str:
-    """Runs on the export lane: the collection for ``software`` ("rekordbox", "traktor"), and the status
-    bar's line; each track left out goes to the log."""
+    """Runs on the export lane: the collection for ``software`` ("rekordbox", "traktor", "serato"), and
+    the status bar's line."""
     result = export_collection_tracks(
         library, load_vocabulary(), AppSettings().current, path, ids, software=software
     )
