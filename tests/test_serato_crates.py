@@ -12,7 +12,7 @@ import pytest
 from serato_tools.crate import Crate
 from test_rekordbox import GENRE_PLAYLISTS, MOOD_PLAYLISTS, index_crate, present, track
 
-from musictagger.library.rekordbox import RekordboxDocument, RekordboxPlaylist
+from musictagger.library.rekordbox import RekordboxDocument, RekordboxFormatError, RekordboxPlaylist
 from musictagger.library.serato_crates import (
     VERSION,
     crate_bytes,
@@ -95,6 +95,9 @@ def test_two_playlists_that_would_be_one_crate_are_refused(tmp_path):
     )
     with pytest.raises(ValueError, match=r"the same crate 'a-b\.crate'"):
         write_serato_crates(document, tmp_path / "_Serato_", [])
+    unknown = RekordboxDocument((track(1),), (RekordboxPlaylist((), "p", (1, 2)),))
+    with pytest.raises(RekordboxFormatError, match=r"not in the collection: \[2\]"):
+        write_serato_crates(unknown, tmp_path / "_Serato_", [])
 
 
 # -- the export --------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
@@ -217,11 +217,7 @@ def _playlist_tree(root: ET.Element, playlists: Sequence[RekordboxPlaylist], ids
                 names[here] = set()
             parent = here
         claim_name(names, parent, playlist.name)
-        missing = [i for i in playlist.track_ids if i not in ids]
-        if missing:
-            raise RekordboxFormatError(
-                f"playlist {playlist.name!r} names tracks not in the collection: {missing}"
-            )
+        check_members(playlist, ids)
         node = ET.SubElement(
             folders[parent],
             "NODE",
@@ -234,6 +230,15 @@ def _playlist_tree(root: ET.Element, playlists: Sequence[RekordboxPlaylist], ids
             ET.SubElement(node, "TRACK", Key=str(track_id))
     for folder in folders.values():
         folder.set("Count", str(len(folder)))
+
+
+def check_members(playlist: RekordboxPlaylist, known: Collection[int]) -> None:
+    """RekordboxFormatError if ``playlist`` names a track not in ``known`` (the collection's TrackIDs)."""
+    missing = [i for i in playlist.track_ids if i not in known]
+    if missing:
+        raise RekordboxFormatError(
+            f"playlist {playlist.name!r} names tracks not in the collection: {missing}"
+        )
 
 
 def claim_name(

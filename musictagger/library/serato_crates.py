@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePath, PureWindowsPath
 
 from musictagger.atomic import write_atomically
-from musictagger.library.rekordbox import RekordboxDocument
+from musictagger.library.rekordbox import RekordboxDocument, check_members
 
 VERSION = "1.0/Serato ScratchLive Crate"
 SERATO_FOLDER = "_Serato_"
@@ -160,7 +160,8 @@ def write_serato_crates(
         if name in from_playlists:
             raise ValueError(f"two playlists would be the same crate {name!r}")
         from_playlists.add(name)
-        crates[name] = [p for i in playlist.track_ids if (p := paths.get(i)) is not None]
+        check_members(playlist, paths)
+        crates[name] = [p for i in playlist.track_ids if (p := paths[i]) is not None]
     for name, members in crates.items():
         write_atomically(subcrates / name, crate_bytes(members))
     # Only once the new crates are whole: the ones an earlier export left that this one no longer has.

@@ -58,6 +58,7 @@ from musictagger.library.rekordbox import (
     RekordboxFormatError,
     RekordboxPlaylist,
     RekordboxTrack,
+    check_members,
     claim_name,
     xml_text,
 )
@@ -226,11 +227,7 @@ def _playlist_tree(root: ET.Element, playlists: Sequence[RekordboxPlaylist], key
                 names[here] = set()
             parent = here
         claim_name(names, parent, playlist.name, root=ROOT_NAME)
-        missing = [i for i in playlist.track_ids if i not in keys]
-        if missing:
-            raise RekordboxFormatError(
-                f"playlist {playlist.name!r} names tracks not in the collection: {missing}"
-            )
+        check_members(playlist, keys)
         node = ET.SubElement(children[parent], "NODE", TYPE="PLAYLIST", NAME=xml_text(playlist.name))
         place = "/".join((*playlist.folders, playlist.name))
         entries = ET.SubElement(
